@@ -1,0 +1,1 @@
+//! Writing a directory tree as a deterministic layer tarball.

@@ -1,0 +1,1 @@
+//! Safe unpacking of untrusted layer tarballs into a layer directory.

@@ -1,0 +1,3 @@
+//! The container engine: images now; containers, volumes and networks as they land.
+
+pub mod image;

@@ -1,0 +1,1 @@
+//! Go `text/template` rendering with Docker's template functions, for `--format` and `inspect -f`.
