@@ -43,10 +43,8 @@ impl StateRoot {
             .with_context(|| format!("cannot create state root {}", path.display()))?;
         let path = fs::canonicalize(&path)
             .with_context(|| format!("cannot resolve state root {}", path.display()))?;
-        for dir in ["tmp"] {
-            fs::create_dir_all(path.join(dir))
-                .with_context(|| format!("cannot create {}", path.join(dir).display()))?;
-        }
+        let tmp = path.join("tmp");
+        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(Self { path })
     }
 

@@ -1,9 +1,191 @@
-//! The docker-compatible command line: argument parsing, dispatch, exit codes.
+//! The docker-compatible command line: argument parsing, dispatch, output and exit codes.
+//! `dokles docker <args>` and a `docker` symlink to dokles both land in [`docker`].
+
+mod args;
+mod image;
+mod output;
+pub mod units;
 
 use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::state::StateRoot;
+
+/// A failed command: what to print on stderr and the exit code, in Docker's manner.
+#[derive(Debug)]
+pub enum CliError {
+    /// Printed as is (usage errors, client-side errors).
+    Message { text: String, code: u8 },
+    /// An engine error: `Error response from daemon: …`, exit 1.
+    Daemon(String),
+}
+
+impl CliError {
+    pub fn daemon(e: impl std::fmt::Display) -> Self {
+        Self::Daemon(e.to_string())
+    }
+
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self::Message {
+            text: text.into(),
+            code: 1,
+        }
+    }
+
+    /// An error whose messages were already printed: only the exit code remains.
+    pub fn silent(self) -> Self {
+        let code = match self {
+            CliError::Message { code, .. } => code,
+            CliError::Daemon(_) => 1,
+        };
+        Self::Message {
+            text: String::new(),
+            code,
+        }
+    }
+
+    /// The message without Docker's daemon prefix.
+    pub fn text(&self) -> &str {
+        match self {
+            CliError::Message { text, .. } | CliError::Daemon(text) => text,
+        }
+    }
+
+    fn print_and_code(&self) -> u8 {
+        let mut err = std::io::stderr().lock();
+        match self {
+            CliError::Message { text, code } => {
+                if !text.is_empty() {
+                    let _ = writeln!(err, "{text}");
+                }
+                *code
+            }
+            CliError::Daemon(text) => {
+                let _ = writeln!(err, "Error response from daemon: {text}");
+                1
+            }
+        }
+    }
+}
+
+impl From<crate::engine::image::ImageError> for CliError {
+    fn from(e: crate::engine::image::ImageError) -> Self {
+        use crate::engine::image::ImageError;
+        match e {
+            ImageError::Other(e) => CliError::Daemon(format!("{e:#}")),
+            other => CliError::Daemon(other.to_string()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Daemon(format!("{e:#}"))
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Everything a command needs from its surroundings.
+pub struct Context {
+    pub root: StateRoot,
+}
+
 /// Entry point for the binary; `args` is the full argv including argv[0].
-pub fn run(_args: Vec<OsString>) -> ExitCode {
-    ExitCode::SUCCESS
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let argv0 = args
+        .first()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let rest: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let result = if argv0 == "docker" {
+        docker(None, &rest)
+    } else {
+        dokles(&rest)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ExitCode::from(e.print_and_code()),
+    }
+}
+
+const DOKLES_USAGE: &str = "\
+Gebruik: dokles [--root MAP] <opdracht>
+
+Opdrachten:
+  docker ARGS...   een docker-opdracht uitvoeren op dokles' eigen engine
+                   (een symlink 'docker' naar dokles doet hetzelfde)
+
+Opties:
+  --root MAP       de toestandsmap (standaard /var/lib/dokles, of $DOKLES_ROOT)";
+
+/// `dokles [--root DIR] <command> …`
+fn dokles(args: &[String]) -> CliResult {
+    let mut root: Option<PathBuf> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--root" => {
+                let v = args
+                    .get(i + 1)
+                    .ok_or_else(|| CliError::plain("--root heeft een map nodig"))?;
+                root = Some(PathBuf::from(v));
+                i += 2;
+            }
+            s if s.starts_with("--root=") => {
+                root = Some(PathBuf::from(&s["--root=".len()..]));
+                i += 1;
+            }
+            "-h" | "--help" | "help" => {
+                println!("{DOKLES_USAGE}");
+                return Ok(());
+            }
+            "docker" => return docker(root, &args[i + 1..]),
+            other => {
+                return Err(CliError::Message {
+                    text: format!("onbekende opdracht: {other}\n\n{DOKLES_USAGE}"),
+                    code: 2,
+                })
+            }
+        }
+    }
+    println!("{DOKLES_USAGE}");
+    Ok(())
+}
+
+/// The docker CLI. The state root comes from `--root`, else `$DOKLES_ROOT`, else the default.
+pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
+    let root = StateRoot::open(StateRoot::resolve(root.as_deref()))
+        .map_err(|e| CliError::plain(format!("{e:#}")))?;
+    let ctx = Context { root };
+    let Some((cmd, rest)) = args.split_first() else {
+        println!("{}", args::DOCKER_USAGE);
+        return Ok(());
+    };
+    match cmd.as_str() {
+        "image" => image::image_group(&ctx, rest),
+        "images" => image::images(&ctx, "images", rest),
+        "pull" => image::pull(&ctx, "pull", rest),
+        "load" => image::load(&ctx, "load", rest),
+        "save" => image::save(&ctx, "save", rest),
+        "tag" => image::tag(&ctx, "tag", rest),
+        "rmi" => image::rmi(&ctx, "rmi", rest),
+        "history" => image::history(&ctx, "history", rest),
+        "import" => image::import(&ctx, "import", rest),
+        "inspect" => image::inspect_any(&ctx, rest),
+        "-h" | "--help" | "help" => {
+            println!("{}", args::DOCKER_USAGE);
+            Ok(())
+        }
+        other => Err(CliError::plain(format!(
+            "docker: unknown command: docker {other}\n\nRun 'docker --help' for more information"
+        ))),
+    }
 }

@@ -1,0 +1,940 @@
+//! The image commands: `images`, `pull`, `load`, `save`, `tag`, `rmi`, `image prune`,
+//! `history`, `image inspect`, `import` — and the `image` management group around them.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Local, Utc};
+use clap::Parser;
+use serde_json::{json, Value};
+
+use super::args::{Arity, Spec};
+use super::output::{render_inspect, render_list};
+use super::units::{ago, human_size};
+use super::{CliError, CliResult, Context};
+use crate::engine::image::cache::{self, Cache};
+use crate::engine::image::config::go_rfc3339_nano;
+use crate::engine::image::import::ImportOptions;
+use crate::engine::image::inspect::inspect;
+use crate::engine::image::layers::chain_ids;
+use crate::engine::image::load::load as load_archive;
+use crate::engine::image::save::{save as save_archive, select};
+use crate::engine::image::store::Removal;
+use crate::engine::image::{Image, ImageError, ImageStore, Reference};
+
+const IMAGE_GROUP_USAGE: &str = "\
+Usage:  docker image COMMAND
+
+Manage images
+
+Commands:
+  history     Show the history of an image
+  import      Import the contents from a tarball to create a filesystem image
+  inspect     Display detailed information on one or more images
+  load        Load an image from a tar archive or STDIN
+  ls          List images
+  prune       Remove unused images
+  pull        Download an image from a registry
+  rm          Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+
+Run 'docker image COMMAND --help' for more information on a command.";
+
+/// `docker image <command>`
+pub fn image_group(ctx: &Context, args: &[String]) -> CliResult {
+    let Some((cmd, rest)) = args.split_first() else {
+        println!("{IMAGE_GROUP_USAGE}");
+        return Ok(());
+    };
+    match cmd.as_str() {
+        "ls" | "list" => images(ctx, "image ls", rest),
+        "pull" => pull(ctx, "image pull", rest),
+        "load" => load(ctx, "image load", rest),
+        "save" => save(ctx, "image save", rest),
+        "tag" => tag(ctx, "image tag", rest),
+        "rm" | "remove" => rmi(ctx, "image rm", rest),
+        "history" => history(ctx, "image history", rest),
+        "import" => import(ctx, "image import", rest),
+        "inspect" => image_inspect(ctx, rest),
+        "prune" => prune(ctx, rest),
+        "-h" | "--help" => {
+            println!("{IMAGE_GROUP_USAGE}");
+            Ok(())
+        }
+        other => Err(CliError::plain(format!(
+            "docker: unknown command: docker image {other}\n\nUsage:  docker image\n\nRun 'docker image --help' for more information"
+        ))),
+    }
+}
+
+fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
+    // Command paths are a small fixed set; leaking them once per invocation is fine.
+    Spec {
+        path: Box::leak(format!("docker {name}").into_boxed_str()),
+        usage,
+        arity,
+    }
+}
+
+fn store(ctx: &Context) -> ImageStore {
+    ImageStore::open(&ctx.root)
+}
+
+// ---------------------------------------------------------------------------------------
+// images
+
+#[derive(Parser, Debug)]
+struct ImagesArgs {
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(long = "digests")]
+    digests: bool,
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    #[arg(long = "format")]
+    format: Option<String>,
+    args: Vec<String>,
+}
+
+/// The filters `docker images --filter` accepts.
+#[derive(Debug, Default)]
+struct ImageFilters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+    before: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+}
+
+fn parse_image_filters(store: &ImageStore, raw: &[String]) -> Result<ImageFilters, CliError> {
+    let mut f = ImageFilters::default();
+    for item in raw {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(CliError::plain(format!(
+                "invalid argument \"{item}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'docker images --help'."
+            )));
+        };
+        match key {
+            "dangling" => {
+                f.dangling = Some(match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(CliError::daemon(format!(
+                            "Invalid filter 'dangling=[{value}]'"
+                        )))
+                    }
+                })
+            }
+            "reference" => f.references.push(value.to_string()),
+            "label" => f.labels.push(match value.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (value.to_string(), None),
+            }),
+            "before" | "since" => {
+                let img = store.get(value)?;
+                let t = img.config.created().unwrap_or(img.record.added);
+                if key == "before" {
+                    f.before = Some(t);
+                } else {
+                    f.since = Some(t);
+                }
+            }
+            _ => return Err(CliError::daemon(format!("Invalid filter '{key}'"))),
+        }
+    }
+    Ok(f)
+}
+
+/// Go's `path.Match` for reference filters: `*` and `?` within a path segment, `[...]` sets.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len())
+                .take_while(|i| *i == 0 || n[i - 1] != '/')
+                .any(|i| m(rest, &n[i..])),
+            Some(('?', rest)) => n.first().is_some_and(|c| *c != '/') && m(rest, &n[1..]),
+            Some(('[', rest)) => {
+                let Some(end) = rest.iter().position(|c| *c == ']') else {
+                    return false;
+                };
+                let (set, after) = (&rest[..end], &rest[end + 1..]);
+                let (neg, set) = match set.first() {
+                    Some('^') => (true, &set[1..]),
+                    _ => (false, set),
+                };
+                let Some(c) = n.first() else { return false };
+                let mut hit = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == '-' {
+                        hit |= set[i] <= *c && *c <= set[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= set[i] == *c;
+                        i += 1;
+                    }
+                }
+                hit != neg && m(after, &n[1..])
+            }
+            Some(('\\', rest)) if !rest.is_empty() => {
+                n.first() == Some(&rest[0]) && m(&rest[1..], &n[1..])
+            }
+            Some((c, rest)) => n.first() == Some(c) && m(rest, &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    m(&p, &n)
+}
+
+/// Whether a tag matches a reference pattern (`python`, `python:3.*`, `*/app`), as Docker's
+/// `reference` filter: the pattern is matched against the familiar name and name:tag.
+fn reference_matches(pattern: &str, repo: &str, tag: &str) -> bool {
+    glob_match(pattern, repo) || glob_match(pattern, &format!("{repo}:{tag}"))
+}
+
+struct Row {
+    repository: String,
+    tag: String,
+    digest: String,
+}
+
+fn image_rows(img: &Image, refs: &[String]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let digest_of = |repo: &str| {
+        img.repo_digests
+            .iter()
+            .filter_map(|d| d.rsplit_once('@'))
+            .find(|(r, _)| Reference::parse(r).is_ok_and(|x| x.repo().familiar() == repo))
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "<none>".into())
+    };
+    for t in &img.tags {
+        let repo = t.repo().familiar();
+        if !refs.is_empty() && !refs.iter().any(|p| reference_matches(p, &repo, t.tag())) {
+            continue;
+        }
+        rows.push(Row {
+            digest: digest_of(&repo),
+            repository: repo,
+            tag: t.tag().to_string(),
+        });
+    }
+    // Repo digests of repositories without a tag show with tag <none>.
+    let tagged: BTreeSet<String> = img.tags.iter().map(|t| t.repo().familiar()).collect();
+    for d in &img.repo_digests {
+        if let Some((r, digest)) = d.rsplit_once('@') {
+            if let Ok(r) = Reference::parse(r) {
+                let repo = r.repo().familiar();
+                if !tagged.contains(&repo)
+                    && (refs.is_empty() || refs.iter().any(|p| glob_match(p, &repo)))
+                {
+                    rows.push(Row {
+                        repository: repo,
+                        tag: "<none>".into(),
+                        digest: digest.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    if img.tags.is_empty() && img.repo_digests.is_empty() && refs.is_empty() {
+        rows.push(Row {
+            repository: "<none>".into(),
+            tag: "<none>".into(),
+            digest: "<none>".into(),
+        });
+    }
+    rows
+}
+
+/// Go's `time.Time.String()` in local time: `2026-11-23 13:55:49 +0000 UTC`.
+fn go_time_string(t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&Local);
+    local.format("%Y-%m-%d %H:%M:%S %z %Z").to_string()
+}
+
+fn short_or_full(id: &crate::engine::image::Digest, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.short().to_string()
+    }
+}
+
+pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(
+        name,
+        "docker images [OPTIONS] [REPOSITORY[:TAG]]",
+        Arity::AtMost(1),
+    );
+    let a: ImagesArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = store(ctx);
+    let filters = parse_image_filters(&store, &a.filter)?;
+    let mut refs = filters.references.clone();
+    refs.extend(a.args.iter().cloned());
+    let index = store.index()?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for img in store.list()? {
+        let created = img.config.created().unwrap_or(img.record.added);
+        let untagged = img.tags.is_empty();
+        let has_children = !index.children_of(&img.id).is_empty();
+        if let Some(d) = filters.dangling {
+            if d != (untagged && !has_children) {
+                continue;
+            }
+        }
+        if !a.all && untagged && has_children {
+            continue;
+        }
+        if filters.before.is_some_and(|b| created >= b)
+            || filters.since.is_some_and(|s| created <= s)
+        {
+            continue;
+        }
+        let labels = img
+            .config
+            .runtime_config()
+            .and_then(|c| c.get("Labels"))
+            .and_then(Value::as_object);
+        if !filters.labels.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .is_some_and(|x| v.as_ref().is_none_or(|v| x.as_str() == Some(v)))
+        }) {
+            continue;
+        }
+        for r in image_rows(&img, &refs) {
+            rows.push(json!({
+                "Containers": "N/A",
+                "CreatedAt": go_time_string(created),
+                "CreatedSince": ago(created, now),
+                "Digest": r.digest,
+                "ID": short_or_full(&img.id, a.no_trunc),
+                "Repository": r.repository,
+                "SharedSize": "N/A",
+                "Size": human_size(img.size),
+                "Tag": r.tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": human_size(img.size),
+            }));
+        }
+    }
+    let format = match (&a.format, a.quiet, a.digests) {
+        (Some(f), _, _) if !f.is_empty() => f.clone(),
+        (_, true, _) => "{{.ID}}".to_string(),
+        (_, false, true) => {
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                .to_string()
+        }
+        _ => "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".to_string(),
+    };
+    if a.quiet {
+        let mut seen = BTreeSet::new();
+        rows.retain(|r| seen.insert(r["ID"].as_str().unwrap_or_default().to_string()));
+    }
+    let headers = json!({
+        "Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED",
+        "Digest": "DIGEST", "ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE",
+        "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+    });
+    render_list(&format, &headers, &rows)
+}
+
+// ---------------------------------------------------------------------------------------
+// pull
+
+#[derive(Parser, Debug)]
+struct PullArgs {
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(short = 'a', long = "all-tags")]
+    all_tags: bool,
+    #[arg(long = "platform")]
+    platform: Option<String>,
+    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    disable_content_trust: bool,
+    args: Vec<String>,
+}
+
+pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(
+        name,
+        "docker pull [OPTIONS] NAME[:TAG|@DIGEST]",
+        Arity::Exact(1),
+    );
+    let a: PullArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let target = &a.args[0];
+    let reference = Reference::parse(target).map_err(|e| CliError::plain(e.to_string()))?;
+    if a.all_tags && (reference.tag().is_some() || reference.digest().is_some()) {
+        return Err(CliError::plain("tag can't be used with --all-tags/-a"));
+    }
+    if let Some(p) = &a.platform {
+        if p != "linux/amd64" && p != "linux" {
+            return Err(CliError::daemon(format!(
+                "no matching manifest for {p} in the offline image cache"
+            )));
+        }
+    }
+    let _ = a.disable_content_trust;
+    let cache = Cache::shipped()?;
+    let store = store(ctx);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if a.all_tags {
+        let names: Vec<String> = cache
+            .entries()
+            .iter()
+            .filter(|e| Reference::parse(&e.name).is_ok_and(|r| r.repo() == reference.repo()))
+            .flat_map(|e| e.familiar_tags())
+            .collect();
+        if names.is_empty() {
+            return Err(ImageError::NotCached {
+                name: reference.repo().familiar(),
+                available: cache.available(),
+            }
+            .into());
+        }
+        for n in names {
+            cache::pull(&store, &cache, &n, a.quiet, &mut out)?;
+        }
+        return Ok(());
+    }
+    cache::pull(&store, &cache, target, a.quiet, &mut out)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// load / save / import
+
+#[derive(Parser, Debug)]
+struct LoadArgs {
+    #[arg(short = 'i', long = "input")]
+    input: Option<String>,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    args: Vec<String>,
+}
+
+pub fn load(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(name, "docker load [OPTIONS]", Arity::Exact(0));
+    let a: LoadArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let input: Box<dyn Read> = match &a.input {
+        Some(p) => Box::new(open_input(p)?),
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(CliError::plain(
+                    "requested load from stdin, but stdin is empty",
+                ));
+            }
+            Box::new(std::io::stdin().lock())
+        }
+    };
+    let events = load_archive(&store(ctx), input)?;
+    for e in events {
+        println!("{e}");
+    }
+    Ok(())
+}
+
+fn open_input(p: &str) -> Result<File, CliError> {
+    File::open(p).map_err(|e| CliError::plain(format!("open {p}: {}", go_io_error(&e))))
+}
+
+/// Go's lowercase errno texts (`no such file or directory`).
+fn go_io_error(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code)
+            .desc()
+            .to_ascii_lowercase(),
+        None => e.to_string(),
+    }
+}
+
+#[derive(Parser, Debug)]
+struct SaveArgs {
+    #[arg(short = 'o', long = "output")]
+    output: Option<String>,
+    args: Vec<String>,
+}
+
+pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(
+        name,
+        "docker save [OPTIONS] IMAGE [IMAGE...]",
+        Arity::AtLeast(1),
+    );
+    let a: SaveArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = store(ctx);
+    match &a.output {
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(CliError::plain(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            let images = select(&store, &a.args)?;
+            let stdout = std::io::stdout();
+            save_archive(&store, &images, std::io::BufWriter::new(stdout.lock()))?;
+        }
+        Some(path) => {
+            let images = select(&store, &a.args)?;
+            let path = Path::new(path);
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".docker_temp_")
+                .tempfile_in(dir)
+                .map_err(|e| {
+                    CliError::plain(format!(
+                        "failed to save image: invalid output path: {}",
+                        go_io_error(&e)
+                    ))
+                })?;
+            save_archive(&store, &images, std::io::BufWriter::new(tmp.as_file()))?;
+            tmp.persist(path).map_err(|e| {
+                CliError::plain(format!("failed to save image: {}", go_io_error(&e.error)))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Parser, Debug)]
+struct ImportArgs {
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    #[arg(short = 'm', long = "message")]
+    message: Option<String>,
+    #[arg(long = "platform")]
+    platform: Option<String>,
+    args: Vec<String>,
+}
+
+pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(
+        name,
+        "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        Arity::AtLeast(1),
+    );
+    let a: ImportArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if a.args.len() > 2 {
+        return Err(CliError::plain(format!(
+            "docker: '{}' requires at most 2 arguments\n\nUsage:  {}\n\nSee '{} --help' for more information",
+            spec.path, spec.usage, spec.path
+        )));
+    }
+    let _ = a.platform;
+    let tag = match a.args.get(1) {
+        None => None,
+        Some(t) => {
+            let r = Reference::parse(t).map_err(|e| CliError::daemon(e.to_string()))?;
+            Some(
+                r.with_default_tag()
+                    .ok_or_else(|| CliError::daemon("cannot import with a digest reference"))?,
+            )
+        }
+    };
+    let source = &a.args[0];
+    let input: Box<dyn Read> = if source == "-" {
+        Box::new(std::io::stdin().lock())
+    } else if source.starts_with("http://") || source.starts_with("https://") {
+        return Err(CliError::daemon(format!(
+            "importing from a URL ({source}) needs the network, which dokles' offline engine does not use; download the file and import it by path"
+        )));
+    } else {
+        Box::new(open_input(source)?)
+    };
+    let opts = ImportOptions {
+        tag,
+        changes: a.change,
+        message: a.message,
+    };
+    let id = crate::engine::image::import::import(&store(ctx), input, &opts)?;
+    println!("{id}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// tag / rmi / prune
+
+pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct TagArgs {
+        args: Vec<String>,
+    }
+    let spec = spec(
+        name,
+        "docker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        Arity::Exact(2),
+    );
+    let a: TagArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let (source, target) = (&a.args[0], &a.args[1]);
+    let target_ref = Reference::parse(target).map_err(|e| {
+        CliError::plain(format!(
+            "Error parsing reference: {target:?} is not a valid repository/tag: {e}"
+        ))
+    })?;
+    if target_ref.digest().is_some() {
+        return Err(CliError::daemon(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    let Some(target_tag) = target_ref.with_default_tag() else {
+        return Err(CliError::daemon("invalid target reference"));
+    };
+    let store = store(ctx);
+    let mut tx = store.begin()?;
+    let id = store.resolve(tx.index(), source)?;
+    tx.set_tag(&target_tag, &id);
+    tx.commit()?;
+    Ok(())
+}
+
+#[derive(Parser, Debug)]
+struct RmiArgs {
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    #[arg(long = "no-prune")]
+    no_prune: bool,
+    args: Vec<String>,
+}
+
+fn print_removals(out: &mut impl Write, removals: &[Removal], lower: bool) -> Result<(), CliError> {
+    for r in removals {
+        let line = match r {
+            Removal::Untagged(t) => format!("{}: {t}", if lower { "untagged" } else { "Untagged" }),
+            Removal::Deleted(d) => format!("{}: {d}", if lower { "deleted" } else { "Deleted" }),
+        };
+        writeln!(out, "{line}").map_err(|e| CliError::plain(e.to_string()))?;
+    }
+    Ok(())
+}
+
+pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(
+        name,
+        "docker rmi [OPTIONS] IMAGE [IMAGE...]",
+        Arity::AtLeast(1),
+    );
+    let a: RmiArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let _ = a.no_prune;
+    let store = store(ctx);
+    let mut failed = false;
+    let stdout = std::io::stdout();
+    for image in &a.args {
+        let mut tx = store.begin()?;
+        match tx.remove(image, a.force) {
+            Ok(removals) => {
+                tx.commit()?;
+                print_removals(&mut stdout.lock(), &removals, false)?;
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("Error response from daemon: {}", CliError::from(e).text());
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::Message {
+            text: String::new(),
+            code: 1,
+        }
+        .silent());
+    }
+    Ok(())
+}
+
+#[derive(Parser, Debug)]
+struct PruneArgs {
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+    args: Vec<String>,
+}
+
+fn confirm(question: &str) -> bool {
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn prune(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "image prune",
+        "docker image prune [OPTIONS]",
+        Arity::Exact(0),
+    );
+    let a: PruneArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = store(ctx);
+    let filters = parse_image_filters(&store, &a.filter)?;
+    let warning = if a.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !a.force && !confirm(&format!("{warning}\nAre you sure you want to continue?")) {
+        return Ok(());
+    }
+    let mut tx = store.begin()?;
+    let sizes_before = layer_sizes(&store)?;
+    let candidates: Vec<_> = tx
+        .index()
+        .images
+        .keys()
+        .filter(|id| {
+            let untagged = tx.index().is_untagged(id);
+            (a.all || (untagged && tx.index().children_of(id).is_empty()))
+                && filters.labels.is_empty()
+        })
+        .cloned()
+        .collect();
+    let mut removals = Vec::new();
+    for id in candidates {
+        if tx.index().images.contains_key(&id) {
+            removals.extend(tx.remove(&id.to_string(), true)?);
+        }
+    }
+    tx.commit()?;
+    let reclaimed: u64 = removals
+        .iter()
+        .filter_map(|r| match r {
+            Removal::Deleted(d) => sizes_before.iter().find(|(c, _)| c == d).map(|(_, s)| *s),
+            Removal::Untagged(_) => None,
+        })
+        .sum();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| CliError::plain(e.to_string());
+    if !removals.is_empty() {
+        writeln!(out, "Deleted Images:").map_err(io)?;
+        print_removals(&mut out, &removals, true)?;
+        writeln!(out).map_err(io)?;
+    }
+    writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(io)?;
+    Ok(())
+}
+
+fn layer_sizes(store: &ImageStore) -> Result<Vec<(crate::engine::image::Digest, u64)>, CliError> {
+    let mut out = Vec::new();
+    for c in store.layers().list()? {
+        out.push((c.clone(), store.layers().meta(&c)?.size));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// history
+
+#[derive(Parser, Debug)]
+struct HistoryArgs {
+    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    human: bool,
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(long = "format")]
+    format: Option<String>,
+    args: Vec<String>,
+}
+
+/// docker/cli's `Ellipsis`: cut to `max` characters, the last one an ellipsis.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = spec(name, "docker history [OPTIONS] IMAGE", Arity::Exact(1));
+    let a: HistoryArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = store(ctx);
+    let img = store.get(&a.args[0])?;
+    let chain = chain_ids(img.config.diff_ids());
+    let mut layer_sizes = Vec::new();
+    for c in &chain {
+        layer_sizes.push(store.layers().meta(c)?.size);
+    }
+    // Pair history entries with layers: every entry that is not an empty layer owns the next.
+    let mut entries: Vec<(Value, u64)> = Vec::new();
+    let history = img.config.history();
+    let mut layer = 0;
+    if history.is_empty() {
+        for s in &layer_sizes {
+            entries.push((json!({}), *s));
+        }
+    }
+    for h in history {
+        let empty = h
+            .get("empty_layer")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let size = if empty {
+            0
+        } else {
+            let s = layer_sizes.get(layer).copied().unwrap_or(0);
+            layer += 1;
+            s
+        };
+        entries.push((h.clone(), size));
+    }
+    let now = Utc::now();
+    let n = entries.len();
+    let mut rows = Vec::new();
+    for (i, (h, size)) in entries.iter().enumerate().rev() {
+        let created = h
+            .get("created")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let created_by = h
+            .get("created_by")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .replace('\t', " ");
+        let id = if i + 1 == n {
+            short_or_full(&img.id, a.no_trunc)
+        } else {
+            "<missing>".to_string()
+        };
+        rows.push(json!({
+            "ID": id,
+            "CreatedSince": match (created, a.human) {
+                (Some(t), true) => ago(t, now),
+                (Some(t), false) => go_rfc3339_nano(&t).trim_end_matches('Z').to_string() + "Z",
+                (None, _) => "N/A".to_string(),
+            },
+            "CreatedAt": created.map(go_time_string).unwrap_or_default(),
+            "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
+            "Size": if a.human { human_size(*size) } else { size.to_string() },
+            "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
+        }));
+    }
+    let format = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, true) => "{{.ID}}".to_string(),
+        _ => {
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
+        }
+    };
+    let headers = json!({
+        "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+        "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
+    });
+    render_list(&format, &headers, &rows)
+}
+
+// ---------------------------------------------------------------------------------------
+// inspect
+
+#[derive(Parser, Debug)]
+struct InspectArgs {
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
+    #[arg(short = 's', long = "size")]
+    size: bool,
+    #[arg(long = "type")]
+    kind: Option<String>,
+    args: Vec<String>,
+}
+
+fn image_inspect(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "image inspect",
+        "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
+        Arity::AtLeast(1),
+    );
+    let a: InspectArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    inspect_images(ctx, &a, |name, e| match e {
+        ImageError::NoSuchImage(shown) => {
+            format!("Error response from daemon: no such image: {name}: No such image: {shown}")
+        }
+        other => format!(
+            "Error response from daemon: {}",
+            CliError::from(other).text()
+        ),
+    })
+}
+
+/// `docker inspect`: images for now; containers, volumes and networks join as they land.
+pub fn inspect_any(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "inspect",
+        "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
+        Arity::AtLeast(1),
+    );
+    let a: InspectArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if let Some(k) = &a.kind {
+        if k != "image" {
+            return Err(CliError::plain(format!(
+                "\"{k}\" is not a valid value for --type"
+            )));
+        }
+    }
+    inspect_images(ctx, &a, |name, e| match e {
+        ImageError::NoSuchImage(_) => format!("Error: No such object: {name}"),
+        other => format!(
+            "Error response from daemon: {}",
+            CliError::from(other).text()
+        ),
+    })
+}
+
+fn inspect_images(
+    ctx: &Context,
+    a: &InspectArgs,
+    not_found: impl Fn(&str, ImageError) -> String,
+) -> CliResult {
+    let _ = a.size;
+    let store = store(ctx);
+    let mut objects = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.args {
+        match store.get(name) {
+            Ok(img) => objects.push(inspect(&store, &img)),
+            Err(e) => errors.push(not_found(name, e)),
+        }
+    }
+    if !(objects.is_empty() && a.format.is_some()) {
+        render_inspect(a.format.as_deref(), &objects)?;
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::plain(errors.join("\n")))
+}

@@ -1,0 +1,109 @@
+//! Bringing one layer tarball into the store: decompress if needed, hash it (the diff ID),
+//! keep the uncompressed tar as a blob (for `save`) and unpack it safely into a layer
+//! directory — all in one pass over the data.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use flate2::read::GzDecoder;
+
+use super::digest::{Digest, Hashing};
+use super::layers::{chain_ids, dir_size, LayerMeta};
+use super::store::Transaction;
+use super::unpack::{unpack_layer, UnpackOptions};
+
+/// A reader that may be gzip-compressed; other compressions are refused by name.
+pub fn maybe_decompress<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>> {
+    let mut buf = BufReader::with_capacity(1 << 20, reader);
+    let head = buf.fill_buf().context("cannot read input")?;
+    match head {
+        [0x1f, 0x8b, ..] => Ok(Box::new(GzDecoder::new(buf))),
+        [b'B', b'Z', b'h', ..] => {
+            bail!("bzip2-compressed archives are not supported; use gzip or none")
+        }
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => {
+            bail!("xz-compressed archives are not supported; use gzip or none")
+        }
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            bail!("zstd-compressed archives are not supported; use gzip or none")
+        }
+        _ => Ok(Box::new(buf)),
+    }
+}
+
+/// Copies everything read through it into a writer.
+struct Tee<R, W> {
+    reader: R,
+    writer: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.writer.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Ingest the layer tar read from `reader` as the layer above `parent` (a chain ID).
+/// Returns the stored layer's metadata. When `expected` is given, the computed diff ID must
+/// match it or nothing is stored.
+pub fn ingest_layer(
+    tx: &Transaction<'_>,
+    reader: impl Read,
+    parent: Option<&Digest>,
+    expected: Option<&Digest>,
+) -> Result<LayerMeta> {
+    let store = tx.store();
+    let staging = tx.staging()?;
+    let diff = staging.path().join("layer/diff");
+    fs::create_dir_all(&diff).with_context(|| format!("cannot create {}", diff.display()))?;
+    let blob_path = staging.path().join("layer.tar");
+    let blob = File::create(&blob_path).context("cannot create staged layer blob")?;
+
+    let tee = Tee {
+        reader: Hashing::new(maybe_decompress(reader)?),
+        writer: io::BufWriter::with_capacity(1 << 20, blob),
+    };
+    let mut tee = tee;
+    unpack_layer(&mut tee, &diff, &UnpackOptions::default()).context("cannot unpack layer")?;
+    // The tar reader stops at the end-of-archive marker; hash the padding after it too.
+    io::copy(&mut tee, &mut io::sink()).context("cannot read layer")?;
+    let Tee { reader, writer } = tee;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context("cannot write staged layer blob")?;
+    let (diff_id, _, _) = reader.finish();
+
+    if let Some(exp) = expected {
+        if *exp != diff_id {
+            bail!("invalid diffID for layer: expected {exp}, got {diff_id}");
+        }
+    }
+    let chain_id = match parent {
+        None => diff_id.clone(),
+        Some(p) => chain_ids(&[p.clone(), diff_id.clone()])[1].clone(),
+    };
+    let meta = LayerMeta {
+        chain_id: chain_id.clone(),
+        diff_id: diff_id.clone(),
+        parent: parent.cloned(),
+        size: dir_size(&diff)?,
+    };
+    store.blobs().adopt(&blob_path, &diff_id)?;
+    store.layers().adopt(&staging.path().join("layer"), &meta)?;
+    Ok(meta)
+}
+
+/// Whether the layer with this chain ID and its blob are already stored.
+pub fn have_layer(tx: &Transaction<'_>, chain_id: &Digest, diff_id: &Digest) -> bool {
+    tx.store().layers().contains(chain_id) && tx.store().blobs().contains(diff_id)
+}
+
+/// Open a file for ingesting, with the path in the error.
+pub fn open(path: &Path) -> Result<File> {
+    File::open(path).with_context(|| format!("cannot open {}", path.display()))
+}
