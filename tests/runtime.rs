@@ -19,7 +19,7 @@ use dokles::runtime::{
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::unistd::pipe2;
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec};
 use tempfile::TempDir;
 
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -500,4 +500,86 @@ fn the_default_mounts_match_dockers() {
     assert!(sys.1.starts_with("ro,"), "{sys:?}");
     let memory = find("/sys/fs/cgroup/memory");
     assert!(memory.1.starts_with("ro,"), "{memory:?}");
+}
+
+/// A spec with its own cgroup (relative: nested in this test process's cgroup) and limits.
+fn limited_spec(rootfs: &Rootfs, script: &str) -> Spec {
+    let mut spec = rootfs.spec(&["sh", "-c", script]);
+    let name = rootfs
+        .dir
+        .path()
+        .file_name()
+        .expect("temp dir name")
+        .to_string_lossy()
+        .into_owned();
+    let mut memory = LinuxMemory::default();
+    memory.set_limit(Some(32 * 1024 * 1024));
+    let mut pids = LinuxPids::default();
+    pids.set_limit(6);
+    let mut cpu = LinuxCpu::default();
+    cpu.set_shares(Some(512));
+    cpu.set_period(Some(100_000));
+    cpu.set_quota(Some(50_000));
+    let mut resources = LinuxResources::default();
+    resources.set_memory(Some(memory));
+    resources.set_pids(Some(pids));
+    resources.set_cpu(Some(cpu));
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_cgroups_path(Some(PathBuf::from(format!("dokles-test-{name}"))));
+    linux.set_resources(Some(resources));
+    spec
+}
+
+#[test]
+fn cgroup_limits_apply_and_show_inside_the_container() {
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+             /sys/fs/cgroup/pids/pids.max \
+             /sys/fs/cgroup/cpu/cpu.shares \
+             /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs",
+    );
+    let (running, out, err) = start(&spec, &rootfs.path()).expect("container starts");
+    let dirs = running
+        .process
+        .as_ref()
+        .and_then(|p| p.cgroup())
+        .expect("a cgroup")
+        .dirs()
+        .to_vec();
+    let host_pid = running.process.as_ref().expect("running").pid.to_string();
+    let memory_dir = dirs
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/memory"))
+        .expect("memory cgroup")
+        .clone();
+    let procs = fs::read_to_string(memory_dir.join("cgroup.procs")).unwrap_or_default();
+    let (stdout, stderr) = (read_all(out), read_all(err));
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert_eq!(
+        stdout.join().expect("stdout"),
+        "33554432\n6\n512\n50000\n1\n",
+        "stderr: {}",
+        stderr.join().expect("stderr")
+    );
+    assert!(
+        procs.lines().any(|p| p == host_pid),
+        "init {host_pid} not in {procs:?}"
+    );
+    for dir in dirs {
+        assert!(!dir.exists(), "cgroup {} left behind", dir.display());
+    }
+}
+
+#[test]
+fn the_pids_limit_stops_a_fork_bomb() {
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; kill $(jobs -p) 2>/dev/null; wait",
+    );
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert!(out.stderr.contains("can't fork"), "stderr: {}", out.stderr);
 }

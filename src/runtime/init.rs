@@ -6,6 +6,9 @@
 //! makes the container's init a direct child of the caller, who can `waitpid` it. The
 //! intermediate reports the init's PID and exits.
 //!
+//! If the spec names a cgroup, the caller has created it; the intermediate joins it before
+//! anything else, so the init is born inside it.
+//!
 //! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
 //! capabilities, then `exec`s the container's command; on any failure it sends a
 //! [`ChildFailure`] to the caller and exits.
@@ -29,6 +32,7 @@ use nix::unistd::{dup2, sethostname, setsid};
 use oci_spec::runtime::{Mount, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
+use super::cgroups::Cgroup;
 use super::devices::{self, DevicePlan};
 use super::error::RuntimeError;
 use super::in_root::{Kind, Symlinks};
@@ -98,8 +102,15 @@ impl InitPlan {
 /// The intermediate process, right after `fork`. Never returns.
 ///
 /// `stdio[n]` is the descriptor that becomes the container's fd `n` (`None`: keep ours).
-pub fn run_intermediate(plan: &InitPlan, channel: ChildEnd, stdio: [Option<RawFd>; 3]) -> ! {
-    let outcome = catch_unwind(AssertUnwindSafe(|| intermediate(plan, channel, stdio)));
+pub fn run_intermediate(
+    plan: &InitPlan,
+    cgroup: Option<&Cgroup>,
+    channel: ChildEnd,
+    stdio: [Option<RawFd>; 3],
+) -> ! {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        intermediate(plan, cgroup, channel, stdio)
+    }));
     // Only the intermediate returns here: the init execs or exits inside.
     let code = match outcome {
         Ok(Ok(())) => 0,
@@ -109,7 +120,12 @@ pub fn run_intermediate(plan: &InitPlan, channel: ChildEnd, stdio: [Option<RawFd
     exit(code)
 }
 
-fn intermediate(plan: &InitPlan, channel: ChildEnd, stdio: [Option<RawFd>; 3]) -> Result<(), ()> {
+fn intermediate(
+    plan: &InitPlan,
+    cgroup: Option<&Cgroup>,
+    channel: ChildEnd,
+    stdio: [Option<RawFd>; 3],
+) -> Result<(), ()> {
     let channel = match prepare_process(plan, channel, stdio) {
         Ok(channel) => channel,
         Err((channel, failure)) => {
@@ -119,6 +135,16 @@ fn intermediate(plan: &InitPlan, channel: ChildEnd, stdio: [Option<RawFd>; 3]) -
             return Err(());
         }
     };
+    // Join the cgroup before creating namespaces: a new cgroup namespace is rooted at it.
+    if let Some(cgroup) = cgroup {
+        if let Err(failure) = cgroup
+            .join_self()
+            .step(|| "joining the container's cgroup".into())
+        {
+            channel.send(&ChildMessage::Failed(failure));
+            return Err(());
+        }
+    }
     if let Err(e) = plan.namespaces.enter() {
         let failure = Err::<(), _>(e).step(|| "creating namespaces".into());
         if let Err(failure) = failure {
@@ -255,8 +281,8 @@ fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     drop(root);
     rootfs::pivot(&plan.rootfs)?;
 
-    rootfs::mask_paths(&plan.masked_paths)?;
     rootfs::readonly_paths(&plan.readonly_paths)?;
+    rootfs::mask_paths(&plan.masked_paths)?;
     if plan.root_readonly {
         rootfs::remount_read_only(std::path::Path::new("/"))
             .step(|| "making the root filesystem read-only".into())?;

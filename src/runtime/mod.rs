@@ -17,6 +17,7 @@
 //! no other lock (no stdout, no environment) and ends in `execve` or `_exit`.
 
 mod capabilities;
+mod cgroups;
 mod devices;
 mod error;
 mod in_root;
@@ -38,6 +39,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
+pub use cgroups::Cgroup;
 pub use error::{ExecError, ExecErrorKind, RuntimeError};
 pub use spec::{
     default_spec, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
@@ -129,12 +131,26 @@ impl ExitStatus {
 pub struct ContainerProcess {
     /// The init's PID as seen from the caller (it is PID 1 inside its own PID namespace).
     pub pid: Pid,
+    cgroup: Option<Cgroup>,
 }
 
 impl ContainerProcess {
+    /// The container's cgroup, if the spec asked for one (`linux.cgroupsPath`).
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
+    }
+
     /// Wait until the init exits. When it does, the kernel kills every other process of the
-    /// container's PID namespace.
+    /// container's PID namespace; the container's cgroup is then removed.
     pub fn wait(&self) -> Result<ExitStatus, RuntimeError> {
+        let status = self.wait_init()?;
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.remove()?;
+        }
+        Ok(status)
+    }
+
+    fn wait_init(&self) -> Result<ExitStatus, RuntimeError> {
         loop {
             match waitpid(self.pid, None) {
                 Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Exited(code)),
@@ -165,27 +181,45 @@ pub fn spawn(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<ContainerProces
     let plan = InitPlan::from_spec(spec, rootfs)?;
     let stdio = stdio.resolve()?;
     let (parent_end, child_end) = sync::channel()?;
+    let linux = spec.linux().as_ref();
+    let cgroup = match linux.and_then(|l| l.cgroups_path().as_ref()) {
+        Some(path) => Some(Cgroup::create(
+            path,
+            linux.and_then(|l| l.resources().as_ref()),
+        )?),
+        None => None,
+    };
     // SAFETY: the child runs only the setup code (see the module documentation on forking in
     // a multi-threaded caller) and ends in execve or _exit, never returning into the caller.
     match unsafe { fork() }.map_err(|e| RuntimeError::host("cannot fork", e))? {
         ForkResult::Child => {
             drop(parent_end);
             let raw = [0, 1, 2].map(|i| stdio[i].as_ref().map(|fd| fd.as_raw_fd()));
-            init::run_intermediate(&plan, child_end, raw)
+            init::run_intermediate(&plan, cgroup.as_ref(), child_end, raw)
         }
         ForkResult::Parent {
             child: intermediate,
         } => {
             drop(child_end);
             drop(stdio);
-            collect(&parent_end, intermediate)
+            match collect(&parent_end, intermediate) {
+                Ok(pid) => Ok(ContainerProcess { pid, cgroup }),
+                Err(e) => {
+                    if let Some(cgroup) = cgroup {
+                        // The setup processes are reaped: the cgroup is empty. A failure to
+                        // remove it is secondary to the error being reported.
+                        let _ = cgroup.remove();
+                    }
+                    Err(e)
+                }
+            }
         }
     }
 }
 
 /// Read the setup's messages until end-of-file, reap the intermediate, and turn the outcome
-/// into the running container or the reason it is not running.
-fn collect(channel: &ParentEnd, intermediate: Pid) -> Result<ContainerProcess, RuntimeError> {
+/// into the running init's PID or the reason it is not running.
+fn collect(channel: &ParentEnd, intermediate: Pid) -> Result<Pid, RuntimeError> {
     let mut init = None;
     let mut failure = None;
     let read_error = loop {
@@ -217,7 +251,7 @@ fn collect(channel: &ParentEnd, intermediate: Pid) -> Result<ContainerProcess, R
             }
             Err(failure.into())
         }
-        (None, Some(pid)) => Ok(ContainerProcess { pid }),
+        (None, Some(pid)) => Ok(pid),
         (None, None) => Err(RuntimeError::SetupDied(format!(
             "intermediate process: {intermediate_status:?}"
         ))),

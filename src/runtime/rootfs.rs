@@ -3,8 +3,8 @@
 //!
 //! Order, as runc does it: make `/` recursively private so nothing leaks to the host, bind
 //! the rootfs onto itself (`pivot_root` needs a mount point), mount the spec's mounts in
-//! order, create devices, `pivot_root(".", ".")` and detach the old root. Masked and
-//! read-only paths are applied after the pivot, when no path can lead back to the host.
+//! order, create devices, `pivot_root(".", ".")` and detach the old root. Read-only and
+//! then masked paths are applied after the pivot, when no path can lead back to the host.
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
