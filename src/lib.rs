@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod engine;
 pub mod format;
+pub mod runtime;
 pub mod state;

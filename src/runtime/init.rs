@@ -1,0 +1,315 @@
+//! The setup processes: everything between `fork` and the container's `exec`.
+//!
+//! The caller forks an *intermediate* process. It installs stdio, closes every inherited
+//! descriptor, makes itself non-dumpable, joins/creates the namespaces and then forks again
+//! with `CLONE_PARENT` — a new PID namespace only applies to children, and `CLONE_PARENT`
+//! makes the container's init a direct child of the caller, who can `waitpid` it. The
+//! intermediate reports the init's PID and exits.
+//!
+//! If the spec names a cgroup, the caller has created it; the intermediate joins it before
+//! anything else, so the init is born inside it.
+//!
+//! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
+//! capabilities, then `exec`s the container's command; on any failure it sends a
+//! [`ChildFailure`] to the caller and exits.
+//!
+//! CVE-2019-5736 (overwriting the runtime binary through `/proc/<pid>/exe`): the setup
+//! processes run the dokles binary, so they mark themselves non-dumpable
+//! (`PR_SET_DUMPABLE` 0) first thing: `/proc/<pid>/exe` and `/proc/<pid>/fd` of a
+//! non-dumpable process can only be opened with `CAP_SYS_PTRACE`, which containers do not
+//! get. And no container process exists before the init replaces the dokles image by the
+//! container's command with `execve` (which also resets dumpability).
+
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg};
+use nix::sys::prctl;
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{dup2, sethostname, setsid};
+use oci_spec::runtime::{Mount, Spec};
+
+use super::capabilities::{self, CapabilityPlan};
+use super::cgroups::Cgroup;
+use super::devices::{self, DevicePlan};
+use super::error::RuntimeError;
+use super::in_root::{Kind, Symlinks};
+use super::namespaces::{self, NamespacePlan};
+use super::process::{self, ProcessPlan};
+use super::rootfs;
+use super::sync::{ChildEnd, ChildFailure, ChildMessage, StepContext};
+
+/// The whole container setup, decided and validated in the caller before forking, so the
+/// setup processes only carry it out.
+#[derive(Debug)]
+pub struct InitPlan {
+    rootfs: PathBuf,
+    namespaces: NamespacePlan,
+    mounts: Vec<Mount>,
+    devices: DevicePlan,
+    hostname: Option<String>,
+    domainname: Option<String>,
+    masked_paths: Vec<String>,
+    readonly_paths: Vec<String>,
+    root_readonly: bool,
+    capabilities: CapabilityPlan,
+    last_cap: u32,
+    process: ProcessPlan,
+}
+
+impl InitPlan {
+    pub fn from_spec(spec: &Spec, rootfs: &std::path::Path) -> Result<Self, RuntimeError> {
+        let rootfs = std::fs::canonicalize(rootfs)
+            .map_err(|e| RuntimeError::host(format!("rootfs {}", rootfs.display()), e))?;
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| RuntimeError::InvalidSpec("the spec has no process".into()))?;
+        let linux = spec.linux().as_ref();
+        let namespaces = NamespacePlan::from_spec(linux)?;
+        let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
+        let domainname = spec.domainname().clone().filter(|d| !d.is_empty());
+        if (hostname.is_some() || domainname.is_some()) && !namespaces.new_uts_namespace() {
+            return Err(RuntimeError::InvalidSpec(
+                "cannot set a hostname without a UTS namespace of the container's own".into(),
+            ));
+        }
+        let list = |paths: Option<&Vec<String>>| paths.cloned().unwrap_or_default();
+        Ok(Self {
+            rootfs,
+            namespaces,
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            devices: DevicePlan::from_spec(spec)?,
+            hostname,
+            domainname,
+            masked_paths: list(linux.and_then(|l| l.masked_paths().as_ref())),
+            readonly_paths: list(linux.and_then(|l| l.readonly_paths().as_ref())),
+            root_readonly: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+            capabilities: CapabilityPlan::from_spec(process.capabilities().as_ref()),
+            last_cap: capabilities::last_cap()
+                .map_err(|e| RuntimeError::host("cannot read cap_last_cap", e))?,
+            process: ProcessPlan::from_spec(process)?,
+        })
+    }
+}
+
+/// The intermediate process, right after `fork`. Never returns.
+///
+/// `stdio[n]` is the descriptor that becomes the container's fd `n` (`None`: keep ours).
+pub fn run_intermediate(
+    plan: &InitPlan,
+    cgroup: Option<&Cgroup>,
+    channel: ChildEnd,
+    stdio: [Option<RawFd>; 3],
+) -> ! {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        intermediate(plan, cgroup, channel, stdio)
+    }));
+    // Only the intermediate returns here: the init execs or exits inside.
+    let code = match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(_)) => 1,
+        Err(_) => 2,
+    };
+    exit(code)
+}
+
+fn intermediate(
+    plan: &InitPlan,
+    cgroup: Option<&Cgroup>,
+    channel: ChildEnd,
+    stdio: [Option<RawFd>; 3],
+) -> Result<(), ()> {
+    let channel = match prepare_process(plan, channel, stdio) {
+        Ok(channel) => channel,
+        Err((channel, failure)) => {
+            if let Some(channel) = channel {
+                channel.send(&ChildMessage::Failed(failure));
+            }
+            return Err(());
+        }
+    };
+    // Join the cgroup before creating namespaces: a new cgroup namespace is rooted at it.
+    if let Some(cgroup) = cgroup {
+        if let Err(failure) = cgroup
+            .join_self()
+            .step(|| "joining the container's cgroup".into())
+        {
+            channel.send(&ChildMessage::Failed(failure));
+            return Err(());
+        }
+    }
+    if let Err(e) = plan.namespaces.enter() {
+        let failure = Err::<(), _>(e).step(|| "creating namespaces".into());
+        if let Err(failure) = failure {
+            channel.send(&ChildMessage::Failed(failure));
+        }
+        return Err(());
+    }
+    match clone_parent() {
+        Err(e) => {
+            if let Err(failure) = Err::<(), _>(e).step(|| "forking the container's init".into()) {
+                channel.send(&ChildMessage::Failed(failure));
+            }
+            Err(())
+        }
+        Ok(0) => run_init(plan, channel),
+        Ok(pid) => {
+            channel.send(&ChildMessage::InitPid(pid));
+            Ok(())
+        }
+    }
+}
+
+/// Non-dumpable, stdio in place, every other inherited descriptor closed.
+fn prepare_process(
+    plan: &InitPlan,
+    channel: ChildEnd,
+    stdio: [Option<RawFd>; 3],
+) -> Result<ChildEnd, (Option<ChildEnd>, ChildFailure)> {
+    let fail = |channel, f| Err((channel, f));
+    if let Err(f) = prctl::set_dumpable(false).step(|| "making the setup non-dumpable".into()) {
+        return fail(Some(channel), f);
+    }
+    // Lift the channel and the stdio sources above 2 first, so that placing stdio on 0..2
+    // cannot overwrite one of them.
+    let channel = match channel.lift_above_stdio() {
+        Ok(channel) => channel,
+        Err(_) => return fail(None, internal("moving the setup channel")),
+    };
+    let mut lifted = [None; 3];
+    for (slot, source) in lifted.iter_mut().zip(stdio) {
+        if let Some(fd) = source {
+            match fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)) {
+                Ok(high) => *slot = Some(high),
+                Err(e) => return fail(Some(channel), stdio_failure(e)),
+            }
+        }
+    }
+    for (target, source) in lifted.iter().enumerate() {
+        if let Some(fd) = source {
+            if let Err(e) = dup2(*fd, target as RawFd) {
+                return fail(Some(channel), stdio_failure(e));
+            }
+        }
+    }
+    let mut keep: Vec<RawFd> = plan.namespaces.fds().collect();
+    keep.push(channel.raw_fd());
+    if let Err(f) =
+        process::close_inherited_fds(&keep).step(|| "closing inherited descriptors".into())
+    {
+        return fail(Some(channel), f);
+    }
+    Ok(channel)
+}
+
+fn stdio_failure(e: Errno) -> ChildFailure {
+    ChildFailure::Setup {
+        step: "installing stdio".into(),
+        message: e.desc().into(),
+    }
+}
+
+fn internal(step: &str) -> ChildFailure {
+    ChildFailure::Setup {
+        step: step.into(),
+        message: "internal error".into(),
+    }
+}
+
+/// `fork` with `CLONE_PARENT`: the child's parent is our parent (the caller of `spawn`).
+fn clone_parent() -> nix::Result<i32> {
+    // SAFETY: clone(2) without CLONE_VM and with a null stack behaves like fork(2): the child
+    // continues on a copy of this stack. This process is a fresh fork child with a single
+    // thread, so no lock can be held by a thread that does not exist in the child.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(rc).map(|pid| pid as i32)
+}
+
+/// The container's init. Never returns: it becomes the container's command or exits.
+fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
+    let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan))) {
+        Ok(Ok(())) => ChildFailure::Exec(process::exec(&plan.process)),
+        Ok(Err(failure)) => failure,
+        Err(_) => internal("setting up the container (panic)"),
+    };
+    channel.send(&ChildMessage::Failed(failure));
+    exit(1)
+}
+
+/// Everything the init does before `exec`, in runc's order.
+fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
+    prctl::set_dumpable(false).step(|| "making the init non-dumpable".into())?;
+    setsid().step(|| "starting a new session".into())?;
+    // Device nodes and mount points get exactly the modes asked for.
+    umask(Mode::empty());
+
+    if plan.namespaces.new_network_namespace() {
+        namespaces::bring_up_loopback().step(|| "bringing up the loopback interface".into())?;
+    }
+    if let Some(hostname) = &plan.hostname {
+        sethostname(hostname).step(|| format!("setting the hostname {hostname}"))?;
+    }
+    if let Some(domainname) = &plan.domainname {
+        set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
+    }
+
+    let root = rootfs::enter_rootfs(&plan.rootfs)?;
+    for entry in &plan.mounts {
+        rootfs::mount_spec_entry(&root, entry)?;
+    }
+    devices::create(&root, &plan.devices)?;
+    // A working directory the image lacks is created, as runc does.
+    let cwd = &plan.process.cwd;
+    root.create(cwd, Kind::Directory, Symlinks::FollowInRoot)
+        .step(|| format!("creating the working directory {}", cwd.display()))?;
+    drop(root);
+    rootfs::pivot(&plan.rootfs)?;
+
+    rootfs::readonly_paths(&plan.readonly_paths)?;
+    rootfs::mask_paths(&plan.masked_paths)?;
+    if plan.root_readonly {
+        rootfs::remount_read_only(std::path::Path::new("/"))
+            .step(|| "making the root filesystem read-only".into())?;
+    }
+    process::enter_cwd(cwd)?;
+
+    let caps = &plan.capabilities;
+    capabilities::drop_bounding(caps, plan.last_cap)
+        .step(|| "dropping capabilities from the bounding set".into())?;
+    capabilities::set_keep_caps(true).step(|| "keeping capabilities across setuid".into())?;
+    process::switch_user(&plan.process)?;
+    capabilities::set_keep_caps(false).step(|| "resetting keep-capabilities".into())?;
+    capabilities::apply(caps, plan.last_cap).step(|| "setting capabilities".into())?;
+    if plan.process.no_new_privileges {
+        prctl::set_no_new_privs().step(|| "setting no_new_privs".into())?;
+    }
+    process::cloexec_all_but_stdio()
+}
+
+fn set_domainname(name: &str) -> nix::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    Errno::result(rc).map(drop)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit(2) ends this forked process without running the caller's atexit
+    // handlers or flushing its buffers, which belong to the parent.
+    unsafe { libc::_exit(code) }
+}

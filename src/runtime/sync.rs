@@ -1,0 +1,126 @@
+//! The channel from the container's setup processes back to the caller of `spawn`.
+//!
+//! A `SOCK_SEQPACKET` socket pair, close-on-exec on both ends: the child side sends at most a
+//! few small JSON messages, each one datagram. The parent reads until end-of-file, which comes
+//! when every child holding the socket has either exited or successfully `exec`ed the
+//! container's process (close-on-exec closes it). So "EOF without a failure" means "the
+//! container's process is running".
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ExecError, RuntimeError};
+
+/// Largest message either side sends; error texts are short.
+const MAX_MESSAGE: usize = 16 * 1024;
+
+/// What the setup processes tell the parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ChildMessage {
+    /// The container's init was created; this is its PID in the caller's PID namespace.
+    InitPid(i32),
+    /// Setup failed; the sender exits right after.
+    Failed(ChildFailure),
+}
+
+/// A failure inside the container setup, in a form that crosses the process boundary.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ChildFailure {
+    Setup { step: String, message: String },
+    UnsafeMount { destination: String, reason: String },
+    Exec(ExecError),
+}
+
+impl From<ChildFailure> for RuntimeError {
+    fn from(failure: ChildFailure) -> Self {
+        match failure {
+            ChildFailure::Setup { step, message } => RuntimeError::Setup { step, message },
+            ChildFailure::UnsafeMount {
+                destination,
+                reason,
+            } => RuntimeError::UnsafeMount {
+                destination: destination.into(),
+                reason,
+            },
+            ChildFailure::Exec(e) => RuntimeError::Exec(e),
+        }
+    }
+}
+
+/// Create the (parent end, child end) pair.
+pub fn channel() -> Result<(ParentEnd, ChildEnd), RuntimeError> {
+    let (parent, child) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| RuntimeError::host("cannot create the setup socket pair", e))?;
+    Ok((ParentEnd(parent), ChildEnd(child)))
+}
+
+/// The caller's end.
+pub struct ParentEnd(OwnedFd);
+
+impl ParentEnd {
+    /// The next message, or `None` at end-of-file.
+    pub fn recv(&self) -> Result<Option<ChildMessage>, RuntimeError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                other => break other,
+            }
+        }
+        .map_err(|e| RuntimeError::host("cannot read from the container setup process", e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| RuntimeError::SetupDied(format!("garbled message from setup: {e}")))
+    }
+}
+
+/// The setup processes' end.
+pub struct ChildEnd(OwnedFd);
+
+impl ChildEnd {
+    pub fn send(&self, message: &ChildMessage) {
+        // Nothing useful can be done if the parent is gone; the child exits right after.
+        if let Ok(bytes) = serde_json::to_vec(message) {
+            let _ = send(self.0.as_raw_fd(), &bytes, MsgFlags::empty());
+        }
+    }
+
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Attach the setup step that failed to a system error, inside the setup process.
+pub trait StepContext<T> {
+    fn step(self, step: impl FnOnce() -> String) -> Result<T, ChildFailure>;
+}
+
+impl<T, E: Into<std::io::Error>> StepContext<T> for Result<T, E> {
+    fn step(self, step: impl FnOnce() -> String) -> Result<T, ChildFailure> {
+        self.map_err(|e| ChildFailure::Setup {
+            step: step(),
+            message: e.into().to_string(),
+        })
+    }
+}
+
+impl ChildEnd {
+    /// Move the socket to a descriptor above 2 (close-on-exec), so stdio can take 0..2.
+    pub fn lift_above_stdio(self) -> nix::Result<Self> {
+        use std::os::fd::FromRawFd;
+        let fd = nix::fcntl::fcntl(self.0.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
+        // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+}

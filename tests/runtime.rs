@@ -1,0 +1,585 @@
+//! The low-level runtime, end to end: real namespaces, mounts and processes (run as root).
+//!
+//! Every test builds its own rootfs from the host's static busybox and runs real commands in
+//! it. A container's mounts live in its own mount namespace and vanish with its processes;
+//! [`Running`] kills a container that a failing test leaves behind.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+
+use dokles::runtime::{
+    default_spec, spawn, ContainerProcess, ExecErrorKind, ExitStatus, RuntimeError, Stdio, StdioFd,
+};
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::unistd::pipe2;
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec};
+use tempfile::TempDir;
+
+const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const HOSTNAME: &str = "c0ffee123456";
+
+/// A throw-away rootfs holding busybox and its applet links in `/bin`.
+struct Rootfs {
+    dir: TempDir,
+}
+
+impl Rootfs {
+    fn new() -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let root = dir.path().join("rootfs");
+        let bin = root.join("bin");
+        fs::create_dir_all(&bin).expect("create bin");
+        for d in ["proc", "sys", "dev", "tmp", "mnt", "etc"] {
+            fs::create_dir_all(root.join(d)).expect("create rootfs dir");
+        }
+        fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
+        let list = Command::new("/bin/busybox")
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                symlink("busybox", bin.join(applet)).expect("applet link");
+            }
+        }
+        Self { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    /// A directory beside the rootfs, on the host.
+    fn host_dir(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::create_dir_all(&path).expect("host dir");
+        path
+    }
+
+    fn spec(&self, args: &[&str]) -> Spec {
+        default_spec(
+            &self.path(),
+            args.iter().map(|a| a.to_string()).collect(),
+            vec![PATH.to_string()],
+            Path::new("/"),
+            HOSTNAME,
+        )
+    }
+}
+
+/// A container that is killed and reaped if the test ends before waiting for it.
+struct Running {
+    process: Option<ContainerProcess>,
+}
+
+impl Running {
+    fn wait(mut self) -> ExitStatus {
+        let process = self.process.take().expect("not waited yet");
+        process.wait().expect("wait for container")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(process) = self.process.take() {
+            let _ = process.kill(Signal::SIGKILL);
+            let _ = process.wait();
+        }
+    }
+}
+
+/// What a finished container printed and how it ended.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    pipe2(OFlag::O_CLOEXEC).expect("pipe")
+}
+
+fn read_all(fd: OwnedFd) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        fs::File::from(fd)
+            .read_to_string(&mut text)
+            .expect("read container output");
+        text
+    })
+}
+
+fn start(spec: &Spec, rootfs: &Path) -> Result<(Running, OwnedFd, OwnedFd), RuntimeError> {
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let stdio = Stdio {
+        stdin: StdioFd::Null,
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Fd(err_w),
+    };
+    let process = spawn(spec, rootfs, stdio)?;
+    Ok((
+        Running {
+            process: Some(process),
+        },
+        out_r,
+        err_r,
+    ))
+}
+
+fn run_spec(spec: &Spec, rootfs: &Path) -> Result<Output, RuntimeError> {
+    let (running, out, err) = start(spec, rootfs)?;
+    let (stdout, stderr) = (read_all(out), read_all(err));
+    let status = running.wait();
+    Ok(Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    })
+}
+
+/// Run `sh -c script` in a fresh default container.
+fn sh(script: &str) -> Output {
+    let rootfs = Rootfs::new();
+    run_spec(&rootfs.spec(&["sh", "-c", script]), &rootfs.path()).expect("container runs")
+}
+
+#[test]
+fn stdout_reaches_the_caller_through_a_pipe() {
+    let out = sh("echo hi");
+    assert_eq!(out.stdout, "hi\n");
+    assert_eq!(out.status, ExitStatus::Exited(0));
+}
+
+#[test]
+fn exit_codes_propagate() {
+    let out = sh("echo oops >&2; exit 3");
+    assert_eq!(out.stderr, "oops\n");
+    assert_eq!(out.status, ExitStatus::Exited(3));
+    assert_eq!(out.status.code(), 3);
+}
+
+#[test]
+fn killed_by_sigkill_reports_137() {
+    let rootfs = Rootfs::new();
+    let (running, _out, _err) =
+        start(&rootfs.spec(&["sleep", "100"]), &rootfs.path()).expect("container starts");
+    running
+        .process
+        .as_ref()
+        .expect("running")
+        .kill(Signal::SIGKILL)
+        .expect("kill");
+    let status = running.wait();
+    assert_eq!(status, ExitStatus::Signaled(Signal::SIGKILL));
+    assert_eq!(status.code(), 137);
+}
+
+#[test]
+fn the_command_is_pid_1_of_its_own_pid_namespace() {
+    assert_eq!(sh("echo $$").stdout, "1\n");
+}
+
+#[test]
+fn proc_is_fresh_and_shows_only_the_container() {
+    let out = sh("ls /proc");
+    let pids: Vec<&str> = out
+        .stdout
+        .split_whitespace()
+        .filter(|e| e.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(
+        !pids.is_empty() && pids.len() <= 2,
+        "pids in /proc: {pids:?}"
+    );
+    assert!(pids.contains(&"1"));
+}
+
+#[test]
+fn hostname_is_set_in_a_uts_namespace() {
+    assert_eq!(sh("hostname").stdout, format!("{HOSTNAME}\n"));
+    assert_ne!(
+        nix::unistd::gethostname().expect("host name"),
+        HOSTNAME,
+        "the host's name must not change"
+    );
+}
+
+#[test]
+fn capabilities_are_dockers_default_set() {
+    let out = sh("grep Cap /proc/self/status");
+    assert_eq!(
+        out.stdout,
+        "CapInh:\t0000000000000000\n\
+         CapPrm:\t00000000a80425fb\n\
+         CapEff:\t00000000a80425fb\n\
+         CapBnd:\t00000000a80425fb\n\
+         CapAmb:\t0000000000000000\n"
+    );
+}
+
+#[test]
+fn a_non_root_user_gets_its_ids_and_no_capabilities() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&["sh", "-c", "id; grep CapEff /proc/self/status"]);
+    let process = spec.process_mut().as_mut().expect("process");
+    process.user_mut().set_uid(1000);
+    process.user_mut().set_gid(1000);
+    process.user_mut().set_additional_gids(Some(vec![10, 20]));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(
+        out.stdout,
+        "uid=1000 gid=1000 groups=10,20\nCapEff:\t0000000000000000\n"
+    );
+}
+
+#[test]
+fn masked_paths_are_empty() {
+    let out = sh(
+        "cat /proc/keys /proc/timer_list /proc/sched_debug 2>/dev/null | wc -c; \
+         ls -A /sys/firmware | wc -l; \
+         if [ -e /proc/kcore ]; then wc -c < /proc/kcore; else echo 0; fi",
+    );
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "0"]
+    );
+    let host_firmware = fs::read_dir("/sys/firmware").map_or(0, |d| d.count());
+    assert!(host_firmware > 0, "the host shows /sys/firmware entries");
+}
+
+#[test]
+fn readonly_paths_and_sys_refuse_writes() {
+    // `: >` opens for writing and writes nothing: harmless even if the path were writable.
+    // (In a subshell: a failed redirection of `:` ends a POSIX shell.)
+    // This kernel may lack /proc/sysrq-trigger; the runtime skips read-only paths that are
+    // missing, so only test it where it exists.
+    let sysrq = if Path::new("/proc/sysrq-trigger").exists() {
+        "(: > /proc/sysrq-trigger) && echo sysrq-writable;"
+    } else {
+        ""
+    };
+    let out = sh(&format!(
+        "{sysrq} \
+         (: > /proc/sys/kernel/domainname) && echo proc-sys-writable; \
+         mkdir /proc/bus/dokles-test 2>/dev/null && echo proc-bus-writable; \
+         mkdir /sys/dokles-test 2>/dev/null && echo sysfs-writable; \
+         grep -c ' /proc/sys ro,' /proc/self/mountinfo"
+    ));
+    assert_eq!(out.stdout, "1\n", "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn mounting_needs_cap_sys_admin_which_the_container_lacks() {
+    let out = sh("mount -t tmpfs x /mnt");
+    assert_ne!(out.status, ExitStatus::Exited(0));
+    assert!(out.stderr.contains("ermission denied") || out.stderr.contains("not permitted"));
+}
+
+#[test]
+fn no_descriptor_of_the_caller_leaks_into_the_container() {
+    // Descriptors without close-on-exec, as a careless caller would have them.
+    let leaked: Vec<OwnedFd> = (0..3)
+        .map(|_| {
+            let fd = nix::fcntl::open("/", OFlag::O_RDONLY, nix::sys::stat::Mode::empty())
+                .expect("open /");
+            // SAFETY: `fd` was just opened and is owned by nobody else.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .collect();
+    let out = sh("ls /proc/self/fd");
+    let fds: BTreeSet<&str> = out.stdout.split_whitespace().collect();
+    // 3 is the directory `ls` itself opened to list /proc/self/fd.
+    assert_eq!(fds, BTreeSet::from(["0", "1", "2", "3"]), "{leaked:?}");
+}
+
+#[test]
+fn the_working_directory_cannot_escape_through_a_leaked_descriptor() {
+    let rootfs = Rootfs::new();
+    let host = rootfs.host_dir("host-secret");
+    let leaked = nix::fcntl::open(
+        &host,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .expect("open host dir");
+    // SAFETY: `leaked` was just opened and is owned by nobody else.
+    let leaked = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(leaked) };
+    let mut spec = rootfs.spec(&["touch", "escaped"]);
+    spec.process_mut()
+        .as_mut()
+        .expect("process")
+        .set_cwd(PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            leaked.as_raw_fd()
+        )));
+    let result = run_spec(&spec, &rootfs.path());
+    assert!(
+        matches!(result, Err(RuntimeError::Setup { .. })),
+        "expected a setup error, got {:?}",
+        result.map(|o| o.status)
+    );
+    assert!(
+        !host.join("escaped").exists(),
+        "the container wrote to the host"
+    );
+}
+
+#[test]
+fn dot_dot_in_the_working_directory_stays_inside_the_rootfs() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&["pwd"]);
+    spec.process_mut()
+        .as_mut()
+        .expect("process")
+        .set_cwd(PathBuf::from("/../../.."));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "/\n");
+}
+
+#[test]
+fn a_missing_working_directory_is_created() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&["pwd"]);
+    spec.process_mut()
+        .as_mut()
+        .expect("process")
+        .set_cwd(PathBuf::from("/work/dir"));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "/work/dir\n");
+    assert!(rootfs.path().join("work/dir").is_dir());
+}
+
+#[test]
+fn proc_as_a_symlink_out_of_the_rootfs_is_refused() {
+    let rootfs = Rootfs::new();
+    fs::remove_dir(rootfs.path().join("proc")).expect("rm proc");
+    symlink("/tmp", rootfs.path().join("proc")).expect("symlink proc");
+    let result = run_spec(&rootfs.spec(&["true"]), &rootfs.path());
+    match result {
+        Err(RuntimeError::UnsafeMount { destination, .. }) => {
+            assert_eq!(destination, Path::new("/proc"))
+        }
+        other => panic!(
+            "expected an unsafe mount error, got {:?}",
+            other.map(|o| o.status)
+        ),
+    }
+}
+
+#[test]
+fn a_symlinked_mount_destination_resolves_inside_the_rootfs() {
+    let rootfs = Rootfs::new();
+    let outside = rootfs.host_dir("outside");
+    let volume = rootfs.host_dir("volume");
+    fs::write(volume.join("marker"), "from the volume\n").expect("marker");
+    // /data points at an absolute host path: it must mean that path inside the rootfs.
+    symlink(&outside, rootfs.path().join("data")).expect("symlink data");
+    let mut spec = rootfs.spec(&["cat", "/data/marker"]);
+    let mut bind = Mount::default();
+    bind.set_destination(PathBuf::from("/data"));
+    bind.set_typ(Some("bind".into()));
+    bind.set_source(Some(volume.clone()));
+    bind.set_options(Some(vec!["rbind".into(), "ro".into()]));
+    spec.mounts_mut().as_mut().expect("mounts").push(bind);
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "from the volume\n");
+    assert_eq!(fs::read_dir(&outside).expect("outside").count(), 0);
+    let inside = rootfs
+        .path()
+        .join(outside.strip_prefix("/").expect("absolute"));
+    assert!(inside.is_dir(), "mount point created inside the rootfs");
+}
+
+#[test]
+fn a_missing_command_is_not_found_like_docker_says() {
+    let rootfs = Rootfs::new();
+    let err = run_spec(&rootfs.spec(&["foo"]), &rootfs.path())
+        .err()
+        .expect("spawn fails");
+    assert_eq!(
+        err.to_string(),
+        "exec: \"foo\": executable file not found in $PATH"
+    );
+    assert!(matches!(&err, RuntimeError::Exec(e) if e.kind == ExecErrorKind::NotInPath));
+    assert_eq!(err.docker_exit_code(), 127);
+
+    let err = run_spec(&rootfs.spec(&["/nope"]), &rootfs.path())
+        .err()
+        .expect("spawn fails");
+    assert_eq!(
+        err.to_string(),
+        "exec: \"/nope\": stat /nope: no such file or directory"
+    );
+    assert_eq!(err.docker_exit_code(), 127);
+}
+
+#[test]
+fn a_directory_is_not_executable_like_docker_says() {
+    let rootfs = Rootfs::new();
+    let err = run_spec(&rootfs.spec(&["/etc"]), &rootfs.path())
+        .err()
+        .expect("spawn fails");
+    assert_eq!(err.to_string(), "exec: \"/etc\": permission denied");
+    assert_eq!(err.docker_exit_code(), 126);
+}
+
+#[test]
+fn the_network_namespace_has_only_loopback_and_it_is_up() {
+    let out = sh("ls /sys/class/net; ip -o link show lo");
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("lo"));
+    let lo = lines.next().expect("ip output");
+    assert!(lo.contains("<LOOPBACK,UP,LOWER_UP>"), "{lo}");
+    assert_eq!(lines.next(), None);
+}
+
+#[test]
+fn dev_holds_dockers_devices_and_links() {
+    let out = sh("ls -l /dev; echo x > /dev/null && echo null-ok");
+    for device in ["null", "zero", "full", "random", "urandom", "tty"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("crw-rw-rw-") && l.ends_with(device)),
+            "no /dev/{device} in:\n{}",
+            out.stdout
+        );
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("ptmx", "pts/ptmx"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let check = sh(&format!("readlink /dev/{link}"));
+        assert_eq!(check.stdout, format!("{target}\n"));
+    }
+    assert!(out.stdout.ends_with("null-ok\n"), "{}", out.stdout);
+}
+
+#[test]
+fn the_default_mounts_match_dockers() {
+    let out = sh("cat /proc/self/mountinfo");
+    let mounts: Vec<(String, String, String)> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let left: Vec<&str> = left.split(' ').collect();
+            let fstype = right.split(' ').next()?;
+            Some((left[4].to_string(), left[5].to_string(), fstype.to_string()))
+        })
+        .collect();
+    let find = |point: &str| {
+        mounts
+            .iter()
+            .find(|(p, _, _)| p == point)
+            .unwrap_or_else(|| panic!("{point} not mounted:\n{}", out.stdout))
+    };
+    assert_eq!(find("/proc").2, "proc");
+    assert_eq!(find("/dev").2, "tmpfs");
+    assert_eq!(find("/dev/pts").2, "devpts");
+    assert_eq!(find("/dev/shm").2, "tmpfs");
+    assert_eq!(find("/dev/mqueue").2, "mqueue");
+    let sys = find("/sys");
+    assert_eq!(sys.2, "sysfs");
+    assert!(sys.1.starts_with("ro,"), "{sys:?}");
+    let memory = find("/sys/fs/cgroup/memory");
+    assert!(memory.1.starts_with("ro,"), "{memory:?}");
+}
+
+/// A spec with its own cgroup (relative: nested in this test process's cgroup) and limits.
+fn limited_spec(rootfs: &Rootfs, script: &str) -> Spec {
+    let mut spec = rootfs.spec(&["sh", "-c", script]);
+    let name = rootfs
+        .dir
+        .path()
+        .file_name()
+        .expect("temp dir name")
+        .to_string_lossy()
+        .into_owned();
+    let mut memory = LinuxMemory::default();
+    memory.set_limit(Some(32 * 1024 * 1024));
+    let mut pids = LinuxPids::default();
+    pids.set_limit(6);
+    let mut cpu = LinuxCpu::default();
+    cpu.set_shares(Some(512));
+    cpu.set_period(Some(100_000));
+    cpu.set_quota(Some(50_000));
+    let mut resources = LinuxResources::default();
+    resources.set_memory(Some(memory));
+    resources.set_pids(Some(pids));
+    resources.set_cpu(Some(cpu));
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_cgroups_path(Some(PathBuf::from(format!("dokles-test-{name}"))));
+    linux.set_resources(Some(resources));
+    spec
+}
+
+#[test]
+fn cgroup_limits_apply_and_show_inside_the_container() {
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+             /sys/fs/cgroup/pids/pids.max \
+             /sys/fs/cgroup/cpu/cpu.shares \
+             /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs",
+    );
+    let (running, out, err) = start(&spec, &rootfs.path()).expect("container starts");
+    let dirs = running
+        .process
+        .as_ref()
+        .and_then(|p| p.cgroup())
+        .expect("a cgroup")
+        .dirs()
+        .to_vec();
+    let host_pid = running.process.as_ref().expect("running").pid.to_string();
+    let memory_dir = dirs
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/memory"))
+        .expect("memory cgroup")
+        .clone();
+    let procs = fs::read_to_string(memory_dir.join("cgroup.procs")).unwrap_or_default();
+    let (stdout, stderr) = (read_all(out), read_all(err));
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert_eq!(
+        stdout.join().expect("stdout"),
+        "33554432\n6\n512\n50000\n1\n",
+        "stderr: {}",
+        stderr.join().expect("stderr")
+    );
+    assert!(
+        procs.lines().any(|p| p == host_pid),
+        "init {host_pid} not in {procs:?}"
+    );
+    for dir in dirs {
+        assert!(!dir.exists(), "cgroup {} left behind", dir.display());
+    }
+}
+
+#[test]
+fn the_pids_limit_stops_a_fork_bomb() {
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; kill $(jobs -p) 2>/dev/null; wait",
+    );
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert!(out.stderr.contains("can't fork"), "stderr: {}", out.stderr);
+}
