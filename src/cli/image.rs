@@ -258,7 +258,7 @@ fn image_rows(img: &Image, refs: &[String]) -> Vec<Row> {
 }
 
 /// Go's `time.Time.String()` in local time: `2026-11-23 13:55:49 +0000 UTC`.
-fn go_time_string(t: DateTime<Utc>) -> String {
+pub(super) fn go_time_string(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local);
     local.format("%Y-%m-%d %H:%M:%S %z %Z").to_string()
 }
@@ -408,11 +408,11 @@ pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             .into());
         }
         for n in names {
-            cache::pull(&store, &cache, &n, a.quiet, &mut out)?;
+            cache::pull(&store, &cache, &n, a.quiet, true, &mut out)?;
         }
         return Ok(());
     }
-    cache::pull(&store, &cache, target, a.quiet, &mut out)?;
+    cache::pull(&store, &cache, target, a.quiet, true, &mut out)?;
     Ok(())
 }
 
@@ -639,11 +639,20 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     spec.check(a.args.len())?;
     let _ = a.no_prune;
     let store = store(ctx);
+    let containers = crate::engine::container::ContainerStore::open(&ctx.root);
+    let users = containers.image_users()?;
+    let user = |id: &crate::engine::image::Digest| {
+        users
+            .iter()
+            .filter(|(img, _, _)| img == id)
+            .max_by_key(|(_, _, running)| *running)
+            .map(|(_, c, running)| (c.short().to_string(), *running))
+    };
     let mut failed = false;
     let stdout = std::io::stdout();
     for image in &a.args {
         let mut tx = store.begin()?;
-        match tx.remove(image, a.force) {
+        match tx.remove(image, a.force, &user) {
             Ok(removals) => {
                 tx.commit()?;
                 print_removals(&mut stdout.lock(), &removals, false)?;
@@ -675,7 +684,7 @@ struct PruneArgs {
     args: Vec<String>,
 }
 
-fn confirm(question: &str) -> bool {
+pub(super) fn confirm(question: &str) -> bool {
     print!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
@@ -703,6 +712,12 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     if !a.force && !confirm(&format!("{warning}\nAre you sure you want to continue?")) {
         return Ok(());
     }
+    let containers = crate::engine::container::ContainerStore::open(&ctx.root);
+    let used: BTreeSet<crate::engine::image::Digest> = containers
+        .image_users()?
+        .into_iter()
+        .map(|(img, _, _)| img)
+        .collect();
     let mut tx = store.begin()?;
     let sizes_before = layer_sizes(&store)?;
     let candidates: Vec<_> = tx
@@ -713,13 +728,14 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
             let untagged = tx.index().is_untagged(id);
             (a.all || (untagged && tx.index().children_of(id).is_empty()))
                 && filters.labels.is_empty()
+                && !used.contains(*id)
         })
         .cloned()
         .collect();
     let mut removals = Vec::new();
     for id in candidates {
         if tx.index().images.contains_key(&id) {
-            removals.extend(tx.remove(&id.to_string(), true)?);
+            removals.extend(tx.remove(&id.to_string(), true, &|_| None)?);
         }
     }
     tx.commit()?;
@@ -872,62 +888,75 @@ struct InspectArgs {
 }
 
 fn image_inspect(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
-        "image inspect",
-        "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
-        Arity::AtLeast(1),
-    );
-    let a: InspectArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
-    inspect_images(ctx, &a, |name, e| match e {
-        ImageError::NoSuchImage(shown) => {
-            format!("Error response from daemon: no such image: {name}: No such image: {shown}")
-        }
-        other => format!(
-            "Error response from daemon: {}",
-            CliError::from(other).text()
-        ),
-    })
+    inspect_typed(ctx, args, Some("image"))
 }
 
-/// `docker inspect`: images for now; containers, volumes and networks join as they land.
+/// `docker inspect`: containers first, then images (volumes and networks join as they land).
 pub fn inspect_any(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
-        "inspect",
-        "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
-        Arity::AtLeast(1),
-    );
-    let a: InspectArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
-    if let Some(k) = &a.kind {
-        if k != "image" {
-            return Err(CliError::plain(format!(
-                "\"{k}\" is not a valid value for --type"
-            )));
-        }
-    }
-    inspect_images(ctx, &a, |name, e| match e {
-        ImageError::NoSuchImage(_) => format!("Error: No such object: {name}"),
-        other => format!(
-            "Error response from daemon: {}",
-            CliError::from(other).text()
-        ),
-    })
+    inspect_typed(ctx, args, None)
 }
 
-fn inspect_images(
-    ctx: &Context,
-    a: &InspectArgs,
-    not_found: impl Fn(&str, ImageError) -> String,
-) -> CliResult {
+/// `inspect` of objects of one kind (`docker image inspect`, `docker container inspect`) or,
+/// with `forced` None, of any kind (`docker inspect [--type]`).
+pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> CliResult {
+    let (path, usage): (&'static str, &'static str) = match forced {
+        Some("image") => (
+            "docker image inspect",
+            "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
+        ),
+        Some(_) => (
+            "docker container inspect",
+            "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+        ),
+        None => (
+            "docker inspect",
+            "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
+        ),
+    };
+    let spec = Spec {
+        path,
+        usage,
+        arity: Arity::AtLeast(1),
+    };
+    let a: InspectArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let kind = match (forced, a.kind.as_deref()) {
+        (Some(k), _) => Some(k),
+        (None, Some(k @ ("image" | "container"))) => Some(k),
+        (None, Some(other)) => {
+            return Err(CliError::plain(format!(
+                "\"{other}\" is not a valid value for --type"
+            )))
+        }
+        (None, None) => None,
+    };
     let _ = a.size;
     let store = store(ctx);
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     for name in &a.args {
+        if kind != Some("image") {
+            if let Some(v) = super::container::inspect_container(ctx, name)? {
+                objects.push(v);
+                continue;
+            }
+        }
+        if kind == Some("container") {
+            errors.push(format!("Error: No such container: {name}"));
+            continue;
+        }
         match store.get(name) {
             Ok(img) => objects.push(inspect(&store, &img)),
-            Err(e) => errors.push(not_found(name, e)),
+            Err(ImageError::NoSuchImage(shown)) => errors.push(match kind {
+                Some(_) => format!(
+                    "Error response from daemon: no such image: {name}: No such image: {shown}"
+                ),
+                None => format!("Error: No such object: {name}"),
+            }),
+            Err(other) => errors.push(format!(
+                "Error response from daemon: {}",
+                CliError::from(other).text()
+            )),
         }
     }
     if !(objects.is_empty() && a.format.is_some()) {

@@ -2,6 +2,7 @@
 //! `dokles docker <args>` and a `docker` symlink to dokles both land in [`docker`].
 
 mod args;
+mod container;
 mod image;
 mod output;
 pub mod units;
@@ -105,6 +106,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if rest.first().map(String::as_str) == Some("__monitor") {
+        return ExitCode::from(monitor(&rest[1..]));
+    }
     let result = if argv0 == "docker" {
         docker(None, &rest)
     } else {
@@ -114,6 +118,20 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(e.print_and_code()),
     }
+}
+
+/// `dokles __monitor --root ROOT ID [--attach]`: the per-container monitor (internal).
+fn monitor(args: &[String]) -> u8 {
+    let (root, id, attach) = match args {
+        [flag, root, id] if flag == "--root" => (root, id, false),
+        [flag, root, id, a] if flag == "--root" && a == "--attach" => (root, id, true),
+        _ => return 2,
+    };
+    let Ok(root) = StateRoot::open(root) else {
+        return 125;
+    };
+    let store = crate::engine::container::ContainerStore::open(&root);
+    crate::engine::container::monitor::main(&store, id, attach) as u8
 }
 
 const DOKLES_USAGE: &str = "\
@@ -180,6 +198,18 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
         "history" => image::history(&ctx, "history", rest),
         "import" => image::import(&ctx, "import", rest),
         "inspect" => image::inspect_any(&ctx, rest),
+        "container" => container::container_group(&ctx, rest),
+        "create" => container::create(&ctx, rest),
+        "run" => container::run(&ctx, rest),
+        "start" => container::start(&ctx, rest),
+        "stop" => container::stop(&ctx, rest),
+        "restart" => container::restart(&ctx, rest),
+        "kill" => container::kill(&ctx, rest),
+        "rm" => container::rm(&ctx, rest),
+        "ps" => container::ps(&ctx, rest),
+        "logs" => container::logs(&ctx, rest),
+        "wait" => container::wait(&ctx, rest),
+        "rename" => container::rename(&ctx, rest),
         "-h" | "--help" | "help" => {
             println!("{}", args::DOCKER_USAGE);
             Ok(())

@@ -1,3 +1,4 @@
-//! The container engine: images now; containers, volumes and networks as they land.
+//! The container engine: images, containers; volumes and networks as they land.
 
+pub mod container;
 pub mod image;

@@ -24,8 +24,10 @@ impl ContainerId {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Self(s.to_string()))
+        (s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -177,7 +179,10 @@ impl State {
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(self.status, Status::Running | Status::Paused | Status::Restarting)
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
     }
 }
 

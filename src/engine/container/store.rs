@@ -124,7 +124,7 @@ impl ContainerStore {
                 Err(e) => return Err(e),
             }
         }
-        out.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        out.sort_by_key(|c| std::cmp::Reverse(c.config.created));
         Ok(out)
     }
 
@@ -191,8 +191,9 @@ impl ContainerStore {
     }
 
     /// Delete a container's directory (its process must be gone).
-    pub fn delete(&self, _lock: &StateLock, id: &ContainerId) -> Result<()> {
+    pub fn delete(&self, lock: &StateLock, id: &ContainerId) -> Result<()> {
         let dir = self.paths(id).dir;
+        crate::engine::image::ImageStore::open(&self.root).unpin(lock, id.as_str())?;
         // The config goes first so a half-deleted directory is no longer a container.
         let _ = fs::remove_file(dir.join("config.json"));
         match fs::remove_dir_all(&dir) {
@@ -208,7 +209,13 @@ impl ContainerStore {
         Ok(self
             .list()?
             .into_iter()
-            .map(|c| (c.config.image_id.clone(), c.config.id.clone(), c.state.is_running()))
+            .map(|c| {
+                (
+                    c.config.image_id.clone(),
+                    c.config.id.clone(),
+                    c.state.is_running(),
+                )
+            })
             .collect())
     }
 }

@@ -131,12 +131,13 @@ impl Cache {
 }
 
 /// Pull `name` from the offline cache into `store`, writing Docker's progress lines to `out`
-/// (all but the final name when `quiet`).
+/// (only the final full name when `quiet`; no final name when not `print_name`, as `run`).
 pub fn pull(
     store: &ImageStore,
     cache: &Cache,
     name: &str,
     quiet: bool,
+    print_name: bool,
     out: &mut dyn Write,
 ) -> Result<PullOutcome, ImageError> {
     let reference = Reference::parse(name)?;
@@ -228,6 +229,8 @@ pub fn pull(
         Some(t) => t.full(),
         None => format!("{}@{}", reference.repo().full(), entry.manifest_digest),
     };
-    writeln!(out, "{full}").context("cannot write output")?;
+    if print_name {
+        writeln!(out, "{full}").context("cannot write output")?;
+    }
     Ok(outcome)
 }

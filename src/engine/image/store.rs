@@ -94,6 +94,43 @@ impl ImageStore {
         Index::load(&self.index_path)
     }
 
+    fn pins_dir(&self) -> PathBuf {
+        self.root.join("image/pins")
+    }
+
+    /// Keep `chain` (layer chain IDs) from garbage collection for `owner` (a container ID)
+    /// even if no image refers to them any more, as Docker's layer store does for a
+    /// container's read-write layer.
+    pub fn pin(&self, _lock: &StateLock, owner: &str, chain: &[Digest]) -> Result<()> {
+        crate::state::atomic_write_json(&self.pins_dir().join(format!("{owner}.json")), &chain)
+    }
+
+    pub fn unpin(&self, _lock: &StateLock, owner: &str) -> Result<()> {
+        match std::fs::remove_file(self.pins_dir().join(format!("{owner}.json"))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).context("cannot remove layer pin")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn pinned(&self) -> Result<std::collections::HashSet<Digest>> {
+        let mut out = std::collections::HashSet::new();
+        let entries = match std::fs::read_dir(self.pins_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).context("cannot read layer pins"),
+        };
+        for e in entries {
+            let p = e.context("cannot read layer pins")?.path();
+            let data = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let chain: Vec<Digest> = serde_json::from_slice(&data)
+                .with_context(|| format!("corrupt {}", p.display()))?;
+            out.extend(chain);
+        }
+        Ok(out)
+    }
+
     /// Start a write: takes the lock (cleaning up after interrupted writers) and loads the index.
     pub fn begin(&self) -> Result<Transaction<'_>> {
         let lock = self.root.lock()?;
@@ -280,11 +317,19 @@ impl<'s> Transaction<'s> {
         self.index.set_tag(tag, id, Utc::now())
     }
 
-    /// Remove an image by name with Docker's `rmi` rules (see `ImageDelete` in moby):
-    /// a tag that is not the image's last reference is only untagged; an ID refers to the
-    /// image and needs `force` when it is tagged in several repositories.
-    pub fn remove(&mut self, name: &str, force: bool) -> Result<Vec<Removal>, ImageError> {
+    /// Remove an image by name with Docker's `rmi` rules (moby's `ImageDelete`): a tag that is
+    /// not the image's last reference is only untagged; an ID refers to the image and needs
+    /// `force` when it is tagged in several repositories. `user` names a container using the
+    /// image (short ID, running?): a running one blocks deletion even with `force`, a stopped
+    /// one without it.
+    pub fn remove(
+        &mut self,
+        name: &str,
+        force: bool,
+        user: &dyn Fn(&Digest) -> Option<(String, bool)>,
+    ) -> Result<Vec<Removal>, ImageError> {
         let id = resolve(&self.index, name)?;
+        let user = user(&id);
         let mut out = Vec::new();
         let by_reference = Reference::parse(name)
             .ok()
@@ -298,8 +343,17 @@ impl<'s> Transaction<'s> {
                 self.index.tags.contains_key(key) || self.index.repo_digests.contains_key(key)
             });
 
+        let quiet = by_reference.is_some();
         if let Some(key) = by_reference {
             let refs = self.index.tags_of(&id).len() + self.index.repo_digests_of(&id).len();
+            if refs == 1 && !force {
+                if let Some((cid, _)) = &user {
+                    return Err(ImageError::Conflict(format!(
+                        "unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {}",
+                        id.short()
+                    )));
+                }
+            }
             self.untag(&key, &mut out);
             if refs > 1 {
                 return Ok(out);
@@ -316,6 +370,9 @@ impl<'s> Transaction<'s> {
                     id.short()
                 )));
             }
+            if let Some(c) = self.conflict(&id, &user, force) {
+                return Err(c);
+            }
             for t in tags {
                 self.untag(&t, &mut out);
             }
@@ -323,17 +380,42 @@ impl<'s> Transaction<'s> {
                 self.untag(&d, &mut out);
             }
         }
-        if !self.index.children_of(&id).is_empty() {
-            if by_reference_is_none(&out) && !force {
-                return Err(ImageError::Conflict(format!(
-                    "unable to delete {} (cannot be forced) - image has dependent child images",
-                    id.short()
-                )));
+        if let Some(c) = self.conflict(&id, &user, force) {
+            // Untagging by name already did what was asked; the image stays for its users.
+            if quiet {
+                return Ok(out);
             }
-            return Ok(out);
+            return Err(c);
         }
         self.delete_image(&id, &mut out)?;
         Ok(out)
+    }
+
+    /// What keeps an image from being deleted: hard conflicts (a running container, child
+    /// images) always, a stopped container unless `force`.
+    fn conflict(
+        &self,
+        id: &Digest,
+        user: &Option<(String, bool)>,
+        force: bool,
+    ) -> Option<ImageError> {
+        if !self.index.children_of(id).is_empty() {
+            return Some(ImageError::Conflict(format!(
+                "unable to delete {} (cannot be forced) - image has dependent child images",
+                id.short()
+            )));
+        }
+        match user {
+            Some((cid, true)) => Some(ImageError::Conflict(format!(
+                "unable to delete {} (cannot be forced) - image is being used by running container {cid}",
+                id.short()
+            ))),
+            Some((cid, false)) if !force => Some(ImageError::Conflict(format!(
+                "unable to delete {} (must be forced) - image is being used by stopped container {cid}",
+                id.short()
+            ))),
+            _ => None,
+        }
     }
 
     fn untag(&mut self, key: &str, out: &mut Vec<Removal>) {
@@ -364,7 +446,7 @@ impl<'s> Transaction<'s> {
     }
 
     fn used_chain_ids(&self) -> Result<std::collections::HashSet<Digest>> {
-        let mut used = std::collections::HashSet::new();
+        let mut used = self.store.pinned()?;
         for id in self.index.images.keys() {
             let config = ImageConfig::parse(self.store.blobs.read(id)?)?;
             used.extend(chain_ids(config.diff_ids()));
@@ -376,7 +458,7 @@ impl<'s> Transaction<'s> {
     /// writes and of removed images.
     fn collect_garbage(&self) -> Result<()> {
         let mut used_blobs = std::collections::HashSet::new();
-        let mut used_layers = std::collections::HashSet::new();
+        let mut used_layers = self.store.pinned()?;
         for id in self.index.images.keys() {
             let config = ImageConfig::parse(self.store.blobs.read(id)?)?;
             used_blobs.insert(id.clone());
@@ -407,8 +489,4 @@ impl<'s> Transaction<'s> {
         self.index.save(&self.store.index_path)?;
         self.collect_garbage()
     }
-}
-
-fn by_reference_is_none(out: &[Removal]) -> bool {
-    out.iter().all(|r| !matches!(r, Removal::Untagged(_)))
 }

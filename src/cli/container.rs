@@ -1,0 +1,945 @@
+//! The container commands: `create`, `run`, `start`, `stop`, `restart`, `kill`, `rm`, `ps`,
+//! `logs`, `wait`, `rename`, and container `inspect` — and the `container` group.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+
+use super::args::{Arity, Spec};
+use super::output::render_list;
+use super::units::{ago, human_duration, human_size};
+use super::{CliError, CliResult, Context};
+use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
+use crate::engine::container::logs::read_from;
+use crate::engine::container::{Container, ContainerError, ContainerStore, Status};
+use crate::engine::image::cache::{self, Cache};
+use crate::engine::image::{Image, ImageError, ImageStore, Reference};
+
+impl From<ContainerError> for CliError {
+    fn from(e: ContainerError) -> Self {
+        match e {
+            ContainerError::Image(i) => i.into(),
+            ContainerError::Other(e) => CliError::Daemon(format!("{e:#}")),
+            other => CliError::Daemon(other.to_string()),
+        }
+    }
+}
+
+fn spec(path: &'static str, usage: &'static str, arity: Arity) -> Spec {
+    Spec { path, usage, arity }
+}
+
+fn containers(ctx: &Context) -> ContainerStore {
+    ContainerStore::open(&ctx.root)
+}
+
+/// `docker container <command>`
+pub fn container_group(ctx: &Context, args: &[String]) -> CliResult {
+    let Some((cmd, rest)) = args.split_first() else {
+        println!("Usage:  docker container COMMAND\n\nManage containers\n\nRun 'docker container COMMAND --help' for more information on a command.");
+        return Ok(());
+    };
+    match cmd.as_str() {
+        "create" => create(ctx, rest),
+        "run" => run(ctx, rest),
+        "start" => start(ctx, rest),
+        "stop" => stop(ctx, rest),
+        "restart" => restart(ctx, rest),
+        "kill" => kill(ctx, rest),
+        "rm" | "remove" => rm(ctx, rest),
+        "ls" | "list" | "ps" => ps(ctx, rest),
+        "logs" => logs(ctx, rest),
+        "wait" => wait(ctx, rest),
+        "rename" => rename(ctx, rest),
+        "inspect" => super::image::inspect_typed(ctx, rest, Some("container")),
+        "prune" => prune(ctx, rest),
+        other => Err(CliError::plain(format!(
+            "docker: unknown command: docker container {other}\n\nUsage:  docker container\n\nRun 'docker container --help' for more information"
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// create / run
+
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true)]
+struct CreateArgs {
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    #[arg(long = "name")]
+    name: Option<String>,
+    #[arg(long = "rm")]
+    rm: bool,
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    #[arg(long = "env-file")]
+    env_file: Vec<String>,
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    #[arg(long = "entrypoint")]
+    entrypoint: Option<String>,
+    #[arg(short = 'h', long = "hostname")]
+    hostname: Option<String>,
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    #[arg(long = "init")]
+    init: bool,
+    #[arg(long = "privileged")]
+    privileged: bool,
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
+    #[arg(long = "security-opt")]
+    security_opt: Vec<String>,
+    #[arg(long = "pull", default_value = "missing")]
+    pull: String,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to the container.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// `KEY=value` stays; a bare `KEY` takes the value from our environment (or is dropped).
+fn env_entry(e: &str) -> Option<String> {
+    if e.contains('=') {
+        Some(e.to_string())
+    } else {
+        std::env::var(e).ok().map(|v| format!("{e}={v}"))
+    }
+}
+
+fn read_env_file(path: &str) -> Result<Vec<String>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::plain(format!(
+            "open {path}: {}",
+            e.to_string().to_ascii_lowercase()
+        ))
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(env_entry)
+        .collect())
+}
+
+fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(read_env_file(f)?);
+    }
+    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    let labels: BTreeMap<String, String> = a
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect();
+    Ok(CreateOptions {
+        image_name: a.args[0].clone(),
+        name: a.name.clone(),
+        cmd: (a.args.len() > 1).then(|| a.args[1..].to_vec()),
+        entrypoint: a.entrypoint.clone(),
+        env,
+        working_dir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        labels,
+        tty: a.tty,
+        open_stdin: a.interactive,
+        auto_remove: a.rm,
+        privileged: a.privileged,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        security_opt: a.security_opt.clone(),
+        init: a.init,
+    })
+}
+
+/// Find the image, pulling it from the offline cache when missing, with Docker's
+/// "Unable to find image" lines on stderr.
+fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<Image, CliError> {
+    let store = ImageStore::open(&ctx.root);
+    let reference = Reference::parse(name)
+        .map_err(|e| CliError::plain(format!("docker: {e}.\nSee 'docker run --help'.")))?;
+    let shown = reference.familiar_with_default_tag();
+    let do_pull = match pull {
+        "always" => true,
+        "never" => false,
+        "missing" => match store.get(name) {
+            Ok(img) => return Ok(img),
+            Err(ImageError::NoSuchImage(_)) => true,
+            Err(e) => return Err(e.into()),
+        },
+        other => {
+            return Err(CliError::plain(format!(
+                "docker: invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\".\nSee 'docker run --help'."
+            )))
+        }
+    };
+    if do_pull {
+        let mut err = std::io::stderr().lock();
+        if pull == "missing" {
+            let _ = writeln!(err, "Unable to find image '{shown}' locally");
+        }
+        let cache = Cache::shipped()?;
+        cache::pull(&store, &cache, name, quiet, false, &mut err).map_err(|e| {
+            CliError::plain(format!(
+                "docker: Error response from daemon: {}",
+                CliError::from(e).text()
+            ))
+        })?;
+    }
+    store.get(name).map_err(|e| match e {
+        ImageError::NoSuchImage(_) => CliError::plain(format!(
+            "docker: Error response from daemon: No such image: {shown}."
+        )),
+        other => other.into(),
+    })
+}
+
+fn run_error(e: ContainerError, cmd: &str) -> CliError {
+    let code = match &e {
+        ContainerError::Start { code, .. } => *code as u8,
+        _ => 125,
+    };
+    let text = CliError::from(e).text().to_string();
+    CliError::Message {
+        text: format!("docker: Error response from daemon: {text}\n\nRun 'docker {cmd} --help' for more information"),
+        code,
+    }
+}
+
+fn create_container(
+    ctx: &Context,
+    a: &CreateArgs,
+    cmd: &str,
+) -> Result<crate::engine::container::ContainerId, CliError> {
+    let opts = create_options(a)?;
+    let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
+    lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| run_error(e, cmd))
+}
+
+const CREATE_USAGE: &str = "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]";
+const RUN_USAGE: &str = "docker run [OPTIONS] IMAGE [COMMAND] [ARG...]";
+
+pub fn create(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec("docker create", CREATE_USAGE, Arity::AtLeast(1));
+    let a: CreateArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let id = create_container(ctx, &a, "create")?;
+    println!("{id}");
+    Ok(())
+}
+
+pub fn run(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec("docker run", RUN_USAGE, Arity::AtLeast(1));
+    let a: CreateArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if a.tty || a.interactive {
+        // Terminals and stdin come with the interactive-containers work; say so plainly.
+        if !a.detach {
+            return Err(CliError::Message {
+                text: "docker: dokles does not attach stdin or a terminal yet (-i/-t); run detached with -d, or without -i/-t.\n\nRun 'docker run --help' for more information".into(),
+                code: 125,
+            });
+        }
+    }
+    let id = create_container(ctx, &a, "run")?;
+    let store = containers(ctx);
+    if a.detach {
+        lifecycle::start(&store, &id, false).map_err(|e| run_error(e, "run"))?;
+        println!("{id}");
+        return Ok(());
+    }
+    let attached = lifecycle::start(&store, &id, true).map_err(|e| run_error(e, "run"))?;
+    let code = match attached {
+        Some(a) => a.wait()?,
+        None => 0,
+    };
+    std::io::stdout().flush().ok();
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Message {
+            text: String::new(),
+            code: code.clamp(0, 255) as u8,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// start / stop / restart / kill / rm / wait / rename
+
+#[derive(Parser, Debug)]
+struct StartArgs {
+    #[arg(short = 'a', long = "attach")]
+    attach: bool,
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    args: Vec<String>,
+}
+
+/// Run `op` for every named container, Docker-style: print each name on success, each error
+/// on stderr, and fail at the end if any failed (with an optional summary line).
+fn each(
+    names: &[String],
+    summary: Option<&str>,
+    mut op: impl FnMut(&str) -> Result<(), CliError>,
+) -> CliResult {
+    let mut failed = Vec::new();
+    for n in names {
+        match op(n) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                match &e {
+                    CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
+                    CliError::Message { text, .. } => eprintln!("{text}"),
+                }
+                failed.push(n.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    match summary {
+        Some(s) => Err(CliError::plain(format!(
+            "Error: {s}: {}",
+            failed.join(", ")
+        ))),
+        None => Err(CliError::plain("").silent()),
+    }
+}
+
+pub fn start(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker start",
+        "docker start [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: StartArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if a.interactive {
+        return Err(CliError::plain(
+            "dokles does not attach stdin yet (-i); use docker start -a",
+        ));
+    }
+    let store = containers(ctx);
+    if a.attach {
+        if a.args.len() > 1 {
+            return Err(CliError::plain(
+                "you cannot start and attach multiple containers at once",
+            ));
+        }
+        let id = store.resolve(&a.args[0])?;
+        let attached = lifecycle::start(&store, &id, true)?;
+        let code = match attached {
+            Some(h) => h.wait()?,
+            None => 0,
+        };
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(CliError::Message {
+                text: String::new(),
+                code: code.clamp(0, 255) as u8,
+            })
+        };
+    }
+    each(&a.args, Some("failed to start containers"), |n| {
+        let id = store.resolve(n)?;
+        lifecycle::start(&store, &id, false)?;
+        Ok(())
+    })
+}
+
+#[derive(Parser, Debug)]
+struct StopArgs {
+    #[arg(short = 't', long = "time")]
+    time: Option<u64>,
+    #[arg(short = 's', long = "signal")]
+    signal: Option<String>,
+    args: Vec<String>,
+}
+
+pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker stop",
+        "docker stop [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: StopArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    each(&a.args, None, |n| {
+        let id = store.resolve(n)?;
+        lifecycle::stop(&store, &id, timeout)?;
+        Ok(())
+    })
+}
+
+pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker restart",
+        "docker restart [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: StopArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    each(&a.args, None, |n| {
+        let id = store.resolve(n)?;
+        lifecycle::stop(&store, &id, timeout)?;
+        lifecycle::start(&store, &id, false)?;
+        Ok(())
+    })
+}
+
+#[derive(Parser, Debug)]
+struct KillArgs {
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    signal: String,
+    args: Vec<String>,
+}
+
+pub fn kill(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker kill",
+        "docker kill [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: KillArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let signal: Signal = parse_signal(&a.signal)
+        .ok_or_else(|| CliError::daemon(format!("Invalid signal: {}", a.signal)))?;
+    let store = containers(ctx);
+    each(&a.args, None, |n| {
+        let id = store
+            .resolve(n)
+            .map_err(|e| CliError::Daemon(format!("Cannot kill container: {n}: {e}")))?;
+        lifecycle::kill(&store, &id, signal)
+            .map_err(|e| CliError::Daemon(format!("Cannot kill container: {n}: {e}")))
+    })
+}
+
+#[derive(Parser, Debug)]
+struct RmArgs {
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    #[arg(short = 'v', long = "volumes")]
+    volumes: bool,
+    #[arg(short = 'l', long = "link")]
+    link: bool,
+    args: Vec<String>,
+}
+
+pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker rm",
+        "docker rm [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: RmArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let _ = (a.volumes, a.link);
+    let store = containers(ctx);
+    each(&a.args, None, |n| {
+        let id = store.resolve(n)?;
+        lifecycle::remove(&store, &id, a.force)?;
+        Ok(())
+    })
+}
+
+pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct WaitArgs {
+        args: Vec<String>,
+    }
+    let spec = spec(
+        "docker wait",
+        "docker wait CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    );
+    let a: WaitArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let mut failed = false;
+    for n in &a.args {
+        let result = store.resolve(n).and_then(|id| {
+            lifecycle::wait_stopped(&store, &id, None)?;
+            Ok(store.load(&id)?.state.exit_code)
+        });
+        match result {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                failed = true;
+                eprintln!("Error response from daemon: {}", CliError::from(e).text());
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::plain("").silent());
+    }
+    Ok(())
+}
+
+pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct RenameArgs {
+        args: Vec<String>,
+    }
+    let spec = spec(
+        "docker rename",
+        "docker rename CONTAINER NEW_NAME",
+        Arity::Exact(2),
+    );
+    let a: RenameArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let id = store.resolve(&a.args[0])?;
+    let new = a.args[1]
+        .strip_prefix('/')
+        .unwrap_or(&a.args[1])
+        .to_string();
+    if !crate::engine::container::names::valid_name(&new) {
+        return Err(ContainerError::InvalidName(new).into());
+    }
+    let lock = ctx.root.lock()?;
+    if let Some(other) = store.find_name(&new)? {
+        return Err(ContainerError::NameInUse {
+            name: new,
+            id: other,
+        }
+        .into());
+    }
+    let mut c = store.load(&id)?;
+    if c.config.name == new {
+        return Err(CliError::daemon(
+            "Renaming a container with the same name as its current name",
+        ));
+    }
+    c.config.name = new;
+    store.save_config(&lock, &c.config)?;
+    Ok(())
+}
+
+fn prune(ctx: &Context, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct PruneArgs {
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+        args: Vec<String>,
+    }
+    let spec = spec(
+        "docker container prune",
+        "docker container prune [OPTIONS]",
+        Arity::Exact(0),
+    );
+    let a: PruneArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if !a.force
+        && !super::image::confirm(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
+        )
+    {
+        return Ok(());
+    }
+    let store = containers(ctx);
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0;
+    for c in store.list()? {
+        if c.state.is_running() {
+            continue;
+        }
+        reclaimed += crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
+        lifecycle::remove(&store, &c.config.id, false)?;
+        deleted.push(c.config.id.to_string());
+    }
+    let mut out = std::io::stdout().lock();
+    if !deleted.is_empty() {
+        let _ = writeln!(out, "Deleted Containers:");
+        for d in deleted {
+            let _ = writeln!(out, "{d}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "Total reclaimed space: {}", human_size(reclaimed));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// ps
+
+#[derive(Parser, Debug)]
+struct PsArgs {
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(short = 'l', long = "latest")]
+    latest: bool,
+    #[arg(short = 'n', long = "last", default_value_t = -1)]
+    last: i64,
+    #[arg(short = 's', long = "size")]
+    size: bool,
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    #[arg(long = "format")]
+    format: Option<String>,
+    args: Vec<String>,
+}
+
+/// `ps`'s STATUS column.
+fn status_text(c: &Container, now: DateTime<Utc>) -> String {
+    let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
+    match c.state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", since(c.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(c.state.started_at)),
+        Status::Restarting => "Restarting".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            since(c.state.finished_at)
+        ),
+    }
+}
+
+/// Go's `strconv.Quote` for the COMMAND column.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+struct PsFilter {
+    key: String,
+    value: String,
+}
+
+fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> Result<bool, CliError> {
+    for PsFilter { key, value } in f {
+        let ok = match key.as_str() {
+            "name" => c.config.name.contains(value.trim_start_matches('/')),
+            "id" => c.config.id.as_str().starts_with(value),
+            "status" => {
+                let valid = [
+                    "created",
+                    "restarting",
+                    "running",
+                    "removing",
+                    "paused",
+                    "exited",
+                    "dead",
+                ];
+                if !valid.contains(&value.as_str()) {
+                    return Err(CliError::daemon(format!("Invalid filter 'status={value}'")));
+                }
+                c.state.status.as_str() == value
+            }
+            "label" => match value.split_once('=') {
+                Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+                None => c.config.labels.contains_key(value),
+            },
+            "ancestor" => match images.get(value) {
+                Ok(img) => img.id == c.config.image_id,
+                Err(_) => c.config.image_name == *value,
+            },
+            "exited" => {
+                let code: i32 = value
+                    .parse()
+                    .map_err(|_| CliError::daemon(format!("invalid filter 'exited={value}'")))?;
+                c.state.status == Status::Exited && c.state.exit_code == code
+            }
+            _ => return Err(CliError::daemon(format!("Invalid filter '{key}'"))),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec("docker ps", "docker ps [OPTIONS]", Arity::Exact(0));
+    let a: PsArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let filters: Vec<PsFilter> = a
+        .filter
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((k, v)) => Ok(PsFilter { key: k.to_string(), value: v.to_string() }),
+            None => Err(CliError::plain(format!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'docker ps --help'."
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let store = containers(ctx);
+    let images = ImageStore::open(&ctx.root);
+    let mut list = store.list()?;
+    let limit = if a.latest { 1 } else { a.last };
+    let all = a.all
+        || limit > 0
+        || filters
+            .iter()
+            .any(|f| f.key == "status" || f.key == "exited");
+    if !all {
+        list.retain(|c| c.state.is_running());
+    }
+    let mut kept = Vec::new();
+    for c in list {
+        if ps_matches(&c, &filters, &images)? {
+            kept.push(c);
+        }
+    }
+    if limit > 0 {
+        kept.truncate(limit as usize);
+    }
+    let now = Utc::now();
+    let rows: Vec<Value> = kept
+        .iter()
+        .map(|c| {
+            // The daemon's rendering: arguments with spaces in single quotes.
+            let command = std::iter::once(c.config.path.clone())
+                .chain(c.config.args.iter().map(|a| {
+                    if a.contains(' ') {
+                        format!("'{a}'")
+                    } else {
+                        a.clone()
+                    }
+                }))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let command = if a.no_trunc { command } else { ellipsis(&command, 20) };
+            let size = if a.size {
+                let upper = crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
+                let virt = images.get(&c.config.image_id.to_string()).map(|i| i.size).unwrap_or(0);
+                format!("{} (virtual {})", human_size(upper), human_size(upper + virt))
+            } else {
+                String::new()
+            };
+            json!({
+                "Command": go_quote(&command),
+                "CreatedAt": super::image::go_time_string(c.config.created),
+                "ID": if a.no_trunc { c.config.id.to_string() } else { c.config.id.short().to_string() },
+                "Image": c.config.image_name,
+                "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "LocalVolumes": "0",
+                "Mounts": "",
+                "Names": c.config.name,
+                "Networks": "",
+                "Ports": "",
+                "RunningFor": ago(c.config.created, now),
+                "Size": size,
+                "State": c.state.status.as_str(),
+                "Status": status_text(c, now),
+            })
+        })
+        .collect();
+    let format = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, true) => "{{.ID}}".into(),
+        _ if a.size => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}".into(),
+        _ => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".into(),
+    };
+    let headers = json!({
+        "Command": "COMMAND", "CreatedAt": "CREATED AT", "ID": "CONTAINER ID", "Image": "IMAGE",
+        "Labels": "LABELS", "LocalVolumes": "LOCAL VOLUMES", "Mounts": "MOUNTS", "Names": "NAMES",
+        "Networks": "NETWORKS", "Ports": "PORTS", "RunningFor": "CREATED", "Size": "SIZE",
+        "State": "STATE", "Status": "STATUS",
+    });
+    render_list(&format, &headers, &rows)
+}
+
+// ---------------------------------------------------------------------------------------
+// logs
+
+#[derive(Parser, Debug)]
+struct LogsArgs {
+    #[arg(short = 'f', long = "follow")]
+    follow: bool,
+    #[arg(short = 'n', long = "tail", default_value = "all")]
+    tail: String,
+    #[arg(short = 't', long = "timestamps")]
+    timestamps: bool,
+    #[arg(long = "since")]
+    since: Option<String>,
+    #[arg(long = "until")]
+    until: Option<String>,
+    #[arg(long = "details")]
+    details: bool,
+    args: Vec<String>,
+}
+
+/// `--since`/`--until`: an RFC 3339 time, Unix seconds, or a duration like `10m` / `2h30m`.
+fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
+            .ok_or_else(|| CliError::plain(format!("invalid value for \"since\": {s}")));
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() || ch == '.' {
+            num.push(ch);
+            continue;
+        }
+        let n: f64 = num
+            .parse()
+            .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
+        num.clear();
+        total += n * match ch {
+            'h' => 3600.0,
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return Err(CliError::plain(format!("invalid duration {s:?}"))),
+        };
+    }
+    if !num.is_empty() {
+        return Err(CliError::plain(format!("invalid duration {s:?}")));
+    }
+    Ok(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
+}
+
+pub fn logs(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker logs",
+        "docker logs [OPTIONS] CONTAINER",
+        Arity::Exact(1),
+    );
+    let a: LogsArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let c = store.get(&a.args[0])?;
+    let now = Utc::now();
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_time_arg(s, now))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_time_arg(s, now))
+        .transpose()?;
+    let tail: Option<usize> = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(
+            n.parse()
+                .map_err(|_| CliError::plain(format!("invalid value for \"tail\": {n}")))?,
+        ),
+    };
+    let path = c.paths.log(&c.config.id);
+    let (mut entries, mut offset) = read_from(&path, 0)?;
+    entries.retain(|e| {
+        let t = e.time();
+        since.is_none_or(|s| t.is_some_and(|t| t >= s))
+            && until.is_none_or(|u| t.is_some_and(|t| t <= u))
+    });
+    if let Some(n) = tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    let print = |entries: &[crate::engine::container::logs::LogEntry]| {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for e in entries {
+            let prefix = if a.timestamps {
+                format!("{} ", e.time)
+            } else {
+                String::new()
+            };
+            let line = format!("{prefix}{}", e.log);
+            let _ = if e.stream == "stderr" {
+                err.write_all(line.as_bytes())
+            } else {
+                out.write_all(line.as_bytes())
+            };
+        }
+        let _ = out.flush();
+    };
+    print(&entries);
+    if a.follow {
+        loop {
+            let running = store
+                .load(&c.config.id)
+                .map(|c| c.state.is_running())
+                .unwrap_or(false);
+            let (more, next) = read_from(&path, offset)?;
+            offset = next;
+            print(&more);
+            if !running {
+                let (last, _) = read_from(&path, offset)?;
+                print(&last);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = a.details;
+    Ok(())
+}
+
+/// Containers for `docker inspect`, or `None` if `name` is no container.
+pub fn inspect_container(ctx: &Context, name: &str) -> Result<Option<Value>, CliError> {
+    let store = containers(ctx);
+    match store.get(name) {
+        Ok(c) => Ok(Some(crate::engine::container::inspect::inspect(
+            &ImageStore::open(&ctx.root),
+            &c,
+        ))),
+        Err(ContainerError::NoSuchContainer(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,147 @@
+//! The JSON view of a container that `docker inspect` prints (Docker Engine 20.10's field
+//! names and order), also the data `--format` templates see.
+
+use serde_json::{json, Map, Value};
+
+use super::store::Container;
+use crate::engine::image::config::go_rfc3339_nano;
+use crate::engine::image::ImageStore;
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+pub fn inspect(images: &ImageStore, c: &Container) -> Value {
+    let cfg = &c.config;
+    let st = &c.state;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| go_rfc3339_nano(&t))
+            .unwrap_or_else(|| ZERO_TIME.to_string())
+    };
+    let lowers: Vec<String> = cfg
+        .layers
+        .iter()
+        .rev()
+        .map(|l| images.layers().diff_dir(l).display().to_string())
+        .collect();
+    let mut o = Map::new();
+    o.insert("Id".into(), json!(cfg.id.as_str()));
+    o.insert("Created".into(), json!(go_rfc3339_nano(&cfg.created)));
+    o.insert("Path".into(), json!(cfg.path));
+    o.insert("Args".into(), json!(cfg.args));
+    o.insert(
+        "State".into(),
+        json!({
+            "Status": st.status.as_str(),
+            "Running": st.is_running(),
+            "Paused": st.status == super::Status::Paused,
+            "Restarting": st.status == super::Status::Restarting,
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == super::Status::Dead,
+            "Pid": st.process.filter(|_| st.is_running()).map(|p| p.pid).unwrap_or(0),
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": time(st.started_at),
+            "FinishedAt": time(st.finished_at),
+        }),
+    );
+    o.insert("Image".into(), json!(cfg.image_id.to_string()));
+    o.insert(
+        "ResolvConfPath".into(),
+        json!(c.paths.resolv_conf().display().to_string()),
+    );
+    o.insert(
+        "HostnamePath".into(),
+        json!(c.paths.hostname().display().to_string()),
+    );
+    o.insert(
+        "HostsPath".into(),
+        json!(c.paths.hosts().display().to_string()),
+    );
+    o.insert(
+        "LogPath".into(),
+        json!(c.paths.log(&cfg.id).display().to_string()),
+    );
+    o.insert("Name".into(), json!(format!("/{}", cfg.name)));
+    o.insert("RestartCount".into(), json!(0));
+    o.insert("Driver".into(), json!("overlay2"));
+    o.insert("Platform".into(), json!("linux"));
+    o.insert("MountLabel".into(), json!(""));
+    o.insert("ProcessLabel".into(), json!(""));
+    o.insert("AppArmorProfile".into(), json!(""));
+    o.insert("ExecIDs".into(), Value::Null);
+    o.insert(
+        "HostConfig".into(),
+        json!({
+            "Binds": null,
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "NetworkMode": "default",
+            "PortBindings": {},
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "AutoRemove": cfg.auto_remove,
+            "VolumeDriver": "",
+            "VolumesFrom": null,
+            "CapAdd": if cfg.cap_add.is_empty() { Value::Null } else { json!(cfg.cap_add) },
+            "CapDrop": if cfg.cap_drop.is_empty() { Value::Null } else { json!(cfg.cap_drop) },
+            "Privileged": cfg.privileged,
+            "SecurityOpt": if cfg.security_opt.is_empty() { Value::Null } else { json!(cfg.security_opt) },
+            "Init": if cfg.init { json!(true) } else { Value::Null },
+        }),
+    );
+    o.insert(
+        "GraphDriver".into(),
+        json!({
+            "Data": {
+                "LowerDir": lowers.join(":"),
+                "MergedDir": c.paths.merged().display().to_string(),
+                "UpperDir": c.paths.upper().display().to_string(),
+                "WorkDir": c.paths.work().display().to_string(),
+            },
+            "Name": "overlay2",
+        }),
+    );
+    o.insert("Mounts".into(), json!([]));
+    let image_cfg = &cfg.image_config;
+    let mut config = Map::new();
+    config.insert("Hostname".into(), json!(cfg.hostname));
+    config.insert("Domainname".into(), json!(""));
+    config.insert("User".into(), json!(cfg.user));
+    config.insert("AttachStdin".into(), json!(cfg.open_stdin));
+    config.insert("AttachStdout".into(), json!(true));
+    config.insert("AttachStderr".into(), json!(true));
+    if let Some(p) = image_cfg.get("ExposedPorts").filter(|v| !v.is_null()) {
+        config.insert("ExposedPorts".into(), p.clone());
+    }
+    config.insert("Tty".into(), json!(cfg.tty));
+    config.insert("OpenStdin".into(), json!(cfg.open_stdin));
+    config.insert("StdinOnce".into(), json!(cfg.open_stdin));
+    config.insert("Env".into(), json!(cfg.env));
+    config.insert("Cmd".into(), json!(cfg.cmd));
+    config.insert("Image".into(), json!(cfg.image_name));
+    config.insert(
+        "Volumes".into(),
+        image_cfg.get("Volumes").cloned().unwrap_or(Value::Null),
+    );
+    config.insert("WorkingDir".into(), json!(cfg.working_dir));
+    config.insert("Entrypoint".into(), json!(cfg.entrypoint));
+    config.insert(
+        "OnBuild".into(),
+        image_cfg.get("OnBuild").cloned().unwrap_or(Value::Null),
+    );
+    config.insert("Labels".into(), json!(cfg.labels));
+    if let Some(s) = image_cfg.get("StopSignal").filter(|v| !v.is_null()) {
+        config.insert("StopSignal".into(), s.clone());
+    }
+    o.insert("Config".into(), Value::Object(config));
+    o.insert(
+        "NetworkSettings".into(),
+        json!({
+            "Bridge": "", "SandboxID": "", "HairpinMode": false,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+            "SandboxKey": "", "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+            "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+            "Networks": {},
+        }),
+    );
+    Value::Object(o)
+}

@@ -1,0 +1,369 @@
+//! The container lifecycle: create, start (through a monitor), stop, kill, remove, wait.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use super::monitor::{Report, REPORT_FD};
+use super::names::{random_name, valid_name};
+use super::record::{ContainerConfig, ContainerId};
+use super::spec::write_etc_files;
+use super::store::{ContainerError, ContainerStore};
+use crate::engine::image::{Image, ImageStore};
+
+/// What `docker create`/`run` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The image as the user named it.
+    pub image_name: String,
+    pub name: Option<String>,
+    /// Replaces the image's Cmd when given.
+    pub cmd: Option<Vec<String>>,
+    /// Replaces the image's Entrypoint (and drops its Cmd) when given; "" clears it.
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub auto_remove: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub init: bool,
+}
+
+fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// Create a container from `image` (already resolved and present).
+pub fn create(
+    store: &ContainerStore,
+    image: &Image,
+    opts: &CreateOptions,
+) -> Result<ContainerId, ContainerError> {
+    let runtime = image
+        .config
+        .runtime_config()
+        .cloned()
+        .unwrap_or(Value::Null);
+    let image_entrypoint = string_list(runtime.get("Entrypoint"));
+    let image_cmd = string_list(runtime.get("Cmd"));
+    let entrypoint = match &opts.entrypoint {
+        Some(e) if e.is_empty() => None,
+        Some(e) => Some(vec![e.clone()]),
+        None => image_entrypoint,
+    };
+    let cmd = match (&opts.cmd, &opts.entrypoint) {
+        (Some(c), _) if !c.is_empty() => Some(c.clone()),
+        (_, Some(_)) => None,
+        _ => image_cmd,
+    };
+    let mut argv: Vec<String> = entrypoint.clone().unwrap_or_default();
+    argv.extend(cmd.clone().unwrap_or_default());
+    let Some((path, args)) = argv.split_first() else {
+        return Err(ContainerError::Start {
+            message: "No command specified".into(),
+            code: 125,
+        });
+    };
+    let mut env: Vec<String> = string_list(runtime.get("Env")).unwrap_or_default();
+    for e in &opts.env {
+        let key = e.split_once('=').map(|(k, _)| k).unwrap_or(e);
+        env.retain(|x| x.split_once('=').map(|(k, _)| k).unwrap_or(x) != key);
+        env.push(e.clone());
+    }
+    let mut labels: BTreeMap<String, String> = runtime
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.extend(opts.labels.clone());
+
+    let id = ContainerId::generate().context("cannot generate a container ID")?;
+    let lock = store.root().lock()?;
+    let name = match &opts.name {
+        Some(n) => {
+            let n = n.strip_prefix('/').unwrap_or(n).to_string();
+            if !valid_name(&n) {
+                return Err(ContainerError::InvalidName(n));
+            }
+            if let Some(other) = store.find_name(&n)? {
+                return Err(ContainerError::NameInUse { name: n, id: other });
+            }
+            n
+        }
+        None => {
+            let mut retry = 0;
+            loop {
+                let n = random_name(retry);
+                if store.find_name(&n)?.is_none() {
+                    break n;
+                }
+                retry += 1;
+            }
+        }
+    };
+    let hostname = opts
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id.short().to_string());
+    let config = ContainerConfig {
+        id: id.clone(),
+        name,
+        created: Utc::now(),
+        image_name: opts.image_name.clone(),
+        image_id: image.id.clone(),
+        layers: image.chain.clone(),
+        path: path.clone(),
+        args: args.to_vec(),
+        cmd,
+        entrypoint,
+        env,
+        working_dir: opts.working_dir.clone().unwrap_or_else(|| {
+            runtime
+                .get("WorkingDir")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        }),
+        user: opts.user.clone().unwrap_or_else(|| {
+            runtime
+                .get("User")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        }),
+        hostname: hostname.clone(),
+        labels,
+        tty: opts.tty,
+        open_stdin: opts.open_stdin,
+        auto_remove: opts.auto_remove,
+        privileged: opts.privileged,
+        cap_add: opts.cap_add.clone(),
+        cap_drop: opts.cap_drop.clone(),
+        security_opt: opts.security_opt.clone(),
+        init: opts.init,
+        image_config: runtime,
+    };
+    let paths = store.paths(&id);
+    std::fs::create_dir_all(&paths.dir)
+        .with_context(|| format!("cannot create {}", paths.dir.display()))?;
+    write_etc_files(&paths, &hostname)?;
+    ImageStore::open(store.root()).pin(&lock, id.as_str(), &image.chain)?;
+    store.insert(&lock, &config)?;
+    Ok(id)
+}
+
+/// A started container whose monitor reports its exit to us (attached runs).
+pub struct Attached {
+    child: Child,
+    reports: BufReader<std::fs::File>,
+}
+
+impl Attached {
+    /// Wait for the container to end; its exit code.
+    pub fn wait(mut self) -> Result<i32> {
+        let mut code = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self
+                .reports
+                .read_line(&mut line)
+                .context("cannot read from the monitor")?
+                == 0
+            {
+                break;
+            }
+            if let Ok(Report::Exited { code: c }) = serde_json::from_str(line.trim()) {
+                code = Some(c);
+            }
+        }
+        let _ = self.child.wait();
+        code.context("the container's monitor ended without reporting an exit code")
+    }
+}
+
+/// Start container `id` with a new monitor. With `attach`, the container's output goes to
+/// our stdout/stderr too and the returned handle waits for its exit code.
+pub fn start(
+    store: &ContainerStore,
+    id: &ContainerId,
+    attach: bool,
+) -> Result<Option<Attached>, ContainerError> {
+    let c = store.load(id)?;
+    if c.state.is_running() {
+        return Ok(None);
+    }
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let exe = std::env::current_exe().context("cannot find the dokles binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("__monitor")
+        .arg("--root")
+        .arg(store.root().path())
+        .arg(id.as_str());
+    if attach {
+        cmd.arg("--attach");
+    } else {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    cmd.stdin(Stdio::null());
+    let w = report_w.as_raw_fd();
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid and dup2.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if libc::dup2(w, REPORT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .context("cannot start the container's monitor")?;
+    drop(report_w);
+    let mut reports = BufReader::new(std::fs::File::from(report_r));
+    let mut line = String::new();
+    reports
+        .read_line(&mut line)
+        .context("cannot read from the monitor")?;
+    match serde_json::from_str::<Report>(line.trim()) {
+        Ok(Report::Started) => Ok(attach.then_some(Attached { child, reports })),
+        Ok(Report::Failed { message, code }) => Err(ContainerError::Start { message, code }),
+        _ => Err(ContainerError::Start {
+            message: "the container's monitor died while starting the container".into(),
+            code: 125,
+        }),
+    }
+}
+
+/// Send `signal` to a running container's init.
+pub fn kill(
+    store: &ContainerStore,
+    id: &ContainerId,
+    signal: Signal,
+) -> Result<(), ContainerError> {
+    let c = store.load(id)?;
+    let Some(p) = c.state.process.filter(|_| c.state.is_running()) else {
+        return Err(ContainerError::NotRunning(id.clone()));
+    };
+    if p.alive() {
+        send_signal(Pid::from_raw(p.pid), signal).context("cannot signal the container")?;
+    }
+    Ok(())
+}
+
+/// Wait until the container is no longer running (its monitor has recorded the exit), up to
+/// `timeout`; `true` if it stopped.
+pub fn wait_stopped(
+    store: &ContainerStore,
+    id: &ContainerId,
+    timeout: Option<Duration>,
+) -> Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        match store.load(id) {
+            Ok(c) if c.state.is_running() => {}
+            _ => return Ok(true),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `docker stop`: the stop signal, then SIGKILL after `timeout`.
+pub fn stop(
+    store: &ContainerStore,
+    id: &ContainerId,
+    timeout: Duration,
+) -> Result<(), ContainerError> {
+    let c = store.load(id)?;
+    if !c.state.is_running() {
+        return Ok(());
+    }
+    let signal = c
+        .config
+        .image_config
+        .get("StopSignal")
+        .and_then(Value::as_str)
+        .and_then(parse_signal)
+        .unwrap_or(Signal::SIGTERM);
+    mark_stopped_by_user(store, id)?;
+    match kill(store, id, signal) {
+        Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if !wait_stopped(store, id, Some(timeout))? {
+        match kill(store, id, Signal::SIGKILL) {
+            Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+            Err(e) => return Err(e),
+        }
+        wait_stopped(store, id, None)?;
+    }
+    Ok(())
+}
+
+fn mark_stopped_by_user(store: &ContainerStore, id: &ContainerId) -> Result<()> {
+    let lock = store.root().lock()?;
+    let mut c = store.load(id)?;
+    c.state.stopped_by_user = true;
+    store.save_state(&lock, id, &c.state)
+}
+
+/// `docker rm`: refuse a running container unless `force`, which kills it first.
+pub fn remove(store: &ContainerStore, id: &ContainerId, force: bool) -> Result<(), ContainerError> {
+    let c = store.load(id)?;
+    if c.state.is_running() {
+        if !force {
+            return Err(ContainerError::RemoveRunning(id.clone()));
+        }
+        match kill(store, id, Signal::SIGKILL) {
+            Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+            Err(e) => return Err(e),
+        }
+        wait_stopped(store, id, None)?;
+    }
+    let lock = store.root().lock()?;
+    store.delete(&lock, id)?;
+    Ok(())
+}
+
+/// Signal names and numbers as `docker kill -s` takes them (`KILL`, `SIGKILL`, `9`).
+pub fn parse_signal(s: &str) -> Option<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>().ok()
+}

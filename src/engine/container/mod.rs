@@ -1,0 +1,13 @@
+//! Containers: records and state, the store, the lifecycle and the per-container monitor.
+
+pub mod inspect;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
+pub mod names;
+pub mod record;
+pub mod spec;
+pub mod store;
+
+pub use record::{ContainerConfig, ContainerId, State, Status};
+pub use store::{Container, ContainerError, ContainerStore};

@@ -1,0 +1,388 @@
+//! From a container's record to the OCI runtime spec the runtime executes: Docker's default
+//! spec, the process (args, env, cwd, user resolved in the container's own /etc/passwd),
+//! the /etc/hostname, /etc/hosts and /etc/resolv.conf bind mounts, capabilities, cgroup.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{Capability, Mount, Spec, User};
+
+use super::store::Container;
+use crate::runtime::default_spec;
+
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Build the runtime spec for `c`, whose rootfs is mounted at its `merged` dir.
+pub fn build_spec(c: &Container) -> Result<Spec> {
+    let rootfs = c.paths.merged();
+    let cfg = &c.config;
+    let user = resolve_user(&rootfs, &cfg.user)?;
+    let mut args = vec![cfg.path.clone()];
+    args.extend(cfg.args.iter().cloned());
+    let env = container_env(&cfg.env, &cfg.hostname, &user.home, cfg.tty);
+    let cwd = if cfg.working_dir.is_empty() {
+        PathBuf::from("/")
+    } else {
+        PathBuf::from(&cfg.working_dir)
+    };
+    let mut spec = default_spec(&rootfs, args, env, &cwd, &cfg.hostname);
+
+    if let Some(process) = spec.process_mut() {
+        let mut u = User::default();
+        u.set_uid(user.uid);
+        u.set_gid(user.gid);
+        u.set_additional_gids(if user.groups.is_empty() {
+            None
+        } else {
+            Some(user.groups.clone())
+        });
+        process.set_user(u);
+        process.set_terminal(Some(cfg.tty));
+        if cfg.security_opt.iter().any(|o| {
+            matches!(
+                o.as_str(),
+                "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true"
+            )
+        }) {
+            process.set_no_new_privileges(Some(true));
+        }
+        if let Some(mut caps) = process.capabilities().clone() {
+            let mut set: HashSet<Capability> = caps.bounding().clone().unwrap_or_default();
+            adjust_capabilities(&mut set, &cfg.cap_add, &cfg.cap_drop, cfg.privileged)?;
+            caps.set_bounding(Some(set.clone()));
+            caps.set_effective(Some(set.clone()));
+            caps.set_permitted(Some(set));
+            process.set_capabilities(Some(caps));
+        }
+    }
+
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for (dest, src) in [
+        ("/etc/resolv.conf", c.paths.resolv_conf()),
+        ("/etc/hostname", c.paths.hostname()),
+        ("/etc/hosts", c.paths.hosts()),
+    ] {
+        let mut m = Mount::default();
+        m.set_destination(PathBuf::from(dest));
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(src));
+        m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
+        mounts.push(m);
+    }
+    spec.set_mounts(Some(mounts));
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_cgroups_path(Some(PathBuf::from(format!("/dokles/{}", cfg.id))));
+        if cfg.privileged {
+            linux.set_masked_paths(None);
+            linux.set_readonly_paths(None);
+        }
+    }
+    Ok(spec)
+}
+
+fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        out.push(DEFAULT_PATH.to_string());
+    }
+    out.push(format!("HOSTNAME={hostname}"));
+    out.extend(env.iter().cloned());
+    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        out.push("TERM=xterm".into());
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        out.push(format!("HOME={home}"));
+    }
+    out
+}
+
+/// Docker's capability names (`NET_ADMIN`, `CAP_NET_ADMIN`).
+fn parse_cap(name: &str) -> Result<Capability> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    serde_json::from_value(serde_json::Value::String(full.clone()))
+        .map_err(|_| anyhow::anyhow!("invalid capability {name:?}: unknown capability: \"{full}\""))
+}
+
+fn all_caps() -> HashSet<Capability> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    (0..=last)
+        .filter_map(|n| serde_json::from_value(serde_json::Value::String(cap_name(n)?.into())).ok())
+        .collect()
+}
+
+fn cap_name(n: u32) -> Option<&'static str> {
+    const NAMES: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    NAMES.get(n as usize).copied()
+}
+
+/// Docker's rules: `--privileged` gives all; `--cap-drop ALL` empties the set before adds;
+/// `--cap-add ALL` gives all.
+fn adjust_capabilities(
+    set: &mut HashSet<Capability>,
+    add: &[String],
+    drop: &[String],
+    privileged: bool,
+) -> Result<()> {
+    if privileged || add.iter().any(|a| a.eq_ignore_ascii_case("all")) {
+        *set = all_caps();
+    }
+    for d in drop {
+        if d.eq_ignore_ascii_case("all") {
+            set.clear();
+        } else {
+            set.remove(&parse_cap(d)?);
+        }
+    }
+    for a in add {
+        if !a.eq_ignore_ascii_case("all") {
+            set.insert(parse_cap(a)?);
+        }
+    }
+    Ok(())
+}
+
+/// A user resolved in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: String,
+}
+
+/// Resolve `user[:group]` (names or numbers) with the container's /etc/passwd and
+/// /etc/group, as Docker does; an empty spec is root.
+pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
+    let passwd = read_in_root(rootfs, "etc/passwd").unwrap_or_default();
+    let group = read_in_root(rootfs, "etc/group").unwrap_or_default();
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let entry = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && (f[0] == user_part || f[2] == user_part)).then(|| {
+            (
+                f[0].to_string(),
+                f[2].parse::<u32>().ok(),
+                f[3].parse::<u32>().ok(),
+                f[5].to_string(),
+            )
+        })
+    });
+    let (name, uid, gid, home) = match (entry, user_part.parse::<u32>()) {
+        (Some((n, Some(u), Some(g), h)), _) => (n, u, g, h),
+        (None, Ok(u)) => (String::new(), u, u, "/".to_string()),
+        _ => bail!("unable to find user {user_part}: no matching entries in passwd file"),
+    };
+    let home = if home.is_empty() {
+        "/".to_string()
+    } else {
+        home
+    };
+    let gid = match group_part {
+        None | Some("") => gid,
+        Some(g) => match group.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && (f[0] == g || f[2] == g))
+                .then(|| f[2].parse::<u32>().ok())
+                .flatten()
+        }) {
+            Some(id) => id,
+            None => g.parse::<u32>().map_err(|_| {
+                anyhow::anyhow!("unable to find group {g}: no matching entries in group file")
+            })?,
+        },
+    };
+    let groups: Vec<u32> = if name.is_empty() {
+        Vec::new()
+    } else {
+        group
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 4 && f[3].split(',').any(|m| m == name))
+                    .then(|| f[2].parse::<u32>().ok())
+                    .flatten()
+            })
+            .filter(|g| *g != gid)
+            .collect()
+    };
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        groups,
+        home,
+    })
+}
+
+/// Read a file of the container's rootfs with every symlink resolved inside the rootfs
+/// (`openat2` with `RESOLVE_IN_ROOT`), so a hostile image cannot point it at host files.
+pub fn read_in_root(rootfs: &Path, rel: &str) -> Option<String> {
+    let root = File::open(rootfs).ok()?;
+    let path = CString::new(rel).ok()?;
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 reads `how` (a properly sized open_how) and `path` (NUL-terminated);
+    // the returned fd, if any, is owned by the File below.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor returned by openat2 above.
+    let mut f = unsafe { File::from_raw_fd(fd as i32) };
+    let mut s = String::new();
+    f.read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+/// Docker's /etc/hosts for a container without a network of its own.
+pub fn hosts_file() -> String {
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+}
+
+/// The host's resolv.conf without loopback name servers (unreachable from the container),
+/// falling back to Docker's public defaults when none remain.
+pub fn resolv_conf() -> Result<String> {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    Ok(out)
+}
+
+/// Write the per-container /etc files.
+pub fn write_etc_files(c: &super::record::ContainerPaths, hostname: &str) -> Result<()> {
+    std::fs::write(c.hostname(), format!("{hostname}\n"))
+        .with_context(|| format!("cannot write {}", c.hostname().display()))?;
+    std::fs::write(c.hosts(), hosts_file())
+        .with_context(|| format!("cannot write {}", c.hosts().display()))?;
+    std::fs::write(c.resolv_conf(), resolv_conf()?)
+        .with_context(|| format!("cannot write {}", c.resolv_conf().display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_from_the_containers_passwd() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::fs::write(
+            t.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nanna:x:1000:1000::/home/anna:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\nstaff:x:50:anna\nanna:x:1000:\n",
+        )
+        .unwrap();
+        let r = resolve_user(t.path(), "").unwrap();
+        assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
+        let a = resolve_user(t.path(), "anna").unwrap();
+        assert_eq!((a.uid, a.gid, a.groups.clone()), (1000, 1000, vec![50]));
+        let n = resolve_user(t.path(), "1234:50").unwrap();
+        assert_eq!((n.uid, n.gid), (1234, 50));
+        assert!(resolve_user(t.path(), "bob").is_err());
+    }
+
+    #[test]
+    fn reading_in_root_does_not_follow_symlinks_out() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", t.path().join("etc/passwd")).unwrap();
+        // Resolved inside the root: <root>/etc/hostname does not exist.
+        assert_eq!(read_in_root(t.path(), "etc/passwd"), None);
+    }
+}
