@@ -3,7 +3,7 @@
 //!
 //! Rules every writer follows:
 //! - A file that other processes read is replaced whole: written to a temp file in the same
-//!   directory, synced, then renamed over the old one ([`atomic_write`]).
+//!   directory, then renamed over the old one ([`atomic_write`]).
 //! - Anything built in several steps (an unpacked layer, a loaded image) is built in a staging
 //!   directory under `tmp/` and renamed into place only when complete. A process killed
 //!   half-way leaves only staging directories, which the next locked writer removes
@@ -126,8 +126,10 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create temp file in {}", dir.display()))?;
+    // No fsync: the guarantee is atomicity against concurrent readers and killed writers
+    // (rename replaces the file whole), not durability across power loss; syncing every
+    // state change would cost more than a whole container start.
     tmp.write_all(data)
-        .and_then(|_| tmp.as_file().sync_data())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)
