@@ -1,1 +1,944 @@
 //! Safe unpacking of untrusted layer tarballs into a layer directory.
+//!
+//! One layer tarball (plain or gzip) becomes one directory that later serves as an overlayfs
+//! lower directory, like Docker's overlay2 `diff/`. The archive is hostile until proven
+//! otherwise (RUSTSEC-2021-0080): the `tar` crate only parses it; every change to the file
+//! system is made here, relative to a descriptor of the destination, never following a
+//! symbolic link (see [`beneath`]). Entry paths are made relative (a leading `/` is dropped, as
+//! Docker does) and may not contain `..`; a symbolic link met on the way to an entry is an
+//! error, not a detour. OCI whiteouts (`.wh.name`, `.wh..wh..opq`) become overlayfs whiteouts
+//! (a 0:0 character device, the `trusted.overlay.opaque` attribute).
+
+pub(super) mod beneath;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use rustix::fs::{
+    self as rfs, AtFlags, Dev, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags,
+};
+
+use beneath::WalkError;
+
+/// Prefix of an OCI whiteout entry: `dir/.wh.name` hides `dir/name` of the layers below.
+pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
+/// Prefix of whiteout metadata entries (AUFS internals), of which only the opaque marker counts.
+pub const WHITEOUT_META_PREFIX: &[u8] = b".wh..wh.";
+/// OCI marker entry: `dir/.wh..wh..opq` makes `dir` opaque (hides everything below it).
+pub const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
+/// The overlayfs attribute that makes a directory opaque, with value `y`.
+pub const OVERLAY_OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+/// PAX record prefix carrying extended attributes (GNU tar, Go's archive/tar, Docker).
+pub(super) const PAX_XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
+
+/// How to unpack a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpackOptions {
+    /// Create character devices, block devices and fifos found in the archive, as Docker does
+    /// when running as root. When false, such entries are refused. Whiteouts (0:0 character
+    /// devices made by the unpacker itself) are created either way.
+    pub allow_devices: bool,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        UnpackOptions {
+            allow_devices: true,
+        }
+    }
+}
+
+/// What unpacking produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnpackReport {
+    /// Bytes of regular file content written, hard-linked files counted once: Docker's layer
+    /// `Size`.
+    pub size: u64,
+}
+
+/// Why a layer could not be unpacked. Entry paths are shown as written in the archive.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("cannot open layer directory {}", path.display())]
+    Destination {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer archive is {compression}-compressed, which is not supported (only gzip is)")]
+    UnsupportedCompression { compression: &'static str },
+    #[error("layer archive is corrupt or truncated{}", after_entry(.after))]
+    Archive {
+        /// The last entry read successfully, if any.
+        after: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer entry {path:?} is truncated: the header announces {expected} bytes, the archive holds {found}")]
+    Truncated {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("layer entry {path:?} has an invalid {field} field")]
+    InvalidHeader {
+        path: String,
+        field: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer archive holds an entry with an empty path")]
+    EmptyPath,
+    #[error("layer entry {path:?} contains a NUL byte in its path")]
+    NulInPath { path: String },
+    #[error("layer entry {path:?} contains a `..` component; refusing to leave the layer")]
+    PathTraversal { path: String },
+    #[error("layer entry {path:?} lies beneath {component:?}, which is a symbolic link; unpacking never follows one")]
+    SymlinkInPath { path: String, component: String },
+    #[error("layer entry {path:?} lies beneath {component:?}, which is not a directory")]
+    NotADirectory { path: String, component: String },
+    #[error("layer entry {path:?} would replace the layer directory itself with a non-directory")]
+    RootNotDirectory { path: String },
+    #[error("layer entry {path:?} has unsupported type {kind}")]
+    UnsupportedType { path: String, kind: String },
+    #[error("layer entry {path:?} is a device or fifo, and devices are not allowed here")]
+    DeviceNotAllowed { path: String },
+    #[error("layer entry {path:?} is not a valid whiteout (it hides no name)")]
+    InvalidWhiteout { path: String },
+    #[error("hard link {path:?} points to {target:?}, which contains a `..` component; refusing to leave the layer")]
+    HardlinkTraversal { path: String, target: String },
+    #[error("hard link {path:?} points to {target:?}, which lies beneath the symbolic link {component:?}; unpacking never follows one")]
+    HardlinkThroughSymlink {
+        path: String,
+        target: String,
+        component: String,
+    },
+    #[error("hard link {path:?} points to {target:?}, which does not exist earlier in the layer")]
+    HardlinkTargetMissing { path: String, target: String },
+    #[error("hard link {path:?} points to {target:?}, which is a directory")]
+    HardlinkToDirectory { path: String, target: String },
+    #[error("layer entry {path:?}: cannot set extended attribute {key:?}")]
+    Xattr {
+        path: String,
+        key: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer entry {path:?}: {op} failed")]
+    Io {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn after_entry(after: &Option<String>) -> String {
+    match after {
+        Some(path) => format!(" after entry {path:?}"),
+        None => String::new(),
+    }
+}
+
+/// Unpacks the layer tarball `reader` (uncompressed or gzip) into the existing, empty directory
+/// `dest`. Nothing outside `dest` is created or changed, whatever the archive holds. On error
+/// `dest` is left half-filled: the caller stages it and removes it.
+///
+/// The whole input is consumed, up to its end, so that a caller hashing the stream on the way
+/// (for a diff ID) sees every byte.
+pub fn unpack_layer<R: Read>(
+    reader: R,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackReport, UnpackError> {
+    let root = rfs::open(
+        dest,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| UnpackError::Destination {
+        path: dest.to_path_buf(),
+        source: e.into(),
+    })?;
+    let input = Input::sniff(reader)?;
+    let mut archive = tar::Archive::new(input);
+    let mut layer = Layer::new(root, opts);
+    let mut last: Option<String> = None;
+    let archive_error = |after: &Option<String>, source| UnpackError::Archive {
+        after: after.clone(),
+        source,
+    };
+    for entry in archive.entries().map_err(|e| archive_error(&last, e))? {
+        let mut entry = entry.map_err(|e| archive_error(&last, e))?;
+        last = Some(layer.unpack_entry(&mut entry)?);
+    }
+    layer.finish()?;
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| archive_error(&last, e))?;
+    Ok(UnpackReport { size: layer.size })
+}
+
+/// The decompressed byte stream, after a look at the first bytes.
+enum Input<R: Read> {
+    Plain(io::Chain<io::Cursor<Vec<u8>>, R>),
+    Gzip(Box<MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
+}
+
+impl<R: Read> Input<R> {
+    fn sniff(mut reader: R) -> Result<Self, UnpackError> {
+        let mut magic = Vec::with_capacity(6);
+        (&mut reader)
+            .take(6)
+            .read_to_end(&mut magic)
+            .map_err(|source| UnpackError::Archive {
+                after: None,
+                source,
+            })?;
+        let unsupported = |compression| Err(UnpackError::UnsupportedCompression { compression });
+        if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return unsupported("zstd");
+        }
+        if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            return unsupported("xz");
+        }
+        if magic.starts_with(b"BZh") {
+            return unsupported("bzip2");
+        }
+        let gzip = magic.starts_with(&[0x1f, 0x8b]);
+        let stream = io::Cursor::new(magic).chain(reader);
+        Ok(if gzip {
+            Input::Gzip(Box::new(MultiGzDecoder::new(stream)))
+        } else {
+            Input::Plain(stream)
+        })
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Plain(r) => r.read(buf),
+            Input::Gzip(r) => r.read(buf),
+        }
+    }
+}
+
+/// Where an entry goes: the layer directory itself, or a path beneath it.
+enum Target {
+    Root,
+    /// Components, none empty, `.` or `..`, none containing `/` or NUL.
+    Beneath(Vec<Vec<u8>>),
+}
+
+impl Target {
+    /// Normalises an archive path: leading `/` and `.` / empty components dropped, `..` refused.
+    fn parse(raw: &[u8]) -> Result<Target, PathProblem> {
+        if raw.is_empty() {
+            return Err(PathProblem::Empty);
+        }
+        if raw.contains(&0) {
+            return Err(PathProblem::Nul);
+        }
+        let mut components = Vec::new();
+        for component in raw.split(|&b| b == b'/') {
+            match component {
+                b"" | b"." => {}
+                b".." => return Err(PathProblem::Traversal),
+                name => components.push(name.to_vec()),
+            }
+        }
+        Ok(if components.is_empty() {
+            Target::Root
+        } else {
+            Target::Beneath(components)
+        })
+    }
+}
+
+enum PathProblem {
+    Empty,
+    Nul,
+    Traversal,
+}
+
+/// What an entry creates.
+enum Kind {
+    Directory,
+    Regular,
+    Symlink(Vec<u8>),
+    Hardlink(Vec<u8>),
+    /// Character device, block device or fifo.
+    Node(FileType, Dev),
+    /// Carries nothing for the file system (PAX global header).
+    Nothing,
+}
+
+/// Ownership, permissions, times and extended attributes from an entry's headers.
+#[derive(Clone)]
+struct Meta {
+    /// Permission bits with setuid, setgid and sticky.
+    mode: u32,
+    uid: Uid,
+    gid: Gid,
+    mtime: Timespec,
+    /// From `SCHILY.xattr.*` PAX records.
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The unpacking in progress.
+struct Layer<'o> {
+    root: OwnedFd,
+    opts: &'o UnpackOptions,
+    size: u64,
+    /// Directory mtimes, set at the end since creating entries inside changes them.
+    dir_times: BTreeMap<Vec<Vec<u8>>, Timespec>,
+    buf: Vec<u8>,
+}
+
+impl<'o> Layer<'o> {
+    fn new(root: OwnedFd, opts: &'o UnpackOptions) -> Self {
+        Layer {
+            root,
+            opts,
+            size: 0,
+            dir_times: BTreeMap::new(),
+            buf: vec![0; 64 * 1024],
+        }
+    }
+
+    /// Unpacks one entry; returns its path for error context.
+    fn unpack_entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<String, UnpackError> {
+        let raw = entry.path_bytes().into_owned();
+        let path = String::from_utf8_lossy(&raw).into_owned();
+        let kind = entry_kind(entry, &raw, &path)?;
+        if matches!(kind, Kind::Nothing) {
+            return Ok(path);
+        }
+        let target = Target::parse(&raw).map_err(|problem| match problem {
+            PathProblem::Empty => UnpackError::EmptyPath,
+            PathProblem::Nul => UnpackError::NulInPath { path: path.clone() },
+            PathProblem::Traversal => UnpackError::PathTraversal { path: path.clone() },
+        })?;
+        let meta = read_meta(entry, &path)?;
+        let components = match target {
+            Target::Root => {
+                return match kind {
+                    Kind::Directory => {
+                        self.apply_meta(self.root.as_fd(), b".", &meta, &path, MetaTimes::Later)?;
+                        self.dir_times.insert(Vec::new(), meta.mtime);
+                        Ok(path)
+                    }
+                    _ => Err(UnpackError::RootNotDirectory { path }),
+                };
+            }
+            Target::Beneath(components) => components,
+        };
+        let is_aufs_meta = components[0].starts_with(WHITEOUT_META_PREFIX)
+            && !(components.len() == 1 && components[0] == WHITEOUT_OPAQUE);
+        if is_aufs_meta {
+            // AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): Docker skips it too.
+            return Ok(path);
+        }
+        let name = &components[components.len() - 1];
+        if name == WHITEOUT_OPAQUE {
+            self.opaque(&components[..components.len() - 1], &path)?;
+        } else if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            self.whiteout(&components, hidden, &meta, &path)?;
+        } else {
+            match kind {
+                Kind::Directory => self.directory(&components, &meta, &path)?,
+                Kind::Regular => self.regular(entry, &components, &meta, &path)?,
+                Kind::Symlink(target) => self.symlink(&components, &target, &meta, &path)?,
+                Kind::Hardlink(target) => self.hardlink(&components, &target, &path)?,
+                Kind::Node(file_type, dev) => {
+                    self.node(&components, file_type, dev, &meta, &path)?
+                }
+                Kind::Nothing => {}
+            }
+        }
+        Ok(path)
+    }
+
+    fn directory(
+        &mut self,
+        components: &[Vec<u8>],
+        meta: &Meta,
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        let (name, parent) = self.parent_of(components, path)?;
+        let existing =
+            beneath::file_type_at(parent.as_fd(), name).map_err(io_err(path, "inspecting"))?;
+        if existing != Some(FileType::Directory) {
+            self.clear(parent.as_fd(), components, path)?;
+            rfs::mkdirat(&parent, name, Mode::RWXU).map_err(io_err(path, "creating directory"))?;
+        }
+        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Later)?;
+        self.dir_times.insert(components.to_vec(), meta.mtime);
+        Ok(())
+    }
+
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        components: &[Vec<u8>],
+        meta: &Meta,
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        let (name, parent) = self.parent_of(components, path)?;
+        self.clear(parent.as_fd(), components, path)?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rfs::openat(&parent, name, flags, Mode::RUSR | Mode::WUSR)
+            .map_err(io_err(path, "creating file"))?;
+        let mut file = File::from(fd);
+        let mut found = 0u64;
+        loop {
+            let n = match entry.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(UnpackError::Archive {
+                        after: Some(path.to_owned()),
+                        source,
+                    })
+                }
+            };
+            file.write_all(&self.buf[..n])
+                .map_err(|e| UnpackError::Io {
+                    path: path.to_owned(),
+                    op: "writing file",
+                    source: e,
+                })?;
+            found += n as u64;
+        }
+        let expected = entry.size();
+        if found != expected {
+            return Err(UnpackError::Truncated {
+                path: path.to_owned(),
+                expected,
+                found,
+            });
+        }
+        drop(file);
+        self.size += found;
+        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+    }
+
+    fn symlink(
+        &mut self,
+        components: &[Vec<u8>],
+        target: &[u8],
+        meta: &Meta,
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        let (name, parent) = self.parent_of(components, path)?;
+        self.clear(parent.as_fd(), components, path)?;
+        rfs::symlinkat(target, &parent, name).map_err(io_err(path, "creating symbolic link"))?;
+        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+    }
+
+    fn hardlink(
+        &mut self,
+        components: &[Vec<u8>],
+        target_raw: &[u8],
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        let target = String::from_utf8_lossy(target_raw).into_owned();
+        let target_components = match Target::parse(target_raw) {
+            Ok(Target::Beneath(c)) => c,
+            Ok(Target::Root) => {
+                return Err(UnpackError::HardlinkToDirectory {
+                    path: path.to_owned(),
+                    target,
+                })
+            }
+            Err(PathProblem::Traversal) => {
+                return Err(UnpackError::HardlinkTraversal {
+                    path: path.to_owned(),
+                    target,
+                })
+            }
+            Err(PathProblem::Empty | PathProblem::Nul) => {
+                return Err(UnpackError::HardlinkTargetMissing {
+                    path: path.to_owned(),
+                    target,
+                })
+            }
+        };
+        let (target_name, target_parents) = split_last(&target_components);
+        let target_parent =
+            beneath::open_dir(self.root.as_fd(), target_parents, None).map_err(|e| {
+                let component = |index: usize| join(&target_parents[..=index]);
+                match e {
+                    WalkError::Symlink { index } => UnpackError::HardlinkThroughSymlink {
+                        path: path.to_owned(),
+                        target: target.clone(),
+                        component: component(index),
+                    },
+                    WalkError::NotDirectory { .. } | WalkError::Missing { .. } => {
+                        UnpackError::HardlinkTargetMissing {
+                            path: path.to_owned(),
+                            target: target.clone(),
+                        }
+                    }
+                    WalkError::Io { source, .. } => UnpackError::Io {
+                        path: path.to_owned(),
+                        op: "opening the hard link target's directory",
+                        source,
+                    },
+                }
+            })?;
+        match beneath::file_type_at(target_parent.as_fd(), target_name)
+            .map_err(io_err(path, "inspecting the hard link target"))?
+        {
+            None => {
+                return Err(UnpackError::HardlinkTargetMissing {
+                    path: path.to_owned(),
+                    target,
+                })
+            }
+            Some(FileType::Directory) => {
+                return Err(UnpackError::HardlinkToDirectory {
+                    path: path.to_owned(),
+                    target,
+                })
+            }
+            Some(_) => {}
+        }
+        if target_components == components {
+            // A link to itself: the file is already there.
+            return Ok(());
+        }
+        let (name, parent) = self.parent_of(components, path)?;
+        self.clear(parent.as_fd(), components, path)?;
+        rfs::linkat(&target_parent, target_name, &parent, name, AtFlags::empty())
+            .map_err(io_err(path, "creating hard link"))?;
+        Ok(())
+    }
+
+    fn node(
+        &mut self,
+        components: &[Vec<u8>],
+        file_type: FileType,
+        dev: Dev,
+        meta: &Meta,
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        if !self.opts.allow_devices {
+            return Err(UnpackError::DeviceNotAllowed {
+                path: path.to_owned(),
+            });
+        }
+        let (name, parent) = self.parent_of(components, path)?;
+        self.clear(parent.as_fd(), components, path)?;
+        rfs::mknodat(&parent, name, file_type, Mode::RUSR | Mode::WUSR, dev)
+            .map_err(io_err(path, "creating device node"))?;
+        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+    }
+
+    /// `dir/.wh.name`: an overlayfs whiteout, the character device 0:0, at `dir/name`.
+    fn whiteout(
+        &mut self,
+        components: &[Vec<u8>],
+        hidden: &[u8],
+        meta: &Meta,
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        if hidden.is_empty() || hidden == b"." || hidden == b".." {
+            return Err(UnpackError::InvalidWhiteout {
+                path: path.to_owned(),
+            });
+        }
+        let mut hidden_path = components.to_vec();
+        if let Some(last) = hidden_path.last_mut() {
+            *last = hidden.to_vec();
+        }
+        let (name, parent) = self.parent_of(&hidden_path, path)?;
+        self.clear(parent.as_fd(), &hidden_path, path)?;
+        rfs::mknodat(
+            &parent,
+            name,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            rfs::makedev(0, 0),
+        )
+        .map_err(io_err(path, "creating whiteout"))?;
+        // Overlayfs' own whiteouts carry no permission bits and no extended attributes.
+        let meta = Meta {
+            mode: 0,
+            xattrs: Vec::new(),
+            ..meta.clone()
+        };
+        self.apply_meta(parent.as_fd(), name, &meta, path, MetaTimes::Now)
+    }
+
+    /// `dir/.wh..wh..opq`: marks `dir` opaque for overlayfs.
+    fn opaque(&mut self, dir: &[Vec<u8>], path: &str) -> Result<(), UnpackError> {
+        let fd = self.open_dir(dir, path)?;
+        rfs::fsetxattr(&fd, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty()).map_err(|e| {
+            UnpackError::Xattr {
+                path: path.to_owned(),
+                key: String::from_utf8_lossy(OVERLAY_OPAQUE_XATTR).into_owned(),
+                source: e.into(),
+            }
+        })
+    }
+
+    /// Sets the directory mtimes recorded on the way; the layer is complete after this.
+    fn finish(&mut self) -> Result<(), UnpackError> {
+        for (components, mtime) in &self.dir_times {
+            let path = String::from_utf8_lossy(&join_bytes(components)).into_owned();
+            let (parent, name): (OwnedFd, &[u8]) = match components.split_last() {
+                None => (
+                    beneath::reopen_dir(self.root.as_fd()).map_err(io_err(&path, "opening"))?,
+                    b".",
+                ),
+                Some((name, parents)) => {
+                    let parent = beneath::open_dir(self.root.as_fd(), parents, None)
+                        .map_err(|e| walk_error(&path, parents, e))?;
+                    (parent, name)
+                }
+            };
+            let is_dir = beneath::file_type_at(parent.as_fd(), name)
+                .map_err(io_err(&path, "inspecting"))?
+                == Some(FileType::Directory);
+            if is_dir {
+                set_times(parent.as_fd(), name, *mtime)
+                    .map_err(io_err(&path, "setting modification time"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The last component of `components` and an open descriptor of its parent directory,
+    /// creating missing parents (mode 0755, like Docker).
+    fn parent_of<'c>(
+        &self,
+        components: &'c [Vec<u8>],
+        path: &str,
+    ) -> Result<(&'c [u8], OwnedFd), UnpackError> {
+        let (name, parents) = split_last(components);
+        Ok((name, self.open_dir(parents, path)?))
+    }
+
+    /// Opens (creating it if missing) the directory `components` beneath the layer root.
+    fn open_dir(&self, components: &[Vec<u8>], path: &str) -> Result<OwnedFd, UnpackError> {
+        beneath::open_dir(
+            self.root.as_fd(),
+            components,
+            Some(Mode::from_raw_mode(0o755)),
+        )
+        .map_err(|e| walk_error(path, components, e))
+    }
+
+    /// Makes way for a new entry at `components` (whose parent is `parent`): whatever is there
+    /// goes, a directory with its contents, as tar and Docker do.
+    fn clear(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        components: &[Vec<u8>],
+        path: &str,
+    ) -> Result<(), UnpackError> {
+        let (name, _) = split_last(components);
+        beneath::remove_all(parent, name).map_err(io_err(path, "removing the existing file"))?;
+        self.dir_times.retain(|dir, _| {
+            !(dir.len() >= components.len() && dir[..components.len()] == *components)
+        });
+        Ok(())
+    }
+
+    /// Applies ownership, then permissions (a chown clears setuid bits), then extended
+    /// attributes (a chown clears `security.capability`), then (optionally) times.
+    fn apply_meta(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        path: &str,
+        times: MetaTimes,
+    ) -> Result<(), UnpackError> {
+        rfs::chownat(
+            parent,
+            name,
+            Some(meta.uid),
+            Some(meta.gid),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(io_err(path, "changing owner"))?;
+        let is_symlink = beneath::file_type_at(parent, name).map_err(io_err(path, "inspecting"))?
+            == Some(FileType::Symlink);
+        if !is_symlink {
+            beneath::chmod_at(parent, name, meta.mode).map_err(io_err(path, "changing mode"))?;
+        }
+        for (key, value) in &meta.xattrs {
+            beneath::set_xattr_at(parent, name, key, value).map_err(|source| {
+                UnpackError::Xattr {
+                    path: path.to_owned(),
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    source,
+                }
+            })?;
+        }
+        if times == MetaTimes::Now {
+            set_times(parent, name, meta.mtime)
+                .map_err(io_err(path, "setting modification time"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `apply_meta` sets times now, or the caller later (directories).
+#[derive(PartialEq, Eq)]
+enum MetaTimes {
+    Now,
+    Later,
+}
+
+/// Sets access and modification time of `name` in `dir` to `mtime`, not following it.
+fn set_times(dir: BorrowedFd<'_>, name: &[u8], mtime: Timespec) -> rustix::io::Result<()> {
+    let times = Timestamps {
+        last_access: mtime,
+        last_modification: mtime,
+    };
+    rfs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+}
+
+fn entry_kind<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    raw_path: &[u8],
+    path: &str,
+) -> Result<Kind, UnpackError> {
+    use tar::EntryType as T;
+    let header = entry.header();
+    let link = || {
+        entry
+            .link_name_bytes()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.into_owned())
+            .ok_or_else(|| UnpackError::InvalidHeader {
+                path: path.to_owned(),
+                field: "link name",
+                source: io::Error::new(io::ErrorKind::InvalidData, "missing"),
+            })
+    };
+    let device = || -> Result<Dev, UnpackError> {
+        let number = |field: &'static str, value: io::Result<Option<u32>>| {
+            value
+                .and_then(|v| {
+                    v.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "missing"))
+                })
+                .map_err(|source| UnpackError::InvalidHeader {
+                    path: path.to_owned(),
+                    field,
+                    source,
+                })
+        };
+        let major = number("device major", header.device_major())?;
+        let minor = number("device minor", header.device_minor())?;
+        Ok(rfs::makedev(major, minor))
+    };
+    Ok(match header.entry_type() {
+        // Pre-POSIX archives mark directories as regular files with a trailing slash.
+        T::Regular if header.as_old().linkflag[0] == 0 && raw_path.ends_with(b"/") => {
+            Kind::Directory
+        }
+        T::Regular | T::Continuous | T::GNUSparse => Kind::Regular,
+        T::Directory => Kind::Directory,
+        T::Symlink => Kind::Symlink(link()?),
+        T::Link => Kind::Hardlink(link()?),
+        T::Char => Kind::Node(FileType::CharacterDevice, device()?),
+        T::Block => Kind::Node(FileType::BlockDevice, device()?),
+        T::Fifo => Kind::Node(FileType::Fifo, 0),
+        T::XGlobalHeader => Kind::Nothing,
+        other => {
+            return Err(UnpackError::UnsupportedType {
+                path: path.to_owned(),
+                kind: format!("{other:?} ({:?})", char::from(other.as_byte())),
+            })
+        }
+    })
+}
+
+fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<Meta, UnpackError> {
+    let invalid = |field: &'static str| {
+        move |source: io::Error| UnpackError::InvalidHeader {
+            path: path.to_owned(),
+            field,
+            source,
+        }
+    };
+    let mut pax_mtime = None;
+    let mut xattrs = Vec::new();
+    if let Some(records) = entry.pax_extensions().map_err(invalid("PAX"))? {
+        for record in records {
+            let record = record.map_err(invalid("PAX"))?;
+            let key = record.key_bytes();
+            if key == b"mtime" {
+                pax_mtime =
+                    Some(parse_pax_time(record.value_bytes()).map_err(invalid("PAX mtime"))?);
+            } else if let Some(xattr) = key.strip_prefix(PAX_XATTR_PREFIX) {
+                xattrs.push((xattr.to_vec(), record.value_bytes().to_vec()));
+            }
+        }
+    }
+    let header = entry.header();
+    let mtime = match pax_mtime {
+        Some(t) => t,
+        None => {
+            let secs = header.mtime().map_err(invalid("mtime"))?;
+            Timespec {
+                tv_sec: i64::try_from(secs)
+                    .map_err(|e| invalid("mtime")(io::Error::new(io::ErrorKind::InvalidData, e)))?,
+                tv_nsec: 0,
+            }
+        }
+    };
+    let id = |field: &'static str, value: io::Result<u64>| {
+        value
+            .and_then(|v| {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&v| v != u32::MAX)
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidData, format!("{v} is out of range"))
+                    })
+            })
+            .map_err(invalid(field))
+    };
+    Ok(Meta {
+        mode: header.mode().map_err(invalid("mode"))? & 0o7777,
+        uid: Uid::from_raw(id("uid", header.uid())?),
+        gid: Gid::from_raw(id("gid", header.gid())?),
+        mtime,
+        xattrs,
+    })
+}
+
+/// Parses a PAX time, `[-]seconds[.fraction]`.
+fn parse_pax_time(value: &[u8]) -> io::Result<Timespec> {
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{:?}", String::from_utf8_lossy(value)),
+        )
+    };
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (secs, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if secs.is_empty()
+        || !secs.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let secs: i64 = secs.parse().map_err(|_| bad())?;
+    let mut nanos: i64 = 0;
+    for (i, digit) in fraction.bytes().take(9).enumerate() {
+        nanos += i64::from(digit - b'0') * 10i64.pow(8 - i as u32);
+    }
+    Ok(match (negative, nanos) {
+        (false, _) => Timespec {
+            tv_sec: secs,
+            tv_nsec: nanos,
+        },
+        (true, 0) => Timespec {
+            tv_sec: -secs,
+            tv_nsec: 0,
+        },
+        (true, _) => Timespec {
+            tv_sec: -secs - 1,
+            tv_nsec: 1_000_000_000 - nanos,
+        },
+    })
+}
+
+fn split_last(components: &[Vec<u8>]) -> (&[u8], &[Vec<u8>]) {
+    match components.split_last() {
+        Some((name, parents)) => (name.as_slice(), parents),
+        // Targets beneath the root always have a component; "." stands for the root itself.
+        None => (b".", components),
+    }
+}
+
+fn join_bytes(components: &[Vec<u8>]) -> Vec<u8> {
+    components.join(&b'/')
+}
+
+fn join(components: &[Vec<u8>]) -> String {
+    String::from_utf8_lossy(&join_bytes(components)).into_owned()
+}
+
+fn walk_error(path: &str, components: &[Vec<u8>], e: WalkError) -> UnpackError {
+    match e {
+        WalkError::Symlink { index } => UnpackError::SymlinkInPath {
+            path: path.to_owned(),
+            component: join(&components[..=index]),
+        },
+        WalkError::NotDirectory { index } | WalkError::Missing { index } => {
+            UnpackError::NotADirectory {
+                path: path.to_owned(),
+                component: join(&components[..=index]),
+            }
+        }
+        WalkError::Io { source, .. } => UnpackError::Io {
+            path: path.to_owned(),
+            op: "opening the parent directory",
+            source,
+        },
+    }
+}
+
+fn io_err<'p, E: Into<io::Error>>(
+    path: &'p str,
+    op: &'static str,
+) -> impl FnOnce(E) -> UnpackError + 'p {
+    move |e| UnpackError::Io {
+        path: path.to_owned(),
+        op,
+        source: e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_paths_are_made_relative_and_may_not_climb() {
+        let parts = |raw: &[u8]| match Target::parse(raw) {
+            Ok(Target::Beneath(c)) => Some(c),
+            _ => None,
+        };
+        assert_eq!(
+            parts(b"/etc//passwd"),
+            Some(vec![b"etc".to_vec(), b"passwd".to_vec()])
+        );
+        assert_eq!(parts(b"./bin/"), Some(vec![b"bin".to_vec()]));
+        assert!(matches!(Target::parse(b"./"), Ok(Target::Root)));
+        assert!(matches!(
+            Target::parse(b"a/../b"),
+            Err(PathProblem::Traversal)
+        ));
+        assert!(matches!(Target::parse(b""), Err(PathProblem::Empty)));
+    }
+
+    #[test]
+    fn pax_times_allow_fractions_and_signs() {
+        let t = parse_pax_time(b"1700000000.25").unwrap();
+        assert_eq!((t.tv_sec, t.tv_nsec), (1_700_000_000, 250_000_000));
+        let t = parse_pax_time(b"-1.5").unwrap();
+        assert_eq!((t.tv_sec, t.tv_nsec), (-2, 500_000_000));
+        assert!(parse_pax_time(b"12x").is_err());
+        assert!(parse_pax_time(b"").is_err());
+    }
+}
