@@ -1,1 +1,622 @@
 //! Writing a directory tree as a deterministic layer tarball.
+//!
+//! The tar looks like the layers Docker writes: relative paths without a leading `./`
+//! (`bin/`, `bin/sh`), numeric owners with empty user and group names, no access or change
+//! times, mtimes in whole seconds, POSIX ustar headers and PAX records only where ustar cannot
+//! hold a value (long names, extended attributes, big ids, sizes or times). Entries are sorted
+//! byte-wise by path, so the same tree always gives the same bytes. Hard links inside the tree
+//! become link entries pointing at the first path in that order. With
+//! [`PackOptions::overlay_whiteouts`], an overlayfs upper directory is turned back into OCI
+//! form, as Docker's commit does: whiteout devices become `.wh.name`, opaque directories get a
+//! `.wh..wh..opq` entry.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+
+use super::unpack::beneath::{self, WalkError};
+use super::unpack::{OVERLAY_OPAQUE_XATTR, PAX_XATTR_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+
+/// How to pack a layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackOptions {
+    /// The directory is an overlayfs upper directory: write its whiteouts (character devices
+    /// 0:0) as `.wh.name` entries and its opaque directories (`trusted.overlay.opaque=y`) with a
+    /// `.wh..wh..opq` entry, the OCI layer format.
+    pub overlay_whiteouts: bool,
+}
+
+/// What packing produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PackReport {
+    /// Bytes of regular file content written, hard-linked files counted once (Docker's layer
+    /// `Size`, as [`super::unpack::UnpackReport::size`]).
+    pub size: u64,
+}
+
+/// Why a layer could not be packed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("cannot open layer directory {}", path.display())]
+    Source {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot {op} {path:?} in the layer directory")]
+    Read {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path:?} changed while the layer was being packed")]
+    Changed { path: String },
+    #[error("cannot write the layer archive")]
+    Write(#[source] io::Error),
+}
+
+/// Writes the contents of `dir` (not `dir` itself) to `out` as an uncompressed layer tar.
+pub fn pack_layer<W: Write>(
+    dir: &Path,
+    out: W,
+    opts: &PackOptions,
+) -> Result<PackReport, PackError> {
+    let root = rfs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| PackError::Source {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut nodes = collect(root.as_fd(), opts)?;
+    nodes.sort_by(|a, b| a.tar_path.cmp(&b.tar_path));
+
+    let mut tar = TarWriter { out };
+    let mut first_paths: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    let mut size = 0;
+    for node in &nodes {
+        let mut entry = Entry {
+            name: node.tar_path.clone(),
+            kind: EntryKind::Regular,
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+            mtime: node.mtime,
+            size: 0,
+            link: Vec::new(),
+            device: (0, 0),
+            xattrs: &node.xattrs,
+        };
+        if node.nlink > 1 && !matches!(node.kind, NodeKind::Directory | NodeKind::Whiteout) {
+            match first_paths.get(&node.inode) {
+                Some(first) => {
+                    entry.kind = EntryKind::Link;
+                    entry.link = first.clone();
+                    tar.write(&entry, None)?;
+                    continue;
+                }
+                None => {
+                    first_paths.insert(node.inode, node.tar_path.clone());
+                }
+            }
+        }
+        match &node.kind {
+            NodeKind::Directory => {
+                entry.kind = EntryKind::Directory;
+                entry.name.push(b'/');
+                tar.write(&entry, None)?;
+                if node.opaque {
+                    let mut marker = node.tar_path.clone();
+                    marker.push(b'/');
+                    marker.extend_from_slice(WHITEOUT_OPAQUE);
+                    let marker = Entry {
+                        name: marker,
+                        mode: node.mode & 0o777,
+                        xattrs: &[],
+                        ..entry
+                    };
+                    tar.write(&marker, None)?;
+                }
+            }
+            NodeKind::Regular { size: file_size } => {
+                entry.size = *file_size;
+                let mut file = open_file(root.as_fd(), node)?;
+                tar.write(&entry, Some((&mut file, &node.tar_path)))?;
+                size += file_size;
+            }
+            NodeKind::Symlink(target) => {
+                entry.kind = EntryKind::Symlink;
+                entry.link = target.clone();
+                tar.write(&entry, None)?;
+            }
+            NodeKind::Device(kind, major, minor) => {
+                entry.kind = *kind;
+                entry.device = (*major, *minor);
+                tar.write(&entry, None)?;
+            }
+            NodeKind::Fifo => {
+                entry.kind = EntryKind::Fifo;
+                tar.write(&entry, None)?;
+            }
+            NodeKind::Whiteout => {
+                // Docker writes whiteouts as empty regular files with mode 0600.
+                entry.mode = 0o600;
+                entry.xattrs = &[];
+                tar.write(&entry, None)?;
+            }
+        }
+    }
+    tar.finish()?;
+    Ok(PackReport { size })
+}
+
+/// A file found in the tree.
+struct Node {
+    /// Path relative to the tree, components joined by `/`: the tar entry name (directories
+    /// get a trailing `/` on writing). For a whiteout, the `.wh.` name it is written under.
+    tar_path: Vec<u8>,
+    /// Path relative to the tree as found on disk.
+    disk_path: Vec<u8>,
+    kind: NodeKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    inode: (u64, u64),
+    nlink: u64,
+    /// Sorted, without `trusted.overlay.*`.
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// An opaque overlayfs directory, to be marked with `.wh..wh..opq`.
+    opaque: bool,
+}
+
+enum NodeKind {
+    Directory,
+    Regular {
+        size: u64,
+    },
+    Symlink(Vec<u8>),
+    Device(EntryKind, u32, u32),
+    Fifo,
+    /// An overlayfs whiteout, written as an OCI `.wh.` entry.
+    Whiteout,
+}
+
+/// Lists the whole tree beneath `root`, directories first-found order; never follows a link.
+fn collect(root: BorrowedFd<'_>, opts: &PackOptions) -> Result<Vec<Node>, PackError> {
+    let mut nodes = Vec::new();
+    let mut pending: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+    while let Some(dir_components) = pending.pop() {
+        let dir_path = dir_components.join(&b'/');
+        let dir = open_dir(root, &dir_components, &dir_path)?;
+        let names = beneath::child_names(dir.as_fd()).map_err(read_err(&dir_path, "list"))?;
+        for name in names {
+            let mut disk_path = dir_path.clone();
+            if !disk_path.is_empty() {
+                disk_path.push(b'/');
+            }
+            disk_path.extend_from_slice(&name);
+            let Some(node) = inspect(dir.as_fd(), &name, disk_path, opts)? else {
+                continue;
+            };
+            if matches!(node.kind, NodeKind::Directory) {
+                let mut components = dir_components.clone();
+                components.push(name);
+                pending.push(components);
+            }
+            nodes.push(node);
+        }
+    }
+    Ok(nodes)
+}
+
+/// Reads everything the tar needs about `name` in `dir`; `None` for sockets, which tar
+/// cannot hold.
+fn inspect(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    disk_path: Vec<u8>,
+    opts: &PackOptions,
+) -> Result<Option<Node>, PackError> {
+    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(read_err(&disk_path, "inspect"))?;
+    let mut xattrs = beneath::xattrs_at(dir, name)
+        .map_err(read_err(&disk_path, "read extended attributes of"))?;
+    let opaque = opts.overlay_whiteouts
+        && xattrs
+            .iter()
+            .any(|(key, value)| key == OVERLAY_OPAQUE_XATTR && value == b"y");
+    xattrs.retain(|(key, _)| !key.starts_with(b"trusted.overlay."));
+    let mut tar_path = disk_path.clone();
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => NodeKind::Directory,
+        FileType::RegularFile => NodeKind::Regular {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+        },
+        FileType::Symlink => {
+            let target = rfs::readlinkat(dir, name, Vec::new())
+                .map_err(read_err(&disk_path, "read the link"))?;
+            NodeKind::Symlink(target.into_bytes())
+        }
+        FileType::CharacterDevice if opts.overlay_whiteouts && st.st_rdev == 0 => {
+            let (parent, file) = match disk_path.iter().rposition(|&b| b == b'/') {
+                Some(slash) => (&disk_path[..=slash], &disk_path[slash + 1..]),
+                None => (&disk_path[..0], &disk_path[..]),
+            };
+            tar_path = [parent, WHITEOUT_PREFIX, file].concat();
+            NodeKind::Whiteout
+        }
+        FileType::CharacterDevice => NodeKind::Device(
+            EntryKind::Char,
+            rfs::major(st.st_rdev),
+            rfs::minor(st.st_rdev),
+        ),
+        FileType::BlockDevice => NodeKind::Device(
+            EntryKind::Block,
+            rfs::major(st.st_rdev),
+            rfs::minor(st.st_rdev),
+        ),
+        FileType::Fifo => NodeKind::Fifo,
+        FileType::Socket => return Ok(None),
+        FileType::Unknown => {
+            return Err(PackError::Read {
+                path: lossy(&disk_path),
+                op: "recognise the type of",
+                source: io::Error::new(io::ErrorKind::InvalidData, "unknown file type"),
+            })
+        }
+    };
+    Ok(Some(Node {
+        tar_path,
+        disk_path,
+        kind,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime: st.st_mtime,
+        inode: (st.st_dev, st.st_ino),
+        nlink: st.st_nlink,
+        xattrs,
+        opaque,
+    }))
+}
+
+fn open_dir(
+    root: BorrowedFd<'_>,
+    components: &[Vec<u8>],
+    path: &[u8],
+) -> Result<OwnedFd, PackError> {
+    beneath::open_dir(root, components, None).map_err(|e| match e {
+        WalkError::Io { source } => PackError::Read {
+            path: lossy(path),
+            op: "open",
+            source,
+        },
+        WalkError::Symlink { .. } | WalkError::NotDirectory { .. } | WalkError::Missing { .. } => {
+            PackError::Changed { path: lossy(path) }
+        }
+    })
+}
+
+/// Opens a regular file found by [`collect`], checking it is still that file.
+fn open_file(root: BorrowedFd<'_>, node: &Node) -> Result<File, PackError> {
+    let components: Vec<Vec<u8>> = node
+        .disk_path
+        .split(|&b| b == b'/')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (name, parents) = match components.split_last() {
+        Some(split) => split,
+        None => {
+            return Err(PackError::Changed {
+                path: lossy(&node.disk_path),
+            })
+        }
+    };
+    let dir = open_dir(root, parents, &node.disk_path)?;
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd =
+        rfs::openat(&dir, name, flags, Mode::empty()).map_err(read_err(&node.disk_path, "open"))?;
+    let st = rfs::fstat(&fd).map_err(read_err(&node.disk_path, "inspect"))?;
+    let same = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        && (st.st_dev, st.st_ino) == node.inode;
+    if !same {
+        return Err(PackError::Changed {
+            path: lossy(&node.disk_path),
+        });
+    }
+    Ok(File::from(fd))
+}
+
+/// Tar entry types this writer emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Regular,
+    Link,
+    Symlink,
+    Char,
+    Block,
+    Directory,
+    Fifo,
+}
+
+impl EntryKind {
+    fn tar_type(self) -> tar::EntryType {
+        match self {
+            EntryKind::Regular => tar::EntryType::Regular,
+            EntryKind::Link => tar::EntryType::Link,
+            EntryKind::Symlink => tar::EntryType::Symlink,
+            EntryKind::Char => tar::EntryType::Char,
+            EntryKind::Block => tar::EntryType::Block,
+            EntryKind::Directory => tar::EntryType::Directory,
+            EntryKind::Fifo => tar::EntryType::Fifo,
+        }
+    }
+}
+
+/// One tar entry to write.
+struct Entry<'a> {
+    /// Entry name; directories end in `/`.
+    name: Vec<u8>,
+    kind: EntryKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    size: u64,
+    /// Link target for hard and symbolic links.
+    link: Vec<u8>,
+    device: (u32, u32),
+    xattrs: &'a [(Vec<u8>, Vec<u8>)],
+}
+
+/// PAX records as key and value, sorted by key when written.
+type PaxRecords = Vec<(Vec<u8>, Vec<u8>)>;
+
+const BLOCK: usize = 512;
+/// Largest value of an 8-byte octal header field (7 digits and a NUL).
+const MAX_OCTAL_8: u64 = 0o7777777;
+/// Largest value of a 12-byte octal header field (11 digits and a NUL).
+const MAX_OCTAL_12: u64 = 0o77777777777;
+const NAME_LEN: usize = 100;
+const PREFIX_LEN: usize = 155;
+/// Offsets of the name, link name and ustar prefix fields in a header block.
+const NAME_FIELD: std::ops::Range<usize> = 0..100;
+const LINK_FIELD: std::ops::Range<usize> = 157..257;
+const PREFIX_FIELD: std::ops::Range<usize> = 345..500;
+
+struct TarWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TarWriter<W> {
+    /// Writes one entry; `data` is a regular file's content (exactly `entry.size` bytes).
+    fn write(
+        &mut self,
+        entry: &Entry<'_>,
+        data: Option<(&mut File, &[u8])>,
+    ) -> Result<(), PackError> {
+        let (header, pax) = ustar_header(entry);
+        if !pax.is_empty() {
+            self.pax_header(&entry.name, &pax)?;
+        }
+        self.out
+            .write_all(header.as_bytes())
+            .map_err(PackError::Write)?;
+        if let Some((file, path)) = data {
+            let copied = io::copy(&mut file.take(entry.size), &mut self.out).map_err(|e| {
+                // Reading and writing errors both surface here; the output is what failed
+                // unless the file cannot be read any more.
+                PackError::Read {
+                    path: lossy(path),
+                    op: "copy",
+                    source: e,
+                }
+            })?;
+            if copied != entry.size {
+                return Err(PackError::Changed { path: lossy(path) });
+            }
+            self.pad(entry.size)?;
+        }
+        Ok(())
+    }
+
+    /// A PAX extended header (`x`) carrying `records` for the entry that follows.
+    fn pax_header(&mut self, name: &[u8], records: &PaxRecords) -> Result<(), PackError> {
+        let data: Vec<u8> = records.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
+        let mut header = tar::Header::new_ustar();
+        set_bytes(&mut header, NAME_FIELD, &pax_header_name(name));
+        header.set_mode(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_size(data.len() as u64);
+        header.set_entry_type(tar::EntryType::XHeader);
+        zero_device_fields(&mut header);
+        header.set_cksum();
+        self.out
+            .write_all(header.as_bytes())
+            .map_err(PackError::Write)?;
+        self.out.write_all(&data).map_err(PackError::Write)?;
+        self.pad(data.len() as u64)
+    }
+
+    fn pad(&mut self, len: u64) -> Result<(), PackError> {
+        let rest = (len % BLOCK as u64) as usize;
+        if rest != 0 {
+            self.out
+                .write_all(&[0; BLOCK][rest..])
+                .map_err(PackError::Write)?;
+        }
+        Ok(())
+    }
+
+    /// The end-of-archive marker, two zero blocks, then a flush.
+    fn finish(mut self) -> Result<(), PackError> {
+        self.out
+            .write_all(&[0; 2 * BLOCK])
+            .map_err(PackError::Write)?;
+        self.out.flush().map_err(PackError::Write)
+    }
+}
+
+/// The ustar header for `entry`, and the PAX records needed for what ustar cannot hold.
+fn ustar_header(entry: &Entry<'_>) -> (tar::Header, PaxRecords) {
+    let mut header = tar::Header::new_ustar();
+    let mut pax = PaxRecords::new();
+    match split_ustar_path(&entry.name) {
+        Some((prefix, name)) => {
+            set_bytes(&mut header, PREFIX_FIELD, prefix);
+            set_bytes(&mut header, NAME_FIELD, name);
+        }
+        None => {
+            pax.push((b"path".to_vec(), entry.name.clone()));
+            set_bytes(
+                &mut header,
+                NAME_FIELD,
+                &entry.name[..entry.name.len().min(NAME_LEN)],
+            );
+        }
+    }
+    if entry.link.len() > NAME_LEN {
+        pax.push((b"linkpath".to_vec(), entry.link.clone()));
+        set_bytes(&mut header, LINK_FIELD, &entry.link[..NAME_LEN]);
+    } else {
+        set_bytes(&mut header, LINK_FIELD, &entry.link);
+    }
+    header.set_mode(entry.mode);
+    let mut number = |key: &[u8], value: u64, max: u64| -> u64 {
+        if value > max {
+            pax.push((key.to_vec(), value.to_string().into_bytes()));
+            0
+        } else {
+            value
+        }
+    };
+    header.set_uid(number(b"uid", entry.uid.into(), MAX_OCTAL_8));
+    header.set_gid(number(b"gid", entry.gid.into(), MAX_OCTAL_8));
+    header.set_size(number(b"size", entry.size, MAX_OCTAL_12));
+    match u64::try_from(entry.mtime) {
+        Ok(mtime) if mtime <= MAX_OCTAL_12 => header.set_mtime(mtime),
+        _ => {
+            pax.push((b"mtime".to_vec(), entry.mtime.to_string().into_bytes()));
+            header.set_mtime(0);
+        }
+    }
+    header.set_entry_type(entry.kind.tar_type());
+    zero_device_fields(&mut header);
+    if matches!(entry.kind, EntryKind::Char | EntryKind::Block) {
+        // Linux device numbers (12-bit major, 20-bit minor) always fit the 7 octal digits.
+        let _ = header.set_device_major(entry.device.0);
+        let _ = header.set_device_minor(entry.device.1);
+    }
+    for (key, value) in entry.xattrs {
+        pax.push(([PAX_XATTR_PREFIX, key].concat(), value.clone()));
+    }
+    pax.sort();
+    header.set_cksum();
+    (header, pax)
+}
+
+/// Device fields read `0000000` on every entry, as Go's archive/tar writes them.
+fn zero_device_fields(header: &mut tar::Header) {
+    let _ = header.set_device_major(0);
+    let _ = header.set_device_minor(0);
+}
+
+fn set_bytes(header: &mut tar::Header, field: std::ops::Range<usize>, value: &[u8]) {
+    let field = &mut header.as_mut_bytes()[field];
+    field.fill(0);
+    field[..value.len()].copy_from_slice(value);
+}
+
+/// Splits a name too long for the 100-byte field into ustar prefix and name at a `/`
+/// (preferring the longest prefix, like Go's archive/tar); `None` if it cannot be split.
+fn split_ustar_path(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.len() <= NAME_LEN {
+        return Some((&[], path));
+    }
+    let mut end = path.len().min(PREFIX_LEN + 1);
+    if end == path.len() && path.ends_with(b"/") {
+        end -= 1;
+    }
+    let slash = path[..end].iter().rposition(|&b| b == b'/')?;
+    let (prefix, name) = (&path[..slash], &path[slash + 1..]);
+    let fits =
+        slash > 0 && !name.is_empty() && name.len() <= NAME_LEN && prefix.len() <= PREFIX_LEN;
+    fits.then_some((prefix, name))
+}
+
+/// The name of a PAX header: `dir/PaxHeaders.0/file`, cut to 100 bytes (as Go writes it).
+fn pax_header_name(name: &[u8]) -> Vec<u8> {
+    let trimmed = name.strip_suffix(b"/").unwrap_or(name);
+    let full = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(slash) => [&trimmed[..=slash], b"PaxHeaders.0/", &trimmed[slash + 1..]].concat(),
+        None => [b"PaxHeaders.0/", trimmed].concat(),
+    };
+    full[..full.len().min(NAME_LEN)].to_vec()
+}
+
+/// One PAX record, `"<length> <key>=<value>\n"`, the length counting itself.
+fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let base = key.len() + value.len() + 3;
+    let mut len = base + base.to_string().len();
+    while base + len.to_string().len() != len {
+        len = base + len.to_string().len();
+    }
+    let mut record = format!("{len} ").into_bytes();
+    record.extend_from_slice(key);
+    record.push(b'=');
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    record
+}
+
+fn lossy(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+fn read_err<'p, E: Into<io::Error>>(
+    path: &'p [u8],
+    op: &'static str,
+) -> impl FnOnce(E) -> PackError + 'p {
+    move |e| PackError::Read {
+        path: lossy(path),
+        op,
+        source: e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_records_count_their_own_length() {
+        assert_eq!(pax_record(b"path", b"a"), b"9 path=a\n");
+        // 4 + 92 + 3 = 99 bytes besides the length: "101 " would make 102, so it is 102.
+        let record = pax_record(b"path", &[b'x'; 92]);
+        assert_eq!(record.len(), 102);
+        assert!(record.starts_with(b"102 path=x"));
+    }
+
+    #[test]
+    fn long_names_split_into_ustar_prefix_at_a_slash() {
+        let dir = [b'd'; 120];
+        let path = [&dir[..], b"/file"].concat();
+        assert_eq!(split_ustar_path(&path), Some((&dir[..], &b"file"[..])));
+        assert_eq!(split_ustar_path(&[b'x'; 101]), None);
+        assert_eq!(
+            split_ustar_path(b"bin/sh"),
+            Some((&b""[..], &b"bin/sh"[..]))
+        );
+    }
+}
