@@ -118,6 +118,7 @@ pub fn pack_layer<W: Write>(
                     marker.extend_from_slice(WHITEOUT_OPAQUE);
                     let marker = Entry {
                         name: marker,
+                        kind: EntryKind::Regular,
                         mode: node.mode & 0o777,
                         xattrs: &[],
                         ..entry

@@ -760,7 +760,7 @@ fn entry_kind<R: Read>(
         other => {
             return Err(UnpackError::UnsupportedType {
                 path: path.to_owned(),
-                kind: format!("{other:?} ({:?})", char::from(other.as_byte())),
+                kind: format!("{:?}", char::from(other.as_byte())),
             })
         }
     })
@@ -789,10 +789,11 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<Meta,
         }
     }
     let header = entry.header();
+    let old = header.as_old();
     let mtime = match pax_mtime {
         Some(t) => t,
         None => {
-            let secs = header.mtime().map_err(invalid("mtime"))?;
+            let secs = or_zero(&old.mtime, header.mtime()).map_err(invalid("mtime"))?;
             Timespec {
                 tv_sec: i64::try_from(secs)
                     .map_err(|e| invalid("mtime")(io::Error::new(io::ErrorKind::InvalidData, e)))?,
@@ -813,12 +814,23 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<Meta,
             .map_err(invalid(field))
     };
     Ok(Meta {
-        mode: header.mode().map_err(invalid("mode"))? & 0o7777,
-        uid: Uid::from_raw(id("uid", header.uid())?),
-        gid: Gid::from_raw(id("gid", header.gid())?),
+        mode: or_zero(&old.mode, header.mode().map(u64::from)).map_err(invalid("mode"))? as u32
+            & 0o7777,
+        uid: Uid::from_raw(id("uid", or_zero(&old.uid, header.uid()))?),
+        gid: Gid::from_raw(id("gid", or_zero(&old.gid, header.gid()))?),
         mtime,
         xattrs,
     })
+}
+
+/// A numeric header field left empty (all NUL or spaces) reads as 0, as in Go's archive/tar
+/// (some writers leave fields they do not use empty).
+fn or_zero(raw: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
+    if raw.iter().all(|&b| b == 0 || b == b' ') {
+        Ok(0)
+    } else {
+        parsed
+    }
 }
 
 /// Parses a PAX time, `[-]seconds[.fraction]`.
