@@ -250,7 +250,12 @@ fn devices_and_fifos_are_refused_when_not_allowed() {
         fifo("run/fifo"),
     ] {
         let sandbox = Sandbox::new();
-        let err = unpack_layer(&tar(&[entry.clone()])[..], &sandbox.dest, &no_devices).unwrap_err();
+        let err = unpack_layer(
+            &tar(std::slice::from_ref(&entry))[..],
+            &sandbox.dest,
+            &no_devices,
+        )
+        .unwrap_err();
         assert!(matches!(err, UnpackError::DeviceNotAllowed { .. }), "{err}");
         assert!(err
             .to_string()
@@ -333,6 +338,30 @@ fn unsupported_types_and_empty_paths_are_refused() {
 
     let (_, err) = assert_refused(&[file("./", b"x")]);
     assert!(matches!(err, UnpackError::RootNotDirectory { .. }), "{err}");
+
+    // Longer than PATH_MAX: this also bounds how deep a hostile layer can nest directories.
+    let deep = "d/".repeat(2100) + "f";
+    let (_, err) = assert_refused(&[file(&deep, b"x")]);
+    assert!(matches!(err, UnpackError::PathTooLong { .. }), "{err}");
+}
+
+#[test]
+fn archives_cannot_set_the_overlay_drivers_own_attributes() {
+    let sandbox = Sandbox::new();
+    let entries = [
+        dir("d/").pax("SCHILY.xattr.trusted.overlay.redirect", b"/elsewhere"),
+        file("f", b"")
+            .pax("SCHILY.xattr.trusted.overlay.metacopy", b"")
+            .pax("SCHILY.xattr.user.kept", b"1"),
+    ];
+    unpack(&tar(&entries), &sandbox.dest).unwrap();
+    assert!(xattrs(&sandbox.dest.join("d")).is_empty());
+    assert_eq!(
+        xattrs(&sandbox.dest.join("f"))
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["user.kept"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,21 +716,19 @@ fn packed_layers_look_like_dockers() {
 
     let entries = listing(&archive);
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    // Byte-wise: '-' sorts before '/', and every directory still comes before its contents.
-    assert_eq!(
-        names,
-        [
-            "a/",
-            "a-b/",
-            "a/c/",
-            "a/c/hard",
-            "bin/",
-            "bin/busybox",
-            "bin/sh"
-        ]
-    );
+    // Sorted component by component: a directory's contents come before its next sibling.
+    let want = [
+        "a/",
+        "a/c/",
+        "a/c/hard",
+        "a-b/",
+        "bin/",
+        "bin/busybox",
+        "bin/sh",
+    ];
+    assert_eq!(names, want);
     // The first path of the inode in sort order holds the data, the later one links to it.
-    assert_eq!(entries[3].ty, '0');
+    assert_eq!(entries[2].ty, '0');
     assert_eq!((entries[5].ty, entries[5].link.as_str()), ('1', "a/c/hard"));
     assert_eq!((entries[6].ty, entries[6].link.as_str()), ('2', "busybox"));
     for e in &entries {
@@ -709,6 +736,11 @@ fn packed_layers_look_like_dockers() {
     }
     // ustar headers, the two zero blocks at the end, no PAX header where none is needed.
     assert_eq!(&archive[257..265], b"ustar\x0000");
+    assert_eq!(
+        &archive[148 + 6..156],
+        b"\0 ",
+        "checksum written as GNU tar and Go do"
+    );
     assert!(archive.ends_with(&[0; 1024]));
     assert!(!archive.windows(12).any(|w| w == b"PaxHeaders.0"));
 }

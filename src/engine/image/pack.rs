@@ -4,8 +4,10 @@
 //! (`bin/`, `bin/sh`), numeric owners with empty user and group names, no access or change
 //! times, mtimes in whole seconds, POSIX ustar headers and PAX records only where ustar cannot
 //! hold a value (long names, extended attributes, big ids, sizes or times). Entries are sorted
-//! byte-wise by path, so the same tree always gives the same bytes. Hard links inside the tree
-//! become link entries pointing at the first path in that order. With
+//! by path, component by component and each byte-wise (a directory, then its contents, then
+//! its next sibling: the order of `docker save` layers and GNU tar's `--sort=name`), so the
+//! same tree always gives the same bytes. Hard links inside the tree become link entries
+//! pointing at the first path in that order. With
 //! [`PackOptions::overlay_whiteouts`], an overlayfs upper directory is turned back into OCI
 //! form, as Docker's commit does: whiteout devices become `.wh.name`, opaque directories get a
 //! `.wh..wh..opq` entry.
@@ -76,7 +78,7 @@ pub fn pack_layer<W: Write>(
         source: e.into(),
     })?;
     let mut nodes = collect(root.as_fd(), opts)?;
-    nodes.sort_by(|a, b| a.tar_path.cmp(&b.tar_path));
+    nodes.sort_by(|a, b| components(&a.tar_path).cmp(components(&b.tar_path)));
 
     let mut tar = TarWriter { out };
     let mut first_paths: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
@@ -389,8 +391,9 @@ const MAX_OCTAL_8: u64 = 0o7777777;
 const MAX_OCTAL_12: u64 = 0o77777777777;
 const NAME_LEN: usize = 100;
 const PREFIX_LEN: usize = 155;
-/// Offsets of the name, link name and ustar prefix fields in a header block.
+/// Offsets of the name, checksum, link name and ustar prefix fields in a header block.
 const NAME_FIELD: std::ops::Range<usize> = 0..100;
+const CHECKSUM_FIELD: std::ops::Range<usize> = 148..156;
 const LINK_FIELD: std::ops::Range<usize> = 157..257;
 const PREFIX_FIELD: std::ops::Range<usize> = 345..500;
 
@@ -441,8 +444,7 @@ impl<W: Write> TarWriter<W> {
         header.set_mtime(0);
         header.set_size(data.len() as u64);
         header.set_entry_type(tar::EntryType::XHeader);
-        zero_device_fields(&mut header);
-        header.set_cksum();
+        set_checksum(&mut header);
         self.out
             .write_all(header.as_bytes())
             .map_err(PackError::Write)?;
@@ -513,7 +515,6 @@ fn ustar_header(entry: &Entry<'_>) -> (tar::Header, PaxRecords) {
         }
     }
     header.set_entry_type(entry.kind.tar_type());
-    zero_device_fields(&mut header);
     if matches!(entry.kind, EntryKind::Char | EntryKind::Block) {
         // Linux device numbers (12-bit major, 20-bit minor) always fit the 7 octal digits.
         let _ = header.set_device_major(entry.device.0);
@@ -523,14 +524,22 @@ fn ustar_header(entry: &Entry<'_>) -> (tar::Header, PaxRecords) {
         pax.push(([PAX_XATTR_PREFIX, key].concat(), value.clone()));
     }
     pax.sort();
-    header.set_cksum();
+    set_checksum(&mut header);
     (header, pax)
 }
 
-/// Device fields read `0000000` on every entry, as Go's archive/tar writes them.
-fn zero_device_fields(header: &mut tar::Header) {
-    let _ = header.set_device_major(0);
-    let _ = header.set_device_minor(0);
+/// Sets the header checksum the way GNU tar and Go write it: six octal digits, NUL, space.
+fn set_checksum(header: &mut tar::Header) {
+    // The sum counts the checksum field as spaces, whatever it holds.
+    header.set_cksum();
+    let sum = header.cksum().unwrap_or(0);
+    set_bytes(header, CHECKSUM_FIELD, format!("{sum:06o}\0 ").as_bytes());
+}
+
+/// The components of a `/`-separated path: entries sort by these, each compared byte-wise
+/// (GNU tar's `--sort=name`, Go's `filepath.Walk`): `a/`, `a/c`, `a-b`.
+fn components(path: &[u8]) -> std::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    path.split(|&b| b == b'/')
 }
 
 fn set_bytes(header: &mut tar::Header, field: std::ops::Range<usize>, value: &[u8]) {

@@ -32,6 +32,12 @@ pub const WHITEOUT_META_PREFIX: &[u8] = b".wh..wh.";
 pub const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
 /// The overlayfs attribute that makes a directory opaque, with value `y`.
 pub const OVERLAY_OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+/// The longest entry path accepted (Linux's `PATH_MAX`): it also bounds how deep a layer's
+/// directories can nest.
+pub const MAX_PATH_LEN: usize = 4096;
+/// Extended attributes of the overlay driver itself; an archive may not set them, since the
+/// layer format expresses opaque directories only as `.wh..wh..opq`.
+const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 /// PAX record prefix carrying extended attributes (GNU tar, Go's archive/tar, Docker).
 pub(super) const PAX_XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
 
@@ -95,6 +101,8 @@ pub enum UnpackError {
     EmptyPath,
     #[error("layer entry {path:?} contains a NUL byte in its path")]
     NulInPath { path: String },
+    #[error("layer entry {path:?} has a path longer than {MAX_PATH_LEN} bytes")]
+    PathTooLong { path: String },
     #[error("layer entry {path:?} contains a `..` component; refusing to leave the layer")]
     PathTraversal { path: String },
     #[error("layer entry {path:?} lies beneath {component:?}, which is a symbolic link; unpacking never follows one")]
@@ -239,6 +247,9 @@ impl Target {
         if raw.is_empty() {
             return Err(PathProblem::Empty);
         }
+        if raw.len() > MAX_PATH_LEN {
+            return Err(PathProblem::TooLong);
+        }
         if raw.contains(&0) {
             return Err(PathProblem::Nul);
         }
@@ -260,6 +271,7 @@ impl Target {
 
 enum PathProblem {
     Empty,
+    TooLong,
     Nul,
     Traversal,
 }
@@ -322,6 +334,7 @@ impl<'o> Layer<'o> {
         }
         let target = Target::parse(&raw).map_err(|problem| match problem {
             PathProblem::Empty => UnpackError::EmptyPath,
+            PathProblem::TooLong => UnpackError::PathTooLong { path: path.clone() },
             PathProblem::Nul => UnpackError::NulInPath { path: path.clone() },
             PathProblem::Traversal => UnpackError::PathTraversal { path: path.clone() },
         })?;
@@ -465,7 +478,7 @@ impl<'o> Layer<'o> {
                     target,
                 })
             }
-            Err(PathProblem::Empty | PathProblem::Nul) => {
+            Err(PathProblem::Empty | PathProblem::Nul | PathProblem::TooLong) => {
                 return Err(UnpackError::HardlinkTargetMissing {
                     path: path.to_owned(),
                     target,
@@ -784,7 +797,9 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<Meta,
                 pax_mtime =
                     Some(parse_pax_time(record.value_bytes()).map_err(invalid("PAX mtime"))?);
             } else if let Some(xattr) = key.strip_prefix(PAX_XATTR_PREFIX) {
-                xattrs.push((xattr.to_vec(), record.value_bytes().to_vec()));
+                if !xattr.starts_with(OVERLAY_XATTR_PREFIX) {
+                    xattrs.push((xattr.to_vec(), record.value_bytes().to_vec()));
+                }
             }
         }
     }
