@@ -734,7 +734,7 @@ fn packed_layers_look_like_dockers() {
     for e in &entries {
         assert_eq!((e.uid, e.gid, e.uname.as_str()), (0, 0, ""), "{}", e.name);
     }
-    // ustar headers, the two zero blocks at the end, no PAX header where none is needed.
+    // ustar headers, zero blocks at the end, no PAX header where none is needed.
     assert_eq!(&archive[257..265], b"ustar\x0000");
     assert_eq!(
         &archive[148 + 6..156],
@@ -742,7 +742,12 @@ fn packed_layers_look_like_dockers() {
         "checksum written as GNU tar and Go do"
     );
     assert!(archive.ends_with(&[0; 1024]));
-    assert!(!archive.windows(12).any(|w| w == b"PaxHeaders.0"));
+    assert_eq!(
+        archive.len() % 10240,
+        0,
+        "padded to whole records, as GNU tar does"
+    );
+    assert!(!archive.windows(14).any(|w| w == b"././@PaxHeader"));
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! The tar looks like the layers Docker writes: relative paths without a leading `./`
 //! (`bin/`, `bin/sh`), numeric owners with empty user and group names, no access or change
 //! times, mtimes in whole seconds, POSIX ustar headers and PAX records only where ustar cannot
-//! hold a value (long names, extended attributes, big ids, sizes or times). Entries are sorted
+//! hold a value (long or non-ASCII names, extended attributes, big ids, sizes or times), in
+//! GNU tar's `--format=posix` layout: a tree unpacked from a Debian image layer packs back to
+//! the same bytes. Entries are sorted
 //! by path, component by component and each byte-wise (a directory, then its contents, then
 //! its next sibling: the order of `docker save` layers and GNU tar's `--sort=name`), so the
 //! same tree always gives the same bytes. Hard links inside the tree become link entries
@@ -80,7 +82,7 @@ pub fn pack_layer<W: Write>(
     let mut nodes = collect(root.as_fd(), opts)?;
     nodes.sort_by(|a, b| components(&a.tar_path).cmp(components(&b.tar_path)));
 
-    let mut tar = TarWriter { out };
+    let mut tar = TarWriter { out, written: 0 };
     let mut first_paths: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
     let mut size = 0;
     for node in &nodes {
@@ -381,24 +383,26 @@ struct Entry<'a> {
     xattrs: &'a [(Vec<u8>, Vec<u8>)],
 }
 
-/// PAX records as key and value, sorted by key when written.
+/// PAX records as key and value.
 type PaxRecords = Vec<(Vec<u8>, Vec<u8>)>;
 
 const BLOCK: usize = 512;
+/// GNU tar's default record: 20 blocks.
+const RECORD: u64 = 20 * BLOCK as u64;
 /// Largest value of an 8-byte octal header field (7 digits and a NUL).
 const MAX_OCTAL_8: u64 = 0o7777777;
 /// Largest value of a 12-byte octal header field (11 digits and a NUL).
 const MAX_OCTAL_12: u64 = 0o77777777777;
 const NAME_LEN: usize = 100;
-const PREFIX_LEN: usize = 155;
-/// Offsets of the name, checksum, link name and ustar prefix fields in a header block.
+/// Offsets of the name, checksum and link name fields in a header block.
 const NAME_FIELD: std::ops::Range<usize> = 0..100;
 const CHECKSUM_FIELD: std::ops::Range<usize> = 148..156;
 const LINK_FIELD: std::ops::Range<usize> = 157..257;
-const PREFIX_FIELD: std::ops::Range<usize> = 345..500;
 
 struct TarWriter<W: Write> {
     out: W,
+    /// Bytes written so far.
+    written: u64,
 }
 
 impl<W: Write> TarWriter<W> {
@@ -410,23 +414,28 @@ impl<W: Write> TarWriter<W> {
     ) -> Result<(), PackError> {
         let (header, pax) = ustar_header(entry);
         if !pax.is_empty() {
-            self.pax_header(&entry.name, &pax)?;
+            self.pax_header(&pax)?;
         }
-        self.out
-            .write_all(header.as_bytes())
-            .map_err(PackError::Write)?;
+        self.put(header.as_bytes())?;
         if let Some((file, path)) = data {
-            let copied = io::copy(&mut file.take(entry.size), &mut self.out).map_err(|e| {
-                // Reading and writing errors both surface here; the output is what failed
-                // unless the file cannot be read any more.
-                PackError::Read {
-                    path: lossy(path),
-                    op: "copy",
-                    source: e,
-                }
-            })?;
-            if copied != entry.size {
-                return Err(PackError::Changed { path: lossy(path) });
+            let mut buf = vec![0; 64 * 1024];
+            let mut left = entry.size;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = match file.read(&mut buf[..want]) {
+                    Ok(0) => return Err(PackError::Changed { path: lossy(path) }),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        return Err(PackError::Read {
+                            path: lossy(path),
+                            op: "read",
+                            source,
+                        })
+                    }
+                };
+                self.put(&buf[..n])?;
+                left -= n as u64;
             }
             self.pad(entry.size)?;
         }
@@ -434,10 +443,10 @@ impl<W: Write> TarWriter<W> {
     }
 
     /// A PAX extended header (`x`) carrying `records` for the entry that follows.
-    fn pax_header(&mut self, name: &[u8], records: &PaxRecords) -> Result<(), PackError> {
+    fn pax_header(&mut self, records: &PaxRecords) -> Result<(), PackError> {
         let data: Vec<u8> = records.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
         let mut header = tar::Header::new_ustar();
-        set_bytes(&mut header, NAME_FIELD, &pax_header_name(name));
+        set_bytes(&mut header, NAME_FIELD, PAX_HEADER_NAME);
         header.set_mode(0);
         header.set_uid(0);
         header.set_gid(0);
@@ -445,29 +454,36 @@ impl<W: Write> TarWriter<W> {
         header.set_size(data.len() as u64);
         header.set_entry_type(tar::EntryType::XHeader);
         set_checksum(&mut header);
-        self.out
-            .write_all(header.as_bytes())
-            .map_err(PackError::Write)?;
-        self.out.write_all(&data).map_err(PackError::Write)?;
+        self.put(header.as_bytes())?;
+        self.put(&data)?;
         self.pad(data.len() as u64)
     }
 
+    /// Zeros after `len` bytes of data, up to the next block.
     fn pad(&mut self, len: u64) -> Result<(), PackError> {
         let rest = (len % BLOCK as u64) as usize;
         if rest != 0 {
-            self.out
-                .write_all(&[0; BLOCK][rest..])
-                .map_err(PackError::Write)?;
+            self.put(&[0; BLOCK][rest..])?;
         }
         Ok(())
     }
 
-    /// The end-of-archive marker, two zero blocks, then a flush.
+    /// The end-of-archive marker (two zero blocks), zeros up to a whole 10 KiB record as GNU
+    /// tar writes (so a Debian layer packs back to its exact bytes), then a flush.
     fn finish(mut self) -> Result<(), PackError> {
-        self.out
-            .write_all(&[0; 2 * BLOCK])
-            .map_err(PackError::Write)?;
+        let end = self.written + 2 * BLOCK as u64;
+        let total = end.div_ceil(RECORD) * RECORD;
+        while self.written < total {
+            let n = (total - self.written).min(BLOCK as u64) as usize;
+            self.put(&[0; BLOCK][..n])?;
+        }
         self.out.flush().map_err(PackError::Write)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        self.out.write_all(bytes).map_err(PackError::Write)?;
+        self.written += bytes.len() as u64;
+        Ok(())
     }
 }
 
@@ -475,23 +491,17 @@ impl<W: Write> TarWriter<W> {
 fn ustar_header(entry: &Entry<'_>) -> (tar::Header, PaxRecords) {
     let mut header = tar::Header::new_ustar();
     let mut pax = PaxRecords::new();
-    match split_ustar_path(&entry.name) {
-        Some((prefix, name)) => {
-            set_bytes(&mut header, PREFIX_FIELD, prefix);
-            set_bytes(&mut header, NAME_FIELD, name);
-        }
-        None => {
-            pax.push((b"path".to_vec(), entry.name.clone()));
-            set_bytes(
-                &mut header,
-                NAME_FIELD,
-                &entry.name[..entry.name.len().min(NAME_LEN)],
-            );
-        }
+    // Long names and names that are not ASCII go into PAX records (where they are UTF-8);
+    // like GNU tar's posix format, the ustar prefix field is not used.
+    if entry.name.len() > NAME_LEN || !entry.name.is_ascii() {
+        pax.push((b"path".to_vec(), entry.name.clone()));
+        set_bytes(&mut header, NAME_FIELD, &ascii_stand_in(&entry.name));
+    } else {
+        set_bytes(&mut header, NAME_FIELD, &entry.name);
     }
-    if entry.link.len() > NAME_LEN {
+    if entry.link.len() > NAME_LEN || !entry.link.is_ascii() {
         pax.push((b"linkpath".to_vec(), entry.link.clone()));
-        set_bytes(&mut header, LINK_FIELD, &entry.link[..NAME_LEN]);
+        set_bytes(&mut header, LINK_FIELD, &ascii_stand_in(&entry.link));
     } else {
         set_bytes(&mut header, LINK_FIELD, &entry.link);
     }
@@ -523,9 +533,18 @@ fn ustar_header(entry: &Entry<'_>) -> (tar::Header, PaxRecords) {
     for (key, value) in entry.xattrs {
         pax.push(([PAX_XATTR_PREFIX, key].concat(), value.clone()));
     }
-    pax.sort();
+    // `path` and `linkpath` first, as GNU tar writes them, then the rest by key.
+    pax.sort_by(|(a, _), (b, _)| (pax_rank(a), a).cmp(&(pax_rank(b), b)));
     set_checksum(&mut header);
     (header, pax)
+}
+
+fn pax_rank(key: &[u8]) -> u8 {
+    match key {
+        b"path" => 0,
+        b"linkpath" => 1,
+        _ => 2,
+    }
 }
 
 /// Sets the header checksum the way GNU tar and Go write it: six octal digits, NUL, space.
@@ -548,32 +567,19 @@ fn set_bytes(header: &mut tar::Header, field: std::ops::Range<usize>, value: &[u
     field[..value.len()].copy_from_slice(value);
 }
 
-/// Splits a name too long for the 100-byte field into ustar prefix and name at a `/`
-/// (preferring the longest prefix, like Go's archive/tar); `None` if it cannot be split.
-fn split_ustar_path(path: &[u8]) -> Option<(&[u8], &[u8])> {
-    if path.len() <= NAME_LEN {
-        return Some((&[], path));
-    }
-    let mut end = path.len().min(PREFIX_LEN + 1);
-    if end == path.len() && path.ends_with(b"/") {
-        end -= 1;
-    }
-    let slash = path[..end].iter().rposition(|&b| b == b'/')?;
-    let (prefix, name) = (&path[..slash], &path[slash + 1..]);
-    let fits =
-        slash > 0 && !name.is_empty() && name.len() <= NAME_LEN && prefix.len() <= PREFIX_LEN;
-    fits.then_some((prefix, name))
+/// What the ustar field holds when the real value is in a PAX record: as GNU tar writes it,
+/// each non-ASCII character replaced by `?`, cut to the field's 100 bytes.
+fn ascii_stand_in(value: &[u8]) -> Vec<u8> {
+    let mut ascii: Vec<u8> = String::from_utf8_lossy(value)
+        .chars()
+        .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+        .collect();
+    ascii.truncate(NAME_LEN);
+    ascii
 }
 
-/// The name of a PAX header: `dir/PaxHeaders.0/file`, cut to 100 bytes (as Go writes it).
-fn pax_header_name(name: &[u8]) -> Vec<u8> {
-    let trimmed = name.strip_suffix(b"/").unwrap_or(name);
-    let full = match trimmed.iter().rposition(|&b| b == b'/') {
-        Some(slash) => [&trimmed[..=slash], b"PaxHeaders.0/", &trimmed[slash + 1..]].concat(),
-        None => [b"PaxHeaders.0/", trimmed].concat(),
-    };
-    full[..full.len().min(NAME_LEN)].to_vec()
-}
+/// The name GNU tar gives every PAX extended header.
+const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
 
 /// One PAX record, `"<length> <key>=<value>\n"`, the length counting itself.
 fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
@@ -616,17 +622,5 @@ mod tests {
         let record = pax_record(b"path", &[b'x'; 92]);
         assert_eq!(record.len(), 102);
         assert!(record.starts_with(b"102 path=x"));
-    }
-
-    #[test]
-    fn long_names_split_into_ustar_prefix_at_a_slash() {
-        let dir = [b'd'; 120];
-        let path = [&dir[..], b"/file"].concat();
-        assert_eq!(split_ustar_path(&path), Some((&dir[..], &b"file"[..])));
-        assert_eq!(split_ustar_path(&[b'x'; 101]), None);
-        assert_eq!(
-            split_ustar_path(b"bin/sh"),
-            Some((&b""[..], &b"bin/sh"[..]))
-        );
     }
 }
