@@ -848,6 +848,105 @@ fn overlay_whiteouts_are_packed_in_oci_form_and_round_trip() {
     assert!(!raw.windows(22).any(|w| w == b"trusted.overlay.opaque"));
 }
 
+/// Writes `root` as a layer with Python's tarfile in PAX format, an independent tar writer
+/// (the one the Debian and Python fixture layers of this machine were made with): entries in
+/// name order, numeric owners only, whole-second mtimes.
+const PYTHON_LAYER_WRITER: &str = r#"
+import os, sys, tarfile
+root, out = sys.argv[1], sys.argv[2]
+def walk(rel):
+    here = os.path.join(root, rel) if rel else root
+    for name in sorted(os.listdir(here), key=os.fsencode):
+        path = os.path.join(rel, name) if rel else name
+        yield path
+        full = os.path.join(root, path)
+        if os.path.isdir(full) and not os.path.islink(full):
+            yield from walk(path)
+with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+    for path in walk(""):
+        full = os.path.join(root, path)
+        info = tar.gettarinfo(full, arcname=path)
+        info.uname = info.gname = ""
+        info.mtime = int(info.mtime)
+        if info.isreg():
+            with open(full, "rb") as f:
+                tar.addfile(info, f)
+        else:
+            tar.addfile(info)
+"#;
+
+#[test]
+fn pack_writes_the_same_bytes_as_an_independent_tar_writer() {
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path();
+    let long_dir = "d".repeat(120);
+    for d in [
+        "etc/ssl/certs",
+        "usr/share/ca-certificates",
+        "a-b",
+        "a/c",
+        "srv/empty",
+        &long_dir,
+    ] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(
+        root.join("usr/share/ca-certificates/F\u{151}tan\u{fa}s\u{ed}tv\u{e1}ny.crt"),
+        b"cert",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/share/ca-certificates/F\u{151}tan\u{fa}s\u{ed}tv\u{e1}ny.crt",
+        root.join("etc/ssl/certs/F\u{151}tan\u{fa}s\u{ed}tv\u{e1}ny.pem"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&"x/".repeat(70), root.join("etc/long-target")).unwrap();
+    fs::write(
+        root.join(&long_dir).join("f".repeat(90)),
+        vec![b'z'; 70_000],
+    )
+    .unwrap();
+    fs::write(root.join("a/c/data"), b"shared").unwrap();
+    fs::hard_link(root.join("a/c/data"), root.join("a-b/data")).unwrap();
+    fs::write(root.join("etc/shadow"), b"root:*:1::::::\n").unwrap();
+    fs::set_permissions(
+        root.join("etc/shadow"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(root.join("etc/shadow"), Some(0), Some(42)).unwrap();
+    nix::unistd::mkfifo(
+        &root.join("srv/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let reference = work.path().join("reference.tar");
+    let status = Command::new("python3")
+        .args(["-c", PYTHON_LAYER_WRITER])
+        .arg(root)
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reference = fs::read(reference).unwrap();
+
+    let ours = pack(root, &PackOptions::default());
+    assert!(
+        ours == reference,
+        "pack differs from Python's tarfile:\n{:#?}",
+        listing(&ours)
+    );
+
+    // And the independent writer's tar unpacks to the tree it was made from.
+    let dest = tempfile::tempdir().unwrap();
+    unpack(&reference, dest.path()).unwrap();
+    let mut want = describe(root);
+    want.retain(|p, _| !p.as_os_str().is_empty());
+    assert_eq!(want, describe(dest.path()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // A real-world layer: a busybox root file system
 // ---------------------------------------------------------------------------------------------
