@@ -900,7 +900,7 @@ fn pack_writes_the_same_bytes_as_an_independent_tar_writer() {
         root.join("etc/ssl/certs/F\u{151}tan\u{fa}s\u{ed}tv\u{e1}ny.pem"),
     )
     .unwrap();
-    std::os::unix::fs::symlink(&"x/".repeat(70), root.join("etc/long-target")).unwrap();
+    std::os::unix::fs::symlink("x/".repeat(70), root.join("etc/long-target")).unwrap();
     fs::write(
         root.join(&long_dir).join("f".repeat(90)),
         vec![b'z'; 70_000],

@@ -2,8 +2,6 @@
 //! crate's `Builder` refuses to write, a sandbox with a sentinel directory beside the layer,
 //! and a tree description to compare directories by.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -98,12 +96,6 @@ impl E {
     pub fn pax(mut self, key: &str, value: &[u8]) -> E {
         self.pax.push((key.to_owned(), value.to_vec()));
         self
-    }
-    pub fn raw_path(self, path: &[u8]) -> E {
-        E {
-            path: path.to_vec(),
-            ..self
-        }
     }
 }
 

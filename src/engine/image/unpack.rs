@@ -343,7 +343,7 @@ impl<'o> Layer<'o> {
             Target::Root => {
                 return match kind {
                     Kind::Directory => {
-                        self.apply_meta(self.root.as_fd(), b".", &meta, &path, MetaTimes::Later)?;
+                        self.apply_meta(self.root.as_fd(), b".", &meta, &path, Made::Directory)?;
                         self.dir_times.insert(Vec::new(), meta.mtime);
                         Ok(path)
                     }
@@ -391,7 +391,7 @@ impl<'o> Layer<'o> {
             self.clear(parent.as_fd(), components, path)?;
             rfs::mkdirat(&parent, name, Mode::RWXU).map_err(io_err(path, "creating directory"))?;
         }
-        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Later)?;
+        self.apply_meta(parent.as_fd(), name, meta, path, Made::Directory)?;
         self.dir_times.insert(components.to_vec(), meta.mtime);
         Ok(())
     }
@@ -441,7 +441,7 @@ impl<'o> Layer<'o> {
         }
         drop(file);
         self.size += found;
-        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+        self.apply_meta(parent.as_fd(), name, meta, path, Made::Other)
     }
 
     fn symlink(
@@ -454,7 +454,7 @@ impl<'o> Layer<'o> {
         let (name, parent) = self.parent_of(components, path)?;
         self.clear(parent.as_fd(), components, path)?;
         rfs::symlinkat(target, &parent, name).map_err(io_err(path, "creating symbolic link"))?;
-        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+        self.apply_meta(parent.as_fd(), name, meta, path, Made::Symlink)
     }
 
     fn hardlink(
@@ -553,7 +553,7 @@ impl<'o> Layer<'o> {
         self.clear(parent.as_fd(), components, path)?;
         rfs::mknodat(&parent, name, file_type, Mode::RUSR | Mode::WUSR, dev)
             .map_err(io_err(path, "creating device node"))?;
-        self.apply_meta(parent.as_fd(), name, meta, path, MetaTimes::Now)
+        self.apply_meta(parent.as_fd(), name, meta, path, Made::Other)
     }
 
     /// `dir/.wh.name`: an overlayfs whiteout, the character device 0:0, at `dir/name`.
@@ -589,7 +589,7 @@ impl<'o> Layer<'o> {
             xattrs: Vec::new(),
             ..meta.clone()
         };
-        self.apply_meta(parent.as_fd(), name, &meta, path, MetaTimes::Now)
+        self.apply_meta(parent.as_fd(), name, &meta, path, Made::Other)
     }
 
     /// `dir/.wh..wh..opq`: marks `dir` opaque for overlayfs.
@@ -668,14 +668,15 @@ impl<'o> Layer<'o> {
     }
 
     /// Applies ownership, then permissions (a chown clears setuid bits), then extended
-    /// attributes (a chown clears `security.capability`), then (optionally) times.
+    /// attributes (a chown clears `security.capability`), then times, as fits what was made:
+    /// symbolic links have no permissions of their own, directories get their times at the end.
     fn apply_meta(
         &self,
         parent: BorrowedFd<'_>,
         name: &[u8],
         meta: &Meta,
         path: &str,
-        times: MetaTimes,
+        made: Made,
     ) -> Result<(), UnpackError> {
         rfs::chownat(
             parent,
@@ -685,9 +686,7 @@ impl<'o> Layer<'o> {
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .map_err(io_err(path, "changing owner"))?;
-        let is_symlink = beneath::file_type_at(parent, name).map_err(io_err(path, "inspecting"))?
-            == Some(FileType::Symlink);
-        if !is_symlink {
+        if made != Made::Symlink {
             beneath::chmod_at(parent, name, meta.mode).map_err(io_err(path, "changing mode"))?;
         }
         for (key, value) in &meta.xattrs {
@@ -699,7 +698,7 @@ impl<'o> Layer<'o> {
                 }
             })?;
         }
-        if times == MetaTimes::Now {
+        if made != Made::Directory {
             set_times(parent, name, meta.mtime)
                 .map_err(io_err(path, "setting modification time"))?;
         }
@@ -707,11 +706,13 @@ impl<'o> Layer<'o> {
     }
 }
 
-/// Whether `apply_meta` sets times now, or the caller later (directories).
-#[derive(PartialEq, Eq)]
-enum MetaTimes {
-    Now,
-    Later,
+/// What an entry just made, for [`Layer::apply_meta`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Made {
+    Directory,
+    Symlink,
+    /// Regular file, device, fifo or whiteout.
+    Other,
 }
 
 /// Sets access and modification time of `name` in `dir` to `mtime`, not following it.
