@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use super::unpack::beneath::{self, WalkError};
-use super::unpack::{OVERLAY_OPAQUE_XATTR, PAX_XATTR_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+use super::unpack::{
+    OVERLAY_OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, PAX_XATTR_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX,
+};
 
 /// How to pack a layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,83 +85,90 @@ pub fn pack_layer<W: Write>(
     nodes.sort_by(|a, b| components(&a.tar_path).cmp(components(&b.tar_path)));
 
     let mut tar = TarWriter { out, written: 0 };
-    let mut first_paths: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    let mut first_paths = HashMap::new();
     let mut size = 0;
     for node in &nodes {
-        let mut entry = Entry {
-            name: node.tar_path.clone(),
-            kind: EntryKind::Regular,
-            mode: node.mode,
-            uid: node.uid,
-            gid: node.gid,
-            mtime: node.mtime,
-            size: 0,
-            link: Vec::new(),
-            device: (0, 0),
-            xattrs: &node.xattrs,
-        };
-        if node.nlink > 1 && !matches!(node.kind, NodeKind::Directory | NodeKind::Whiteout) {
-            match first_paths.get(&node.inode) {
-                Some(first) => {
-                    entry.kind = EntryKind::Link;
-                    entry.link = first.clone();
-                    tar.write(&entry, None)?;
-                    continue;
-                }
-                None => {
-                    first_paths.insert(node.inode, node.tar_path.clone());
-                }
-            }
-        }
-        match &node.kind {
-            NodeKind::Directory => {
-                entry.kind = EntryKind::Directory;
-                entry.name.push(b'/');
-                tar.write(&entry, None)?;
-                if node.opaque {
-                    let mut marker = node.tar_path.clone();
-                    marker.push(b'/');
-                    marker.extend_from_slice(WHITEOUT_OPAQUE);
-                    let marker = Entry {
-                        name: marker,
-                        kind: EntryKind::Regular,
-                        mode: node.mode & 0o777,
-                        xattrs: &[],
-                        ..entry
-                    };
-                    tar.write(&marker, None)?;
-                }
-            }
-            NodeKind::Regular { size: file_size } => {
-                entry.size = *file_size;
-                let mut file = open_file(root.as_fd(), node)?;
-                tar.write(&entry, Some((&mut file, &node.tar_path)))?;
-                size += file_size;
-            }
-            NodeKind::Symlink(target) => {
-                entry.kind = EntryKind::Symlink;
-                entry.link = target.clone();
-                tar.write(&entry, None)?;
-            }
-            NodeKind::Device(kind, major, minor) => {
-                entry.kind = *kind;
-                entry.device = (*major, *minor);
-                tar.write(&entry, None)?;
-            }
-            NodeKind::Fifo => {
-                entry.kind = EntryKind::Fifo;
-                tar.write(&entry, None)?;
-            }
-            NodeKind::Whiteout => {
-                // Docker writes whiteouts as empty regular files with mode 0600.
-                entry.mode = 0o600;
-                entry.xattrs = &[];
-                tar.write(&entry, None)?;
-            }
-        }
+        size += write_node(&mut tar, root.as_fd(), node, &mut first_paths)?;
     }
     tar.finish()?;
     Ok(PackReport { size })
+}
+
+/// Writes the entries for one node: a hard link entry if its inode was written before, else
+/// the node itself (and an opaque marker after an opaque directory). Returns the bytes of
+/// regular file content written.
+fn write_node<W: Write>(
+    tar: &mut TarWriter<W>,
+    root: BorrowedFd<'_>,
+    node: &Node,
+    first_paths: &mut HashMap<(u64, u64), Vec<u8>>,
+) -> Result<u64, PackError> {
+    let mut entry = Entry {
+        name: node.tar_path.clone(),
+        kind: EntryKind::Regular,
+        mode: node.mode,
+        uid: node.uid,
+        gid: node.gid,
+        mtime: node.mtime,
+        size: 0,
+        link: Vec::new(),
+        device: (0, 0),
+        xattrs: &node.xattrs,
+    };
+    if node.nlink > 1 && !matches!(node.kind, NodeKind::Directory | NodeKind::Whiteout) {
+        if let Some(first) = first_paths.get(&node.inode) {
+            entry.kind = EntryKind::Link;
+            entry.link = first.clone();
+            tar.write(&entry, None)?;
+            return Ok(0);
+        }
+        first_paths.insert(node.inode, node.tar_path.clone());
+    }
+    match &node.kind {
+        NodeKind::Directory => {
+            entry.kind = EntryKind::Directory;
+            entry.name.push(b'/');
+            tar.write(&entry, None)?;
+            if node.opaque {
+                // Docker's marker: an empty file owned like its directory.
+                let marker = Entry {
+                    name: [&node.tar_path[..], b"/", WHITEOUT_OPAQUE].concat(),
+                    kind: EntryKind::Regular,
+                    mode: node.mode & 0o777,
+                    xattrs: &[],
+                    ..entry
+                };
+                tar.write(&marker, None)?;
+            }
+        }
+        NodeKind::Regular { size } => {
+            entry.size = *size;
+            let mut file = open_file(root, node)?;
+            tar.write(&entry, Some((&mut file, &node.tar_path)))?;
+            return Ok(*size);
+        }
+        NodeKind::Symlink(target) => {
+            entry.kind = EntryKind::Symlink;
+            entry.link = target.clone();
+            tar.write(&entry, None)?;
+        }
+        NodeKind::Device(kind, major, minor) => {
+            entry.kind = *kind;
+            entry.device = (*major, *minor);
+            tar.write(&entry, None)?;
+        }
+        NodeKind::Fifo => {
+            entry.kind = EntryKind::Fifo;
+            tar.write(&entry, None)?;
+        }
+        NodeKind::Whiteout => {
+            // Docker writes whiteouts as empty regular files with mode 0600.
+            entry.mode = 0o600;
+            entry.xattrs = &[];
+            tar.write(&entry, None)?;
+        }
+    }
+    Ok(0)
 }
 
 /// A file found in the tree.
@@ -238,7 +247,7 @@ fn inspect(
         && xattrs
             .iter()
             .any(|(key, value)| key == OVERLAY_OPAQUE_XATTR && value == b"y");
-    xattrs.retain(|(key, _)| !key.starts_with(b"trusted.overlay."));
+    xattrs.retain(|(key, _)| !key.starts_with(OVERLAY_XATTR_PREFIX));
     let mut tar_path = disk_path.clone();
     let kind = match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => NodeKind::Directory,

@@ -7,7 +7,12 @@
 //! symbolic link (see [`beneath`]). Entry paths are made relative (a leading `/` is dropped, as
 //! Docker does) and may not contain `..`; a symbolic link met on the way to an entry is an
 //! error, not a detour. OCI whiteouts (`.wh.name`, `.wh..wh..opq`) become overlayfs whiteouts
-//! (a 0:0 character device, the `trusted.overlay.opaque` attribute).
+//! (a 0:0 character device, the `trusted.overlay.opaque` attribute); AUFS bookkeeping entries
+//! are skipped and the archive may not set `trusted.overlay.*` attributes itself.
+//!
+//! Like tar, a later entry replaces an earlier one at the same path (a directory over a
+//! directory only updates its metadata), missing parents are created 0755, and directory
+//! times are set after the last entry.
 
 pub(super) mod beneath;
 
@@ -37,7 +42,7 @@ pub const OVERLAY_OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
 pub const MAX_PATH_LEN: usize = 4096;
 /// Extended attributes of the overlay driver itself; an archive may not set them, since the
 /// layer format expresses opaque directories only as `.wh..wh..opq`.
-const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
+pub(super) const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 /// PAX record prefix carrying extended attributes (GNU tar, Go's archive/tar, Docker).
 pub(super) const PAX_XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
 
