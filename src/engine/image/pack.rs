@@ -203,7 +203,7 @@ enum NodeKind {
     Whiteout,
 }
 
-/// Lists the whole tree beneath `root`, directories first-found order; never follows a link.
+/// Lists the whole tree beneath `root` (unsorted: the caller sorts), never following a link.
 fn collect(root: BorrowedFd<'_>, opts: &PackOptions) -> Result<Vec<Node>, PackError> {
     let mut nodes = Vec::new();
     let mut pending: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
