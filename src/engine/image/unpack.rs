@@ -15,6 +15,8 @@
 //! times are set after the last entry.
 
 pub(super) mod beneath;
+mod entry;
+mod input;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -22,12 +24,13 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
 use rustix::fs::{
-    self as rfs, AtFlags, Dev, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags,
+    self as rfs, AtFlags, Dev, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags,
 };
 
 use beneath::WalkError;
+use entry::{entry_kind, read_meta, Kind, Meta, PathProblem, Target};
+use input::Input;
 
 /// Prefix of an OCI whiteout entry: `dir/.wh.name` hides `dir/name` of the layers below.
 pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -192,117 +195,6 @@ pub fn unpack_layer<R: Read>(
     layer.finish()?;
     io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| archive_error(&last, e))?;
     Ok(UnpackReport { size: layer.size })
-}
-
-/// The decompressed byte stream, after a look at the first bytes.
-enum Input<R: Read> {
-    Plain(io::Chain<io::Cursor<Vec<u8>>, R>),
-    Gzip(Box<MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
-}
-
-impl<R: Read> Input<R> {
-    fn sniff(mut reader: R) -> Result<Self, UnpackError> {
-        let mut magic = Vec::with_capacity(6);
-        (&mut reader)
-            .take(6)
-            .read_to_end(&mut magic)
-            .map_err(|source| UnpackError::Archive {
-                after: None,
-                source,
-            })?;
-        let unsupported = |compression| Err(UnpackError::UnsupportedCompression { compression });
-        if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            return unsupported("zstd");
-        }
-        if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-            return unsupported("xz");
-        }
-        if magic.starts_with(b"BZh") {
-            return unsupported("bzip2");
-        }
-        let gzip = magic.starts_with(&[0x1f, 0x8b]);
-        let stream = io::Cursor::new(magic).chain(reader);
-        Ok(if gzip {
-            Input::Gzip(Box::new(MultiGzDecoder::new(stream)))
-        } else {
-            Input::Plain(stream)
-        })
-    }
-}
-
-impl<R: Read> Read for Input<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Input::Plain(r) => r.read(buf),
-            Input::Gzip(r) => r.read(buf),
-        }
-    }
-}
-
-/// Where an entry goes: the layer directory itself, or a path beneath it.
-enum Target {
-    Root,
-    /// Components, none empty, `.` or `..`, none containing `/` or NUL.
-    Beneath(Vec<Vec<u8>>),
-}
-
-impl Target {
-    /// Normalises an archive path: leading `/` and `.` / empty components dropped, `..` refused.
-    fn parse(raw: &[u8]) -> Result<Target, PathProblem> {
-        if raw.is_empty() {
-            return Err(PathProblem::Empty);
-        }
-        if raw.len() > MAX_PATH_LEN {
-            return Err(PathProblem::TooLong);
-        }
-        if raw.contains(&0) {
-            return Err(PathProblem::Nul);
-        }
-        let mut components = Vec::new();
-        for component in raw.split(|&b| b == b'/') {
-            match component {
-                b"" | b"." => {}
-                b".." => return Err(PathProblem::Traversal),
-                name => components.push(name.to_vec()),
-            }
-        }
-        Ok(if components.is_empty() {
-            Target::Root
-        } else {
-            Target::Beneath(components)
-        })
-    }
-}
-
-enum PathProblem {
-    Empty,
-    TooLong,
-    Nul,
-    Traversal,
-}
-
-/// What an entry creates.
-enum Kind {
-    Directory,
-    Regular,
-    Symlink(Vec<u8>),
-    Hardlink(Vec<u8>),
-    /// Character device, block device or fifo.
-    Node(FileType, Dev),
-    /// Carries nothing for the file system (PAX global header).
-    Nothing,
-}
-
-/// Ownership, permissions, times and extended attributes from an entry's headers.
-#[derive(Clone)]
-struct Meta {
-    /// Permission bits with setuid, setgid and sticky.
-    mode: u32,
-    uid: Uid,
-    gid: Gid,
-    mtime: Timespec,
-    /// From `SCHILY.xattr.*` PAX records.
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The unpacking in progress.
@@ -729,172 +621,6 @@ fn set_times(dir: BorrowedFd<'_>, name: &[u8], mtime: Timespec) -> rustix::io::R
     rfs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
 }
 
-fn entry_kind<R: Read>(
-    entry: &tar::Entry<'_, R>,
-    raw_path: &[u8],
-    path: &str,
-) -> Result<Kind, UnpackError> {
-    use tar::EntryType as T;
-    let header = entry.header();
-    let link = || {
-        entry
-            .link_name_bytes()
-            .filter(|l| !l.is_empty())
-            .map(|l| l.into_owned())
-            .ok_or_else(|| UnpackError::InvalidHeader {
-                path: path.to_owned(),
-                field: "link name",
-                source: io::Error::new(io::ErrorKind::InvalidData, "missing"),
-            })
-    };
-    let device = || -> Result<Dev, UnpackError> {
-        let number = |field: &'static str, value: io::Result<Option<u32>>| {
-            value
-                .and_then(|v| {
-                    v.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "missing"))
-                })
-                .map_err(|source| UnpackError::InvalidHeader {
-                    path: path.to_owned(),
-                    field,
-                    source,
-                })
-        };
-        let major = number("device major", header.device_major())?;
-        let minor = number("device minor", header.device_minor())?;
-        Ok(rfs::makedev(major, minor))
-    };
-    Ok(match header.entry_type() {
-        // Pre-POSIX archives mark directories as regular files with a trailing slash.
-        T::Regular if header.as_old().linkflag[0] == 0 && raw_path.ends_with(b"/") => {
-            Kind::Directory
-        }
-        T::Regular | T::Continuous | T::GNUSparse => Kind::Regular,
-        T::Directory => Kind::Directory,
-        T::Symlink => Kind::Symlink(link()?),
-        T::Link => Kind::Hardlink(link()?),
-        T::Char => Kind::Node(FileType::CharacterDevice, device()?),
-        T::Block => Kind::Node(FileType::BlockDevice, device()?),
-        T::Fifo => Kind::Node(FileType::Fifo, 0),
-        T::XGlobalHeader => Kind::Nothing,
-        other => {
-            return Err(UnpackError::UnsupportedType {
-                path: path.to_owned(),
-                kind: format!("{:?}", char::from(other.as_byte())),
-            })
-        }
-    })
-}
-
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<Meta, UnpackError> {
-    let invalid = |field: &'static str| {
-        move |source: io::Error| UnpackError::InvalidHeader {
-            path: path.to_owned(),
-            field,
-            source,
-        }
-    };
-    let mut pax_mtime = None;
-    let mut xattrs = Vec::new();
-    if let Some(records) = entry.pax_extensions().map_err(invalid("PAX"))? {
-        for record in records {
-            let record = record.map_err(invalid("PAX"))?;
-            let key = record.key_bytes();
-            if key == b"mtime" {
-                pax_mtime =
-                    Some(parse_pax_time(record.value_bytes()).map_err(invalid("PAX mtime"))?);
-            } else if let Some(xattr) = key.strip_prefix(PAX_XATTR_PREFIX) {
-                if !xattr.starts_with(OVERLAY_XATTR_PREFIX) {
-                    xattrs.push((xattr.to_vec(), record.value_bytes().to_vec()));
-                }
-            }
-        }
-    }
-    let header = entry.header();
-    let old = header.as_old();
-    let mtime = match pax_mtime {
-        Some(t) => t,
-        None => {
-            let secs = or_zero(&old.mtime, header.mtime()).map_err(invalid("mtime"))?;
-            Timespec {
-                tv_sec: i64::try_from(secs)
-                    .map_err(|e| invalid("mtime")(io::Error::new(io::ErrorKind::InvalidData, e)))?,
-                tv_nsec: 0,
-            }
-        }
-    };
-    let id = |field: &'static str, value: io::Result<u64>| {
-        value
-            .and_then(|v| {
-                u32::try_from(v)
-                    .ok()
-                    .filter(|&v| v != u32::MAX)
-                    .ok_or_else(|| {
-                        io::Error::new(io::ErrorKind::InvalidData, format!("{v} is out of range"))
-                    })
-            })
-            .map_err(invalid(field))
-    };
-    Ok(Meta {
-        mode: or_zero(&old.mode, header.mode().map(u64::from)).map_err(invalid("mode"))? as u32
-            & 0o7777,
-        uid: Uid::from_raw(id("uid", or_zero(&old.uid, header.uid()))?),
-        gid: Gid::from_raw(id("gid", or_zero(&old.gid, header.gid()))?),
-        mtime,
-        xattrs,
-    })
-}
-
-/// A numeric header field left empty (all NUL or spaces) reads as 0, as in Go's archive/tar
-/// (some writers leave fields they do not use empty).
-fn or_zero(raw: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
-    if raw.iter().all(|&b| b == 0 || b == b' ') {
-        Ok(0)
-    } else {
-        parsed
-    }
-}
-
-/// Parses a PAX time, `[-]seconds[.fraction]`.
-fn parse_pax_time(value: &[u8]) -> io::Result<Timespec> {
-    let bad = || {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{:?}", String::from_utf8_lossy(value)),
-        )
-    };
-    let text = std::str::from_utf8(value).map_err(|_| bad())?;
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (secs, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    if secs.is_empty()
-        || !secs.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let secs: i64 = secs.parse().map_err(|_| bad())?;
-    let mut nanos: i64 = 0;
-    for (i, digit) in fraction.bytes().take(9).enumerate() {
-        nanos += i64::from(digit - b'0') * 10i64.pow(8 - i as u32);
-    }
-    Ok(match (negative, nanos) {
-        (false, _) => Timespec {
-            tv_sec: secs,
-            tv_nsec: nanos,
-        },
-        (true, 0) => Timespec {
-            tv_sec: -secs,
-            tv_nsec: 0,
-        },
-        (true, _) => Timespec {
-            tv_sec: -secs - 1,
-            tv_nsec: 1_000_000_000 - nanos,
-        },
-    })
-}
-
 fn split_last(components: &[Vec<u8>]) -> (&[u8], &[Vec<u8>]) {
     match components.split_last() {
         Some((name, parents)) => (name.as_slice(), parents),
@@ -939,39 +665,5 @@ fn io_err<'p, E: Into<io::Error>>(
         path: path.to_owned(),
         op,
         source: e.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_paths_are_made_relative_and_may_not_climb() {
-        let parts = |raw: &[u8]| match Target::parse(raw) {
-            Ok(Target::Beneath(c)) => Some(c),
-            _ => None,
-        };
-        assert_eq!(
-            parts(b"/etc//passwd"),
-            Some(vec![b"etc".to_vec(), b"passwd".to_vec()])
-        );
-        assert_eq!(parts(b"./bin/"), Some(vec![b"bin".to_vec()]));
-        assert!(matches!(Target::parse(b"./"), Ok(Target::Root)));
-        assert!(matches!(
-            Target::parse(b"a/../b"),
-            Err(PathProblem::Traversal)
-        ));
-        assert!(matches!(Target::parse(b""), Err(PathProblem::Empty)));
-    }
-
-    #[test]
-    fn pax_times_allow_fractions_and_signs() {
-        let t = parse_pax_time(b"1700000000.25").unwrap();
-        assert_eq!((t.tv_sec, t.tv_nsec), (1_700_000_000, 250_000_000));
-        let t = parse_pax_time(b"-1.5").unwrap();
-        assert_eq!((t.tv_sec, t.tv_nsec), (-2, 500_000_000));
-        assert!(parse_pax_time(b"12x").is_err());
-        assert!(parse_pax_time(b"").is_err());
     }
 }
