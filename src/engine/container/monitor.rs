@@ -46,17 +46,13 @@ pub fn main(store: &ContainerStore, id: &str, attach: bool) -> i32 {
     // open, writes fail and are ignored.
     let report = unsafe { File::from_raw_fd(REPORT_FD) };
     let mut reporter = Reporter(Some(report));
-    let code = match run(store, id, attach, &mut reporter) {
-        Ok(code) => code,
-        Err(e) => {
-            reporter.send(&Report::Failed {
-                message: format!("{e:#}"),
-                code: 125,
-            });
-            125
-        }
-    };
-    reporter.send(&Report::Exited { code });
+    if let Err(e) = run(store, id, attach, &mut reporter) {
+        reporter.send(&Report::Failed {
+            message: format!("{e:#}"),
+            code: 125,
+        });
+        return 125;
+    }
     0
 }
 
@@ -74,7 +70,7 @@ impl Reporter {
     }
 }
 
-fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) -> Result<i32> {
+fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) -> Result<()> {
     let c = store.get(id).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A mount namespace of our own: the overlay and the bind mounts live and die with us.
     unshare(CloneFlags::CLONE_NEWNS).context("cannot create the monitor's mount namespace")?;
@@ -105,7 +101,7 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
             );
             record_failed_start(store, &c, code, &message)?;
             reporter.send(&Report::Failed { message, code });
-            return Ok(code);
+            return Ok(());
         }
     };
     let started = Utc::now();
@@ -125,7 +121,6 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
     let status = process.wait().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = status.code();
     let oom = false;
-    unmount_rootfs(&c);
     {
         let lock = store.root().lock()?;
         let mut state: State = store.load(&c.config.id)?.state;
@@ -137,10 +132,17 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
         state.finished_at = Some(Utc::now());
         store.save_state(&lock, &c.config.id, &state)?;
         if c.config.auto_remove {
-            store.delete(&lock, &c.config.id)?;
+            store.forget(&lock, &c.config.id)?;
         }
     }
-    Ok(code)
+    // The container is recorded (or, with --rm, gone): the waiting client may go on while
+    // the slower unmount and directory removal finish here.
+    reporter.send(&Report::Exited { code });
+    unmount_rootfs(&c);
+    if c.config.auto_remove {
+        store.remove_files(&c.config.id)?;
+    }
+    Ok(())
 }
 
 fn record_failed_start(

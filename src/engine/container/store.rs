@@ -190,12 +190,29 @@ impl ContainerStore {
         atomic_write_json(&self.paths(&config.id).config(), config)
     }
 
-    /// Delete a container's directory (its process must be gone).
+    /// Delete a container (its process must be gone): [`Self::forget`] then
+    /// [`Self::remove_files`].
     pub fn delete(&self, lock: &StateLock, id: &ContainerId) -> Result<()> {
+        self.forget(lock, id)?;
+        self.remove_files(id)
+    }
+
+    /// Make the container cease to exist: its config goes (a directory without one is no
+    /// container) and its layers are no longer pinned.
+    pub fn forget(&self, lock: &StateLock, id: &ContainerId) -> Result<()> {
+        let config = self.paths(id).config();
+        match fs::remove_file(&config) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", config.display()))
+            }
+            _ => {}
+        }
+        crate::engine::image::ImageStore::open(&self.root).unpin(lock, id.as_str())
+    }
+
+    /// Remove what is left of a forgotten container's directory.
+    pub fn remove_files(&self, id: &ContainerId) -> Result<()> {
         let dir = self.paths(id).dir;
-        crate::engine::image::ImageStore::open(&self.root).unpin(lock, id.as_str())?;
-        // The config goes first so a half-deleted directory is no longer a container.
-        let _ = fs::remove_file(dir.join("config.json"));
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(e).with_context(|| format!("cannot remove {}", dir.display()))
