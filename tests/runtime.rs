@@ -14,7 +14,8 @@ use std::process::Command;
 use std::thread;
 
 use dokles::runtime::{
-    default_spec, spawn, ContainerProcess, ExecErrorKind, ExitStatus, RuntimeError, Stdio, StdioFd,
+    create, default_spec, spawn, ContainerProcess, ExecErrorKind, ExitStatus, RuntimeError, Stdio,
+    StdioFd,
 };
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
@@ -533,40 +534,43 @@ fn limited_spec(rootfs: &Rootfs, script: &str) -> Spec {
 #[test]
 fn cgroup_limits_apply_and_show_inside_the_container() {
     let rootfs = Rootfs::new();
+    // The container stays up until its stdin closes, so the host can look at its cgroup.
     let spec = limited_spec(
         &rootfs,
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
              /sys/fs/cgroup/pids/pids.max \
              /sys/fs/cgroup/cpu/cpu.shares \
              /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
-         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs",
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs; \
+         cat > /dev/null",
     );
-    let (running, out, err) = start(&spec, &rootfs.path()).expect("container starts");
-    let dirs = running
-        .process
-        .as_ref()
-        .and_then(|p| p.cgroup())
-        .expect("a cgroup")
-        .dirs()
-        .to_vec();
-    let host_pid = running.process.as_ref().expect("running").pid.to_string();
-    let memory_dir = dirs
-        .iter()
-        .find(|d| d.starts_with("/sys/fs/cgroup/memory"))
-        .expect("memory cgroup")
-        .clone();
-    let procs = fs::read_to_string(memory_dir.join("cgroup.procs")).unwrap_or_default();
-    let (stdout, stderr) = (read_all(out), read_all(err));
+    let (in_r, in_w) = pipe();
+    let (out_r, out_w) = pipe();
+    let stdio = Stdio {
+        stdin: StdioFd::Fd(in_r),
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Inherit,
+    };
+    let running = Running {
+        process: Some(spawn(&spec, &rootfs.path(), stdio).expect("container starts")),
+    };
+    let process = running.process.as_ref().expect("running");
+    let dirs = process.cgroup().expect("a cgroup").dirs().to_vec();
+    let host_pid = process.pid.to_string();
+    for dir in &dirs {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
+        assert!(
+            procs.lines().any(|p| p == host_pid),
+            "init {host_pid} not in {}: {procs:?}",
+            dir.display()
+        );
+    }
+    drop(in_w);
+    let stdout = read_all(out_r);
     assert_eq!(running.wait(), ExitStatus::Exited(0));
     assert_eq!(
         stdout.join().expect("stdout"),
-        "33554432\n6\n512\n50000\n1\n",
-        "stderr: {}",
-        stderr.join().expect("stderr")
-    );
-    assert!(
-        procs.lines().any(|p| p == host_pid),
-        "init {host_pid} not in {procs:?}"
+        "33554432\n6\n512\n50000\n1\n"
     );
     for dir in dirs {
         assert!(!dir.exists(), "cgroup {} left behind", dir.display());
@@ -582,4 +586,41 @@ fn the_pids_limit_stops_a_fork_bomb() {
     );
     let out = run_spec(&spec, &rootfs.path()).expect("container runs");
     assert!(out.stderr.contains("can't fork"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn a_created_container_runs_its_command_only_when_started() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["touch", "/ran"]);
+    let created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let pid = created.pid();
+    let own_net = fs::read_link("/proc/self/ns/net").expect("own netns");
+    let container_net = fs::read_link(format!("/proc/{pid}/ns/net")).expect("container netns");
+    assert_ne!(
+        own_net, container_net,
+        "the container has a network namespace of its own"
+    );
+    assert!(!rootfs.path().join("ran").exists(), "ran before start");
+    let running = Running {
+        process: Some(created.start().expect("container starts")),
+    };
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert!(
+        rootfs.path().join("ran").exists(),
+        "did not run after start"
+    );
+}
+
+#[test]
+fn dropping_a_created_container_kills_it() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["touch", "/ran"]);
+    let created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let pid = created.pid();
+    drop(created);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "init {pid} still there"
+    );
+    assert!(!rootfs.path().join("ran").exists());
 }

@@ -10,7 +10,8 @@
 //! anything else, so the init is born inside it.
 //!
 //! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
-//! capabilities, then `exec`s the container's command; on any failure it sends a
+//! capabilities, reports `Ready`, waits for the start signal, then `exec`s the container's
+//! command; on any failure it sends a
 //! [`ChildFailure`] to the caller and exits.
 //!
 //! CVE-2019-5736 (overwriting the runtime binary through `/proc/<pid>/exe`): the setup
@@ -244,7 +245,13 @@ fn clone_parent() -> nix::Result<i32> {
 /// The container's init. Never returns: it becomes the container's command or exits.
 fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
     let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan))) {
-        Ok(Ok(())) => ChildFailure::Exec(process::exec(&plan.process)),
+        Ok(Ok(())) => {
+            channel.send(&ChildMessage::Ready);
+            if !channel.wait_for_start() {
+                exit(1)
+            }
+            ChildFailure::Exec(process::exec(&plan.process))
+        }
         Ok(Err(failure)) => failure,
         Err(_) => internal("setting up the container (panic)"),
     };

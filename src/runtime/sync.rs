@@ -5,6 +5,9 @@
 //! when every child holding the socket has either exited or successfully `exec`ed the
 //! container's process (close-on-exec closes it). So "EOF without a failure" means "the
 //! container's process is running".
+//!
+//! The one message the other way is the start signal: the init reports `Ready` when its
+//! setup is complete and waits for it before `exec`.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -22,6 +25,8 @@ const MAX_MESSAGE: usize = 16 * 1024;
 pub enum ChildMessage {
     /// The container's init was created; this is its PID in the caller's PID namespace.
     InitPid(i32),
+    /// The init finished its setup and waits for the start signal to `exec`.
+    Ready,
     /// Setup failed; the sender exits right after.
     Failed(ChildFailure),
 }
@@ -63,6 +68,7 @@ pub fn channel() -> Result<(ParentEnd, ChildEnd), RuntimeError> {
 }
 
 /// The caller's end.
+#[derive(Debug)]
 pub struct ParentEnd(OwnedFd);
 
 impl ParentEnd {
@@ -85,6 +91,18 @@ impl ParentEnd {
     }
 }
 
+/// The one-byte message that lets a created container `exec`.
+const START: &[u8] = b"S";
+
+impl ParentEnd {
+    /// Tell the waiting init to `exec`.
+    pub fn send_start(&self) -> Result<(), RuntimeError> {
+        send(self.0.as_raw_fd(), START, MsgFlags::empty())
+            .map(drop)
+            .map_err(|e| RuntimeError::host("cannot signal the container to start", e))
+    }
+}
+
 /// The setup processes' end.
 pub struct ChildEnd(OwnedFd);
 
@@ -93,6 +111,18 @@ impl ChildEnd {
         // Nothing useful can be done if the parent is gone; the child exits right after.
         if let Ok(bytes) = serde_json::to_vec(message) {
             let _ = send(self.0.as_raw_fd(), &bytes, MsgFlags::empty());
+        }
+    }
+
+    /// Block until the caller says start (`true`), or goes away without (`false`).
+    pub fn wait_for_start(&self) -> bool {
+        let mut buf = [0u8; 8];
+        loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                Ok(n) => return buf.get(..n) == Some(START),
+                Err(_) => return false,
+            }
         }
     }
 
