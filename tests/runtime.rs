@@ -14,8 +14,8 @@ use std::process::Command;
 use std::thread;
 
 use dokles::runtime::{
-    create, default_spec, spawn, ContainerProcess, ExecErrorKind, ExitStatus, RuntimeError, Stdio,
-    StdioFd,
+    create, default_spec, exec_in, spawn, ContainerProcess, ExecErrorKind, ExitStatus,
+    RuntimeError, Stdio, StdioFd,
 };
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
@@ -623,4 +623,66 @@ fn dropping_a_created_container_kills_it() {
         "init {pid} still there"
     );
     assert!(!rootfs.path().join("ran").exists());
+}
+
+#[test]
+fn exec_runs_a_second_process_inside_a_running_container() {
+    let rootfs = Rootfs::new();
+    fs::write(rootfs.path().join("etc/motd"), "inside\n").expect("motd");
+    let spec = limited_spec(&rootfs, "exec sleep 100");
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; grep CapEff /proc/self/status; \
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs"
+            .into(),
+    ]));
+    let (out_r, out_w) = pipe();
+    let stdio = Stdio {
+        stdin: StdioFd::Null,
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Inherit,
+    };
+    let exec = Running {
+        process: Some(exec_in(init.pid, &process, init.cgroup(), stdio).expect("exec starts")),
+    };
+    let stdout = read_all(out_r);
+    assert_eq!(exec.wait(), ExitStatus::Exited(0));
+    let stdout = stdout.join().expect("stdout");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_ne!(lines[0], "1", "the exec'd process is not the init");
+    assert!(
+        lines[0].parse::<u32>().is_ok_and(|pid| pid < 100),
+        "{stdout}"
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            HOSTNAME,
+            "inside",
+            "sleep\u{0}100\u{0}",
+            "CapEff:\t00000000a80425fb",
+            "1"
+        ]
+    );
+}
+
+#[test]
+fn exec_of_a_missing_command_is_not_found() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["sleep", "100"]);
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec!["foo".into()]));
+    let err = exec_in(init.pid, &process, None, Stdio::null()).expect_err("exec fails");
+    assert_eq!(
+        err.to_string(),
+        "exec: \"foo\": executable file not found in $PATH"
+    );
+    assert_eq!(err.docker_exit_code(), 127);
 }

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 
 use super::cgroups::Cgroup;
 use super::error::RuntimeError;
@@ -224,8 +224,6 @@ impl Drop for CreatedContainer {
 /// all in place when this returns, and the init waits for [`CreatedContainer::start`].
 pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContainer, RuntimeError> {
     let plan = InitPlan::from_spec(spec, rootfs)?;
-    let stdio = stdio.resolve()?;
-    let (parent_end, child_end) = sync::channel()?;
     let linux = spec.linux().as_ref();
     let cgroup = match linux.and_then(|l| l.cgroups_path().as_ref()) {
         Some(path) => Some(Cgroup::create(
@@ -234,30 +232,11 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
         )?),
         None => None,
     };
-    // SAFETY: the child runs only the setup code (see the module documentation on forking in
-    // a multi-threaded caller) and ends in execve or _exit, never returning into the caller.
-    let forked = unsafe { fork() };
-    let intermediate = match forked {
-        Err(e) => {
-            if let Some(cgroup) = cgroup {
-                let _ = cgroup.remove();
-            }
-            return Err(RuntimeError::host("cannot fork", e));
-        }
-        Ok(ForkResult::Child) => {
-            drop(parent_end);
-            let raw = [0, 1, 2].map(|i| stdio[i].as_ref().map(|fd| fd.as_raw_fd()));
-            init::run_intermediate(&plan, cgroup.as_ref(), child_end, raw)
-        }
-        Ok(ForkResult::Parent { child }) => child,
-    };
-    drop(child_end);
-    drop(stdio);
-    match wait_until_ready(&parent_end, intermediate) {
-        Ok(pid) => Ok(CreatedContainer {
+    match launch(&plan, cgroup.as_ref(), stdio) {
+        Ok((pid, channel)) => Ok(CreatedContainer {
             pid,
             cgroup,
-            channel: parent_end,
+            channel,
             done: false,
         }),
         Err(e) => {
@@ -267,6 +246,52 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
                 let _ = cgroup.remove();
             }
             Err(e)
+        }
+    }
+}
+
+/// Run `process` inside the running container whose init is `init` (`docker exec`): join
+/// its namespaces and, if given, its cgroup; then user, capabilities and `exec` as for the
+/// init. Returns once the process runs.
+pub fn exec_in(
+    init: Pid,
+    process: &Process,
+    cgroup: Option<&Cgroup>,
+    stdio: Stdio,
+) -> Result<ContainerProcess, RuntimeError> {
+    let plan = InitPlan::for_exec(init, process)?;
+    let (pid, channel) = launch(&plan, cgroup, stdio)?;
+    CreatedContainer {
+        pid,
+        // The cgroup belongs to the container, not to this process.
+        cgroup: None,
+        channel,
+        done: false,
+    }
+    .start()
+}
+
+/// Fork the setup processes for `plan` and wait until the process is ready to `exec`.
+fn launch(
+    plan: &InitPlan,
+    cgroup: Option<&Cgroup>,
+    stdio: Stdio,
+) -> Result<(Pid, ParentEnd), RuntimeError> {
+    let stdio = stdio.resolve()?;
+    let (parent_end, child_end) = sync::channel()?;
+    // SAFETY: the child runs only the setup code (see the module documentation on forking in
+    // a multi-threaded caller) and ends in execve or _exit, never returning into the caller.
+    match unsafe { fork() }.map_err(|e| RuntimeError::host("cannot fork", e))? {
+        ForkResult::Child => {
+            drop(parent_end);
+            let raw = [0, 1, 2].map(|i| stdio[i].as_ref().map(|fd| fd.as_raw_fd()));
+            init::run_intermediate(plan, cgroup, child_end, raw)
+        }
+        ForkResult::Parent { child } => {
+            drop(child_end);
+            drop(stdio);
+            let pid = wait_until_ready(&parent_end, child)?;
+            Ok((pid, parent_end))
         }
     }
 }

@@ -9,6 +9,9 @@
 //! If the spec names a cgroup, the caller has created it; the intermediate joins it before
 //! anything else, so the init is born inside it.
 //!
+//! `docker exec` takes the same path with a plan that joins the running container's
+//! namespaces and cgroup instead of creating them, and skips the filesystem setup.
+//!
 //! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
 //! capabilities, reports `Ready`, waits for the start signal, then `exec`s the container's
 //! command; on any failure it sends a
@@ -23,14 +26,14 @@
 
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{dup2, sethostname, setsid};
-use oci_spec::runtime::{Mount, Spec};
+use nix::unistd::{dup2, sethostname, setsid, Pid};
+use oci_spec::runtime::{Mount, Process, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
 use super::cgroups::Cgroup;
@@ -42,12 +45,23 @@ use super::process::{self, ProcessPlan};
 use super::rootfs;
 use super::sync::{ChildEnd, ChildFailure, ChildMessage, StepContext};
 
-/// The whole container setup, decided and validated in the caller before forking, so the
-/// setup processes only carry it out.
+/// Everything the setup processes do, decided and validated in the caller before forking,
+/// so that they only carry it out.
 #[derive(Debug)]
 pub struct InitPlan {
-    rootfs: PathBuf,
     namespaces: NamespacePlan,
+    /// The new container's filesystem and names; `None` for a process joining a running
+    /// container (`docker exec`), which finds them in place.
+    container: Option<ContainerSetup>,
+    capabilities: CapabilityPlan,
+    last_cap: u32,
+    process: ProcessPlan,
+}
+
+/// What only a new container sets up.
+#[derive(Debug)]
+struct ContainerSetup {
+    rootfs: PathBuf,
     mounts: Vec<Mount>,
     devices: DevicePlan,
     hostname: Option<String>,
@@ -55,13 +69,11 @@ pub struct InitPlan {
     masked_paths: Vec<String>,
     readonly_paths: Vec<String>,
     root_readonly: bool,
-    capabilities: CapabilityPlan,
-    last_cap: u32,
-    process: ProcessPlan,
 }
 
 impl InitPlan {
-    pub fn from_spec(spec: &Spec, rootfs: &std::path::Path) -> Result<Self, RuntimeError> {
+    /// A new container for `spec` on `rootfs`.
+    pub fn from_spec(spec: &Spec, rootfs: &Path) -> Result<Self, RuntimeError> {
         let rootfs = std::fs::canonicalize(rootfs)
             .map_err(|e| RuntimeError::host(format!("rootfs {}", rootfs.display()), e))?;
         let process = spec
@@ -78,9 +90,8 @@ impl InitPlan {
             ));
         }
         let list = |paths: Option<&Vec<String>>| paths.cloned().unwrap_or_default();
-        Ok(Self {
+        let container = ContainerSetup {
             rootfs,
-            namespaces,
             mounts: spec.mounts().clone().unwrap_or_default(),
             devices: DevicePlan::from_spec(spec)?,
             hostname,
@@ -92,6 +103,23 @@ impl InitPlan {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
+        };
+        Self::new(namespaces, Some(container), process)
+    }
+
+    /// `process` joining the running container whose init is `init`.
+    pub fn for_exec(init: Pid, process: &Process) -> Result<Self, RuntimeError> {
+        Self::new(NamespacePlan::join_process(init)?, None, process)
+    }
+
+    fn new(
+        namespaces: NamespacePlan,
+        container: Option<ContainerSetup>,
+        process: &Process,
+    ) -> Result<Self, RuntimeError> {
+        Ok(Self {
+            namespaces,
+            container,
             capabilities: CapabilityPlan::from_spec(process.capabilities().as_ref()),
             last_cap: capabilities::last_cap()
                 .map_err(|e| RuntimeError::host("cannot read cap_last_cap", e))?,
@@ -259,42 +287,14 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
     exit(1)
 }
 
-/// Everything the init does before `exec`, in runc's order.
+/// Everything the init (or an exec'd process) does before `exec`, in runc's order.
 fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     prctl::set_dumpable(false).step(|| "making the init non-dumpable".into())?;
     setsid().step(|| "starting a new session".into())?;
-    // Device nodes and mount points get exactly the modes asked for.
-    umask(Mode::empty());
-
-    if plan.namespaces.new_network_namespace() {
-        namespaces::bring_up_loopback().step(|| "bringing up the loopback interface".into())?;
+    if let Some(container) = &plan.container {
+        setup_container(plan, container)?;
     }
-    if let Some(hostname) = &plan.hostname {
-        sethostname(hostname).step(|| format!("setting the hostname {hostname}"))?;
-    }
-    if let Some(domainname) = &plan.domainname {
-        set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
-    }
-
-    let root = rootfs::enter_rootfs(&plan.rootfs)?;
-    for entry in &plan.mounts {
-        rootfs::mount_spec_entry(&root, entry)?;
-    }
-    devices::create(&root, &plan.devices)?;
-    // A working directory the image lacks is created, as runc does.
-    let cwd = &plan.process.cwd;
-    root.create(cwd, Kind::Directory, Symlinks::FollowInRoot)
-        .step(|| format!("creating the working directory {}", cwd.display()))?;
-    drop(root);
-    rootfs::pivot(&plan.rootfs)?;
-
-    rootfs::readonly_paths(&plan.readonly_paths)?;
-    rootfs::mask_paths(&plan.masked_paths)?;
-    if plan.root_readonly {
-        rootfs::remount_read_only(std::path::Path::new("/"))
-            .step(|| "making the root filesystem read-only".into())?;
-    }
-    process::enter_cwd(cwd)?;
+    process::enter_cwd(&plan.process.cwd)?;
 
     let caps = &plan.capabilities;
     capabilities::drop_bounding(caps, plan.last_cap)
@@ -307,6 +307,42 @@ fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
         prctl::set_no_new_privs().step(|| "setting no_new_privs".into())?;
     }
     process::cloexec_all_but_stdio()
+}
+
+/// A new container's names and filesystem, ending in `pivot_root` and the path masks.
+fn setup_container(plan: &InitPlan, container: &ContainerSetup) -> Result<(), ChildFailure> {
+    // Device nodes and mount points get exactly the modes asked for; the process's own
+    // umask is set with its identity.
+    umask(Mode::empty());
+    if plan.namespaces.new_network_namespace() {
+        namespaces::bring_up_loopback().step(|| "bringing up the loopback interface".into())?;
+    }
+    if let Some(hostname) = &container.hostname {
+        sethostname(hostname).step(|| format!("setting the hostname {hostname}"))?;
+    }
+    if let Some(domainname) = &container.domainname {
+        set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
+    }
+
+    let root = rootfs::enter_rootfs(&container.rootfs)?;
+    for entry in &container.mounts {
+        rootfs::mount_spec_entry(&root, entry)?;
+    }
+    devices::create(&root, &container.devices)?;
+    // A working directory the image lacks is created, as runc does.
+    let cwd = &plan.process.cwd;
+    root.create(cwd, Kind::Directory, Symlinks::FollowInRoot)
+        .step(|| format!("creating the working directory {}", cwd.display()))?;
+    drop(root);
+    rootfs::pivot(&container.rootfs)?;
+
+    rootfs::readonly_paths(&container.readonly_paths)?;
+    rootfs::mask_paths(&container.masked_paths)?;
+    if container.root_readonly {
+        rootfs::remount_read_only(Path::new("/"))
+            .step(|| "making the root filesystem read-only".into())?;
+    }
+    Ok(())
 }
 
 fn set_domainname(name: &str) -> nix::Result<()> {

@@ -35,7 +35,7 @@ mod sync;
 
 pub use cgroups::Cgroup;
 pub use container::{
-    create, spawn, ContainerProcess, CreatedContainer, ExitStatus, Stdio, StdioFd,
+    create, exec_in, spawn, ContainerProcess, CreatedContainer, ExitStatus, Stdio, StdioFd,
 };
 pub use error::{ExecError, ExecErrorKind, RuntimeError};
 pub use spec::{
