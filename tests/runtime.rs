@@ -686,3 +686,68 @@ fn exec_of_a_missing_command_is_not_found() {
     );
     assert_eq!(err.docker_exit_code(), 127);
 }
+
+/// Everything readable from a pty master until the slave side is gone (EIO).
+fn read_console(master: OwnedFd) -> String {
+    let mut file = fs::File::from(master);
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the console: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_terminal_is_a_pty_of_the_containers_own_devpts() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "tty; stty size; [ -t 0 ] && [ -t 2 ] && echo stdio-is-tty; \
+         [ /dev/console -ef /dev/pts/0 ] && echo console-is-pts0",
+    ]);
+    let process = spec.process_mut().as_mut().expect("process");
+    process.set_terminal(Some(true));
+    let size = oci_spec::runtime::BoxBuilder::default()
+        .height(24u64)
+        .width(80u64)
+        .build()
+        .expect("console size");
+    process.set_console_size(Some(size));
+    let mut created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let master = created.take_console().expect("a console");
+    let reader = thread::spawn(move || read_console(master));
+    let running = Running {
+        process: Some(created.start().expect("container starts")),
+    };
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert_eq!(
+        reader.join().expect("console reader"),
+        "/dev/pts/0\r\n24 80\r\nstdio-is-tty\r\nconsole-is-pts0\r\n"
+    );
+}
+
+#[test]
+fn exec_can_have_a_terminal_of_its_own() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["sleep", "100"]);
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec!["tty".into()]));
+    process.set_terminal(Some(true));
+    let mut exec = exec_in(init.pid, &process, None, Stdio::null()).expect("exec starts");
+    let master = exec.take_console().expect("a console");
+    let reader = thread::spawn(move || read_console(master));
+    let exec = Running {
+        process: Some(exec),
+    };
+    assert_eq!(exec.wait(), ExitStatus::Exited(0));
+    assert_eq!(reader.join().expect("console reader"), "/dev/pts/0\r\n");
+}

@@ -99,9 +99,16 @@ pub struct ContainerProcess {
     /// The init's PID as seen from the caller (it is PID 1 inside its own PID namespace).
     pub pid: Pid,
     cgroup: Option<Cgroup>,
+    console: Option<OwnedFd>,
 }
 
 impl ContainerProcess {
+    /// The master side of the process's terminal (`process.terminal`), for the caller to
+    /// relay; `None` without a terminal or once taken.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
     /// The container's cgroup, if the spec asked for one (`linux.cgroupsPath`).
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
@@ -157,6 +164,7 @@ impl ContainerProcess {
 pub struct CreatedContainer {
     pid: Pid,
     cgroup: Option<Cgroup>,
+    console: Option<OwnedFd>,
     channel: ParentEnd,
     /// Set once ownership of the init has passed on (started, or torn down).
     done: bool,
@@ -174,14 +182,20 @@ impl CreatedContainer {
         self.cgroup.as_ref()
     }
 
+    /// The master side of the container's terminal (`process.terminal`), for the caller to
+    /// relay; `None` without a terminal or once taken.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
     /// Let the init `exec` the container's command. Returns once it runs; a command that
     /// cannot be executed comes back as [`RuntimeError::Exec`].
     pub fn start(mut self) -> Result<ContainerProcess, RuntimeError> {
         self.done = true;
         let outcome = self.channel.send_start().and_then(|()| {
             let mut failure = None;
-            while let Some(message) = self.channel.recv()? {
-                if let ChildMessage::Failed(f) = message {
+            while let Some(received) = self.channel.recv()? {
+                if let ChildMessage::Failed(f) = received.message {
                     failure.get_or_insert(f);
                 }
             }
@@ -190,6 +204,7 @@ impl CreatedContainer {
         let process = ContainerProcess {
             pid: self.pid,
             cgroup: self.cgroup.take(),
+            console: self.console.take(),
         };
         match outcome {
             Ok(None) => Ok(process),
@@ -212,6 +227,7 @@ impl Drop for CreatedContainer {
             let process = ContainerProcess {
                 pid: self.pid,
                 cgroup: self.cgroup.take(),
+                console: self.console.take(),
             };
             let _ = process.kill(Signal::SIGKILL);
             process.tear_down();
@@ -233,9 +249,10 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
         None => None,
     };
     match launch(&plan, cgroup.as_ref(), stdio) {
-        Ok((pid, channel)) => Ok(CreatedContainer {
+        Ok((pid, channel, console)) => Ok(CreatedContainer {
             pid,
             cgroup,
+            console,
             channel,
             done: false,
         }),
@@ -260,11 +277,12 @@ pub fn exec_in(
     stdio: Stdio,
 ) -> Result<ContainerProcess, RuntimeError> {
     let plan = InitPlan::for_exec(init, process)?;
-    let (pid, channel) = launch(&plan, cgroup, stdio)?;
+    let (pid, channel, console) = launch(&plan, cgroup, stdio)?;
     CreatedContainer {
         pid,
         // The cgroup belongs to the container, not to this process.
         cgroup: None,
+        console,
         channel,
         done: false,
     }
@@ -276,7 +294,7 @@ fn launch(
     plan: &InitPlan,
     cgroup: Option<&Cgroup>,
     stdio: Stdio,
-) -> Result<(Pid, ParentEnd), RuntimeError> {
+) -> Result<(Pid, ParentEnd, Option<OwnedFd>), RuntimeError> {
     let stdio = stdio.resolve()?;
     let (parent_end, child_end) = sync::channel()?;
     // SAFETY: the child runs only the setup code (see the module documentation on forking in
@@ -290,8 +308,8 @@ fn launch(
         ForkResult::Parent { child } => {
             drop(child_end);
             drop(stdio);
-            let pid = wait_until_ready(&parent_end, child)?;
-            Ok((pid, parent_end))
+            let (pid, console) = wait_until_ready(&parent_end, child)?;
+            Ok((pid, parent_end, console))
         }
     }
 }
@@ -305,17 +323,22 @@ pub fn spawn(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<ContainerProces
 
 /// Read the setup's messages until the init reports it is ready, reap the intermediate, and
 /// return the init's PID — or the reason there is no ready init (every setup process reaped).
-fn wait_until_ready(channel: &ParentEnd, intermediate: Pid) -> Result<Pid, RuntimeError> {
+fn wait_until_ready(
+    channel: &ParentEnd,
+    intermediate: Pid,
+) -> Result<(Pid, Option<OwnedFd>), RuntimeError> {
     let mut init = None;
+    let mut console = None;
     let mut ready = false;
     let mut failure: Option<RuntimeError> = None;
     // The init may report `Ready` before the intermediate gets to report the init's PID; after
     // a failure, read on to end-of-file to learn the init's PID, so it can be reaped.
     loop {
-        match channel.recv() {
-            Ok(Some(ChildMessage::InitPid(pid))) => init = Some(Pid::from_raw(pid)),
-            Ok(Some(ChildMessage::Ready)) => ready = true,
-            Ok(Some(ChildMessage::Failed(f))) => {
+        match channel.recv().map(|r| r.map(|r| (r.message, r.fd))) {
+            Ok(Some((ChildMessage::InitPid(pid), _))) => init = Some(Pid::from_raw(pid)),
+            Ok(Some((ChildMessage::Console, fd))) => console = fd,
+            Ok(Some((ChildMessage::Ready, _))) => ready = true,
+            Ok(Some((ChildMessage::Failed(f), _))) => {
                 failure.get_or_insert(f.into());
             }
             Ok(None) => break,
@@ -330,7 +353,7 @@ fn wait_until_ready(channel: &ParentEnd, intermediate: Pid) -> Result<Pid, Runti
     }
     let intermediate_status = reap(intermediate);
     match (failure, init) {
-        (None, Some(pid)) if ready => Ok(pid),
+        (None, Some(pid)) if ready => Ok((pid, console)),
         (failure, init) => {
             let init_status = init.and_then(|pid| {
                 let _ = kill(pid, Signal::SIGKILL);

@@ -37,6 +37,7 @@ use oci_spec::runtime::{Mount, Process, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
 use super::cgroups::Cgroup;
+use super::console;
 use super::devices::{self, DevicePlan};
 use super::error::RuntimeError;
 use super::in_root::{Kind, Symlinks};
@@ -272,7 +273,7 @@ fn clone_parent() -> nix::Result<i32> {
 
 /// The container's init. Never returns: it becomes the container's command or exits.
 fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
-    let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan))) {
+    let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan, &channel))) {
         Ok(Ok(())) => {
             channel.send(&ChildMessage::Ready);
             if !channel.wait_for_start() {
@@ -288,13 +289,25 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
 }
 
 /// Everything the init (or an exec'd process) does before `exec`, in runc's order.
-fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
+fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
     prctl::set_dumpable(false).step(|| "making the init non-dumpable".into())?;
     setsid().step(|| "starting a new session".into())?;
     if let Some(container) = &plan.container {
         setup_container(plan, container)?;
     }
     process::enter_cwd(&plan.process.cwd)?;
+    if plan.process.terminal {
+        let mount_dev_console = plan
+            .container
+            .as_ref()
+            .is_some_and(|c| c.devices.populate_dev);
+        console::setup(
+            channel,
+            plan.process.console_size,
+            mount_dev_console,
+            plan.process.uid,
+        )?;
+    }
 
     let caps = &plan.capabilities;
     capabilities::drop_bounding(caps, plan.last_cap)

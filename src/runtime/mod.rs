@@ -21,6 +21,7 @@
 
 mod capabilities;
 mod cgroups;
+mod console;
 mod container;
 mod devices;
 mod error;
