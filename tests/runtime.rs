@@ -20,7 +20,10 @@ use dokles::runtime::{
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::unistd::pipe2;
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec};
+use oci_spec::runtime::{
+    LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType, Spec,
+};
 use tempfile::TempDir;
 
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -750,4 +753,93 @@ fn exec_can_have_a_terminal_of_its_own() {
     };
     assert_eq!(exec.wait(), ExitStatus::Exited(0));
     assert_eq!(reader.join().expect("console reader"), "/dev/pts/0\r\n");
+}
+
+fn rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> PosixRlimit {
+    PosixRlimitBuilder::default()
+        .typ(typ)
+        .soft(soft)
+        .hard(hard)
+        .build()
+        .expect("rlimit")
+}
+
+#[test]
+fn rlimits_and_oom_score_adj_apply_to_the_process() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj",
+    ]);
+    let process = spec.process_mut().as_mut().expect("process");
+    process.set_rlimits(Some(vec![rlimit(PosixRlimitType::RlimitNofile, 256, 512)]));
+    process.set_oom_score_adj(Some(500));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "256\n512\n500\n");
+}
+
+#[test]
+fn raising_a_hard_rlimit_fails_clearly() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&["true"]);
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("own limit");
+    let above = hard.saturating_mul(2).max(hard + 1);
+    spec.process_mut()
+        .as_mut()
+        .expect("process")
+        .set_rlimits(Some(vec![rlimit(
+            PosixRlimitType::RlimitNofile,
+            above,
+            above,
+        )]));
+    match run_spec(&spec, &rootfs.path()) {
+        // Root with CAP_SYS_RESOURCE may raise it; where that is refused, the error says so.
+        Ok(out) => assert_eq!(out.status, ExitStatus::Exited(0)),
+        Err(RuntimeError::Setup { step, message }) => {
+            assert_eq!(step, format!("setting RLIMIT_NOFILE to {above}:{above}"));
+            assert!(
+                message.contains(&format!("may not be raised above {hard}")),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+#[test]
+fn namespaced_sysctls_are_set_and_others_refused() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "cat",
+        "/proc/sys/kernel/shmmni",
+        "/proc/sys/net/ipv4/tcp_keepalive_time",
+    ]);
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_sysctl(Some(
+        [
+            ("kernel.shmmni".to_string(), "1234".to_string()),
+            ("net.ipv4.tcp_keepalive_time".to_string(), "600".to_string()),
+        ]
+        .into(),
+    ));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "1234\n600\n");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/shmmni").expect("host shmmni"),
+        "1234\n",
+        "the host's value must not change"
+    );
+
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_sysctl(Some(
+        [("vm.swappiness".to_string(), "10".to_string())].into(),
+    ));
+    let err = run_spec(&spec, &rootfs.path()).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("sysctl \"vm.swappiness\" is not allowed")),
+        "{err:?}"
+    );
 }

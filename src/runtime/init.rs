@@ -41,6 +41,7 @@ use super::console;
 use super::devices::{self, DevicePlan};
 use super::error::RuntimeError;
 use super::in_root::{Kind, Symlinks};
+use super::limits::{self, Sysctl};
 use super::namespaces::{self, NamespacePlan};
 use super::process::{self, ProcessPlan};
 use super::rootfs;
@@ -70,6 +71,7 @@ struct ContainerSetup {
     masked_paths: Vec<String>,
     readonly_paths: Vec<String>,
     root_readonly: bool,
+    sysctls: Vec<Sysctl>,
 }
 
 impl InitPlan {
@@ -91,7 +93,13 @@ impl InitPlan {
             ));
         }
         let list = |paths: Option<&Vec<String>>| paths.cloned().unwrap_or_default();
+        let sysctls = Sysctl::from_spec(
+            linux.and_then(|l| l.sysctl().as_ref()),
+            namespaces.new_ipc_namespace(),
+            namespaces.new_network_namespace(),
+        )?;
         let container = ContainerSetup {
+            sysctls,
             rootfs,
             mounts: spec.mounts().clone().unwrap_or_default(),
             devices: DevicePlan::from_spec(spec)?,
@@ -309,6 +317,13 @@ fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
         )?;
     }
 
+    if let Some(value) = plan.process.oom_score_adj {
+        limits::set_oom_score_adj(value)?;
+    }
+    for rlimit in &plan.process.rlimits {
+        rlimit.apply()?;
+    }
+
     let caps = &plan.capabilities;
     capabilities::drop_bounding(caps, plan.last_cap)
         .step(|| "dropping capabilities from the bounding set".into())?;
@@ -348,6 +363,11 @@ fn setup_container(plan: &InitPlan, container: &ContainerSetup) -> Result<(), Ch
         .step(|| format!("creating the working directory {}", cwd.display()))?;
     drop(root);
     rootfs::pivot(&container.rootfs)?;
+
+    // Through the container's own /proc/sys, before it turns read-only.
+    for sysctl in &container.sysctls {
+        sysctl.apply()?;
+    }
 
     rootfs::readonly_paths(&container.readonly_paths)?;
     rootfs::mask_paths(&container.masked_paths)?;

@@ -27,6 +27,7 @@ mod devices;
 mod error;
 mod in_root;
 mod init;
+mod limits;
 mod mount_options;
 mod namespaces;
 mod process;

@@ -96,6 +96,10 @@ impl NamespacePlan {
         self.unshare.contains(CloneFlags::CLONE_NEWNET)
     }
 
+    pub fn new_ipc_namespace(&self) -> bool {
+        self.unshare.contains(CloneFlags::CLONE_NEWIPC)
+    }
+
     pub fn new_uts_namespace(&self) -> bool {
         self.unshare.contains(CloneFlags::CLONE_NEWUTS)
     }

@@ -13,6 +13,7 @@ use oci_spec::runtime::Process;
 
 use super::console::ConsoleSize;
 use super::error::{ExecError, ExecErrorKind, RuntimeError};
+use super::limits::Rlimit;
 use super::sync::{ChildFailure, StepContext};
 
 /// Docker's umask when the spec gives none.
@@ -29,6 +30,8 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: u32,
     pub no_new_privileges: bool,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
     /// A pty replaces stdio (`docker run -t`).
     pub terminal: bool,
     pub console_size: Option<ConsoleSize>,
@@ -68,6 +71,13 @@ impl ProcessPlan {
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
             umask: user.umask().unwrap_or(DEFAULT_UMASK),
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            rlimits: process
+                .rlimits()
+                .iter()
+                .flatten()
+                .map(Rlimit::from_spec)
+                .collect::<Result<_, _>>()?,
+            oom_score_adj: process.oom_score_adj(),
             terminal: process.terminal().unwrap_or(false),
             console_size: process
                 .console_size()
