@@ -14,15 +14,16 @@ use std::process::Command;
 use std::thread;
 
 use dokles::runtime::{
-    create, default_spec, exec_in, spawn, ContainerProcess, ExecErrorKind, ExitStatus,
+    create, default_spec, exec_in, spawn, ContainerProcess, ExecErrorKind, ExecTarget, ExitStatus,
     RuntimeError, Stdio, StdioFd,
 };
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::unistd::pipe2;
 use oci_spec::runtime::{
-    LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, PosixRlimit, PosixRlimitBuilder,
-    PosixRlimitType, Spec,
+    LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccompAction, LinuxSeccompArg,
+    LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscall,
+    LinuxSyscallBuilder, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
 };
 use tempfile::TempDir;
 
@@ -96,6 +97,15 @@ impl Drop for Running {
             let _ = process.kill(Signal::SIGKILL);
             let _ = process.wait();
         }
+    }
+}
+
+/// `docker exec` into `init`'s container, without cgroup or seccomp.
+fn target(init: &ContainerProcess) -> ExecTarget<'_> {
+    ExecTarget {
+        init: init.pid,
+        cgroup: None,
+        seccomp: None,
     }
 }
 
@@ -651,7 +661,18 @@ fn exec_runs_a_second_process_inside_a_running_container() {
         stderr: StdioFd::Inherit,
     };
     let exec = Running {
-        process: Some(exec_in(init.pid, &process, init.cgroup(), stdio).expect("exec starts")),
+        process: Some(
+            exec_in(
+                ExecTarget {
+                    init: init.pid,
+                    cgroup: init.cgroup(),
+                    seccomp: None,
+                },
+                &process,
+                stdio,
+            )
+            .expect("exec starts"),
+        ),
     };
     let stdout = read_all(out_r);
     assert_eq!(exec.wait(), ExitStatus::Exited(0));
@@ -682,7 +703,7 @@ fn exec_of_a_missing_command_is_not_found() {
     let init = container.process.as_ref().expect("running");
     let mut process = spec.process().clone().expect("process");
     process.set_args(Some(vec!["foo".into()]));
-    let err = exec_in(init.pid, &process, None, Stdio::null()).expect_err("exec fails");
+    let err = exec_in(target(init), &process, Stdio::null()).expect_err("exec fails");
     assert_eq!(
         err.to_string(),
         "exec: \"foo\": executable file not found in $PATH"
@@ -745,7 +766,7 @@ fn exec_can_have_a_terminal_of_its_own() {
     let mut process = spec.process().clone().expect("process");
     process.set_args(Some(vec!["tty".into()]));
     process.set_terminal(Some(true));
-    let mut exec = exec_in(init.pid, &process, None, Stdio::null()).expect("exec starts");
+    let mut exec = exec_in(target(init), &process, Stdio::null()).expect("exec starts");
     let master = exec.take_console().expect("a console");
     let reader = thread::spawn(move || read_console(master));
     let exec = Running {
@@ -842,4 +863,94 @@ fn namespaced_sysctls_are_set_and_others_refused() {
             .is_some_and(|e| e.contains("sysctl \"vm.swappiness\" is not allowed")),
         "{err:?}"
     );
+}
+
+fn syscall_rule(
+    names: &[&str],
+    action: LinuxSeccompAction,
+    args: Vec<LinuxSeccompArg>,
+) -> LinuxSyscall {
+    let mut rule = LinuxSyscallBuilder::default()
+        .names(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .action(action)
+        .build()
+        .expect("rule");
+    if action == LinuxSeccompAction::ScmpActErrno {
+        rule.set_errno_ret(Some(libc::ENOSYS as u32));
+    }
+    if !args.is_empty() {
+        rule.set_args(Some(args));
+    }
+    rule
+}
+
+fn arg(
+    index: usize,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> LinuxSeccompArg {
+    let mut builder = LinuxSeccompArgBuilder::default()
+        .index(index)
+        .op(op)
+        .value(value);
+    if let Some(two) = value_two {
+        builder = builder.value_two(two);
+    }
+    builder.build().expect("seccomp arg")
+}
+
+#[test]
+fn seccomp_filters_system_calls_by_name_and_argument() {
+    use LinuxSeccompOperator::*;
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; \
+         mkdir /made && echo mkdir-allowed; \
+         for pid in 1 77 500 501 66 322 200000; do kill -0 $pid; done",
+    ]);
+    let errno = LinuxSeccompAction::ScmpActErrno;
+    let seccomp = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(vec![
+            syscall_rule(&["mkdir", "mkdirat", "no_such_syscall"], errno, vec![]),
+            syscall_rule(&["kill"], errno, vec![arg(0, ScmpCmpEq, 500, None)]),
+            syscall_rule(&["kill"], errno, vec![arg(0, ScmpCmpGt, 100_000, None)]),
+            syscall_rule(
+                &["kill"],
+                errno,
+                vec![arg(0, ScmpCmpMaskedEq, 0xff, Some(0x42))],
+            ),
+        ])
+        .build()
+        .expect("seccomp");
+    spec.linux_mut()
+        .as_mut()
+        .expect("linux")
+        .set_seccomp(Some(seccomp));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "Seccomp:\t2\n", "stderr: {}", out.stderr);
+    let denied = |what: &str| format!("{what}: Function not implemented");
+    let missing = |pid: u32| format!("can't kill pid {pid}: No such process");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].ends_with(&denied("can't create directory '/made'")),
+        "{lines:?}"
+    );
+    let kills: Vec<String> = [77, 500, 501, 66, 322, 200_000]
+        .iter()
+        .map(|&pid| match pid {
+            77 | 501 => missing(pid),
+            _ => denied(&format!("can't kill pid {pid}")),
+        })
+        .collect();
+    assert_eq!(lines.len(), 1 + kills.len(), "{lines:?}");
+    for (line, want) in lines[1..].iter().zip(&kills) {
+        assert!(
+            line.ends_with(want.as_str()),
+            "{line:?} should end with {want:?}"
+        );
+    }
 }

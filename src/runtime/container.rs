@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use super::cgroups::Cgroup;
 use super::error::RuntimeError;
@@ -267,17 +267,27 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
     }
 }
 
-/// Run `process` inside the running container whose init is `init` (`docker exec`): join
-/// its namespaces and, if given, its cgroup; then user, capabilities and `exec` as for the
-/// init. Returns once the process runs.
+/// The running container an [`exec_in`] process joins.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecTarget<'a> {
+    /// The container's init, as [`ContainerProcess::pid`] gives it.
+    pub init: Pid,
+    /// The container's cgroup, joined if given.
+    pub cgroup: Option<&'a Cgroup>,
+    /// The container's seccomp profile (`linux.seccomp` of its spec), applied if given.
+    pub seccomp: Option<&'a LinuxSeccomp>,
+}
+
+/// Run `process` inside a running container (`docker exec`): join its namespaces and
+/// cgroup; then user, capabilities, seccomp and `exec` as for the init. Returns once the
+/// process runs.
 pub fn exec_in(
-    init: Pid,
+    target: ExecTarget<'_>,
     process: &Process,
-    cgroup: Option<&Cgroup>,
     stdio: Stdio,
 ) -> Result<ContainerProcess, RuntimeError> {
-    let plan = InitPlan::for_exec(init, process)?;
-    let (pid, channel, console) = launch(&plan, cgroup, stdio)?;
+    let plan = InitPlan::for_exec(target.init, process, target.seccomp)?;
+    let (pid, channel, console) = launch(&plan, target.cgroup, stdio)?;
     CreatedContainer {
         pid,
         // The cgroup belongs to the container, not to this process.

@@ -33,7 +33,7 @@ use nix::fcntl::{fcntl, FcntlArg};
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{dup2, sethostname, setsid, Pid};
-use oci_spec::runtime::{Mount, Process, Spec};
+use oci_spec::runtime::{LinuxSeccomp, Mount, Process, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
 use super::cgroups::Cgroup;
@@ -45,6 +45,7 @@ use super::limits::{self, Sysctl};
 use super::namespaces::{self, NamespacePlan};
 use super::process::{self, ProcessPlan};
 use super::rootfs;
+use super::seccomp::SeccompFilter;
 use super::sync::{ChildEnd, ChildFailure, ChildMessage, StepContext};
 
 /// Everything the setup processes do, decided and validated in the caller before forking,
@@ -57,6 +58,7 @@ pub struct InitPlan {
     container: Option<ContainerSetup>,
     capabilities: CapabilityPlan,
     last_cap: u32,
+    seccomp: Option<SeccompFilter>,
     process: ProcessPlan,
 }
 
@@ -113,22 +115,29 @@ impl InitPlan {
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
         };
-        Self::new(namespaces, Some(container), process)
+        let seccomp = linux.and_then(|l| l.seccomp().as_ref());
+        Self::new(namespaces, Some(container), process, seccomp)
     }
 
     /// `process` joining the running container whose init is `init`.
-    pub fn for_exec(init: Pid, process: &Process) -> Result<Self, RuntimeError> {
-        Self::new(NamespacePlan::join_process(init)?, None, process)
+    pub fn for_exec(
+        init: Pid,
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+    ) -> Result<Self, RuntimeError> {
+        Self::new(NamespacePlan::join_process(init)?, None, process, seccomp)
     }
 
     fn new(
         namespaces: NamespacePlan,
         container: Option<ContainerSetup>,
         process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
     ) -> Result<Self, RuntimeError> {
         Ok(Self {
             namespaces,
             container,
+            seccomp: seccomp.map(SeccompFilter::compile).transpose()?,
             capabilities: CapabilityPlan::from_spec(process.capabilities().as_ref()),
             last_cap: capabilities::last_cap()
                 .map_err(|e| RuntimeError::host("cannot read cap_last_cap", e))?,
@@ -324,6 +333,16 @@ fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
         rlimit.apply()?;
     }
 
+    // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: do it while we have it
+    // (as runc); the filter must then allow the few calls left before exec.
+    if let Some(filter) = plan
+        .seccomp
+        .as_ref()
+        .filter(|_| !plan.process.no_new_privileges)
+    {
+        filter.install()?;
+    }
+
     let caps = &plan.capabilities;
     capabilities::drop_bounding(caps, plan.last_cap)
         .step(|| "dropping capabilities from the bounding set".into())?;
@@ -333,6 +352,9 @@ fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
     capabilities::apply(caps, plan.last_cap).step(|| "setting capabilities".into())?;
     if plan.process.no_new_privileges {
         prctl::set_no_new_privs().step(|| "setting no_new_privs".into())?;
+        if let Some(filter) = &plan.seccomp {
+            filter.install()?;
+        }
     }
     process::cloexec_all_but_stdio()
 }

@@ -32,12 +32,14 @@ mod mount_options;
 mod namespaces;
 mod process;
 mod rootfs;
+mod seccomp;
 mod spec;
 mod sync;
 
 pub use cgroups::Cgroup;
 pub use container::{
-    create, exec_in, spawn, ContainerProcess, CreatedContainer, ExitStatus, Stdio, StdioFd,
+    create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, Stdio,
+    StdioFd,
 };
 pub use error::{ExecError, ExecErrorKind, RuntimeError};
 pub use spec::{
