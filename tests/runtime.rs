@@ -954,3 +954,104 @@ fn seccomp_filters_system_calls_by_name_and_argument() {
         );
     }
 }
+
+/// An overlay mount on the host, unmounted when dropped.
+struct Overlay {
+    merged: PathBuf,
+}
+
+impl Overlay {
+    fn new(lower: &Path, scratch: &Path) -> Self {
+        let (upper, work, merged) = (
+            scratch.join("upper"),
+            scratch.join("work"),
+            scratch.join("merged"),
+        );
+        for dir in [&upper, &work, &merged] {
+            fs::create_dir_all(dir).expect("overlay dir");
+        }
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .expect("mount overlay");
+        Self { merged }
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.merged, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn an_overlay_rootfs_takes_the_containers_writes_in_its_upper_layer() {
+    let rootfs = Rootfs::new();
+    let scratch = rootfs.host_dir("overlay");
+    let overlay = Overlay::new(&rootfs.path(), &scratch);
+    let spec = default_spec(
+        &overlay.merged,
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "echo data > /written; rm /bin/vi; echo done".into(),
+        ],
+        vec![PATH.to_string()],
+        Path::new("/"),
+        HOSTNAME,
+    );
+    let out = run_spec(&spec, &overlay.merged).expect("container runs");
+    assert_eq!(out.stdout, "done\n", "stderr: {}", out.stderr);
+    assert_eq!(
+        fs::read_to_string(scratch.join("upper/written")).expect("upper layer"),
+        "data\n"
+    );
+    assert!(
+        !rootfs.path().join("written").exists(),
+        "the lower layer is untouched"
+    );
+    assert!(
+        rootfs.path().join("bin/vi").exists(),
+        "the lower layer is untouched"
+    );
+    drop(overlay);
+}
+
+#[test]
+fn a_read_only_file_bind_mount_is_read_only() {
+    let rootfs = Rootfs::new();
+    let host_file = rootfs.host_dir("config").join("hostname");
+    fs::write(&host_file, "from-the-host\n").expect("host file");
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "cat /etc/hostname; (echo x > /etc/hostname) && echo writable",
+    ]);
+    let mut bind = Mount::default();
+    bind.set_destination(PathBuf::from("/etc/hostname"));
+    bind.set_typ(Some("bind".into()));
+    bind.set_source(Some(host_file.clone()));
+    bind.set_options(Some(vec!["rbind".into(), "ro".into()]));
+    spec.mounts_mut().as_mut().expect("mounts").push(bind);
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "from-the-host\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(&host_file).expect("host file"),
+        "from-the-host\n"
+    );
+}

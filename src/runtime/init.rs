@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
+use nix::mount::MsFlags;
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{dup2, sethostname, setsid, Pid};
@@ -66,6 +67,7 @@ pub struct InitPlan {
 #[derive(Debug)]
 struct ContainerSetup {
     rootfs: PathBuf,
+    propagation: MsFlags,
     mounts: Vec<Mount>,
     devices: DevicePlan,
     hostname: Option<String>,
@@ -102,6 +104,9 @@ impl InitPlan {
         )?;
         let container = ContainerSetup {
             sysctls,
+            propagation: rootfs::root_propagation(
+                linux.and_then(|l| l.rootfs_propagation().as_deref()),
+            )?,
             rootfs,
             mounts: spec.mounts().clone().unwrap_or_default(),
             devices: DevicePlan::from_spec(spec)?,
@@ -374,7 +379,7 @@ fn setup_container(plan: &InitPlan, container: &ContainerSetup) -> Result<(), Ch
         set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
     }
 
-    let root = rootfs::enter_rootfs(&container.rootfs)?;
+    let root = rootfs::enter_rootfs(&container.rootfs, container.propagation)?;
     for entry in &container.mounts {
         rootfs::mount_spec_entry(&root, entry)?;
     }
