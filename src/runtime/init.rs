@@ -14,8 +14,7 @@
 //!
 //! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
 //! capabilities, reports `Ready`, waits for the start signal, then `exec`s the container's
-//! command; on any failure it sends a
-//! [`ChildFailure`] to the caller and exits.
+//! command; on any failure it sends a [`ChildFailure`] to the caller and exits.
 //!
 //! CVE-2019-5736 (overwriting the runtime binary through `/proc/<pid>/exe`): the setup
 //! processes run the dokles binary, so they mark themselves non-dumpable
@@ -160,61 +159,35 @@ pub fn run_intermediate(
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
 ) -> ! {
+    // Only the intermediate returns here: the init execs or exits inside.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         intermediate(plan, cgroup, channel, stdio)
     }));
-    // Only the intermediate returns here: the init execs or exits inside.
-    let code = match outcome {
-        Ok(Ok(())) => 0,
-        Ok(Err(_)) => 1,
-        Err(_) => 2,
-    };
-    exit(code)
+    exit(outcome.unwrap_or(2))
 }
 
+/// The intermediate's work; returns its exit code.
 fn intermediate(
     plan: &InitPlan,
     cgroup: Option<&Cgroup>,
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
-) -> Result<(), ()> {
-    let channel = match prepare_process(plan, channel, stdio) {
-        Ok(channel) => channel,
-        Err((channel, failure)) => {
-            if let Some(channel) = channel {
-                channel.send(&ChildMessage::Failed(failure));
-            }
-            return Err(());
-        }
+) -> i32 {
+    // Lift the channel above 2 first, so that placing stdio on 0..2 cannot overwrite it.
+    // Without a channel there is no one to tell about a failure.
+    let Ok(channel) = channel.lift_above_stdio() else {
+        return 1;
     };
-    // Join the cgroup before creating namespaces: a new cgroup namespace is rooted at it.
-    if let Some(cgroup) = cgroup {
-        if let Err(failure) = cgroup
-            .join_self()
-            .step(|| "joining the container's cgroup".into())
-        {
-            channel.send(&ChildMessage::Failed(failure));
-            return Err(());
-        }
-    }
-    if let Err(e) = plan.namespaces.enter() {
-        let failure = Err::<(), _>(e).step(|| "creating namespaces".into());
-        if let Err(failure) = failure {
-            channel.send(&ChildMessage::Failed(failure));
-        }
-        return Err(());
-    }
-    match clone_parent() {
-        Err(e) => {
-            if let Err(failure) = Err::<(), _>(e).step(|| "forking the container's init".into()) {
-                channel.send(&ChildMessage::Failed(failure));
-            }
-            Err(())
-        }
+    let forked = prepare_process(plan, &channel, stdio).and_then(|()| enter_and_fork(plan, cgroup));
+    match forked {
         Ok(0) => run_init(plan, channel),
-        Ok(pid) => {
-            channel.send(&ChildMessage::InitPid(pid));
-            Ok(())
+        Ok(init) => {
+            channel.send(&ChildMessage::InitPid(init));
+            0
+        }
+        Err(failure) => {
+            channel.send(&ChildMessage::Failed(failure));
+            1
         }
     }
 }
@@ -222,43 +195,40 @@ fn intermediate(
 /// Non-dumpable, stdio in place, every other inherited descriptor closed.
 fn prepare_process(
     plan: &InitPlan,
-    channel: ChildEnd,
+    channel: &ChildEnd,
     stdio: [Option<RawFd>; 3],
-) -> Result<ChildEnd, (Option<ChildEnd>, ChildFailure)> {
-    let fail = |channel, f| Err((channel, f));
-    if let Err(f) = prctl::set_dumpable(false).step(|| "making the setup non-dumpable".into()) {
-        return fail(Some(channel), f);
-    }
-    // Lift the channel and the stdio sources above 2 first, so that placing stdio on 0..2
-    // cannot overwrite one of them.
-    let channel = match channel.lift_above_stdio() {
-        Ok(channel) => channel,
-        Err(_) => return fail(None, internal("moving the setup channel")),
-    };
+) -> Result<(), ChildFailure> {
+    prctl::set_dumpable(false).step(|| "making the setup non-dumpable".into())?;
+    // Lift the stdio sources above 2 before placing any, so none overwrites another.
     let mut lifted = [None; 3];
     for (slot, source) in lifted.iter_mut().zip(stdio) {
         if let Some(fd) = source {
-            match fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)) {
-                Ok(high) => *slot = Some(high),
-                Err(e) => return fail(Some(channel), stdio_failure(e)),
-            }
+            *slot = Some(fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(stdio_failure)?);
         }
     }
     for (target, source) in lifted.iter().enumerate() {
         if let Some(fd) = source {
-            if let Err(e) = dup2(*fd, target as RawFd) {
-                return fail(Some(channel), stdio_failure(e));
-            }
+            dup2(*fd, target as RawFd).map_err(stdio_failure)?;
         }
     }
     let mut keep: Vec<RawFd> = plan.namespaces.fds().collect();
     keep.push(channel.raw_fd());
-    if let Err(f) =
-        process::close_inherited_fds(&keep).step(|| "closing inherited descriptors".into())
-    {
-        return fail(Some(channel), f);
+    process::close_inherited_fds(&keep).step(|| "closing inherited descriptors".into())
+}
+
+/// Join the cgroup, enter the namespaces, fork the init. Returns 0 in the init and the
+/// init's PID in the intermediate.
+fn enter_and_fork(plan: &InitPlan, cgroup: Option<&Cgroup>) -> Result<i32, ChildFailure> {
+    // The cgroup first: a new cgroup namespace is rooted at the cgroup joined.
+    if let Some(cgroup) = cgroup {
+        cgroup
+            .join_self()
+            .step(|| "joining the container's cgroup".into())?;
     }
-    Ok(channel)
+    plan.namespaces
+        .enter()
+        .step(|| "entering namespaces".into())?;
+    clone_parent().step(|| "forking the container's init".into())
 }
 
 fn stdio_failure(e: Errno) -> ChildFailure {

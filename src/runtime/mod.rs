@@ -3,10 +3,13 @@
 //! capabilities, `exec`. No runc, no daemon.
 //!
 //! ```text
-//! caller ──fork──▶ intermediate: stdio, close fds, non-dumpable, setns/unshare
-//!    ▲                  └─clone(CLONE_PARENT)─▶ init (PID 1): lo up, hostname, mounts,
-//!    │                                           devices, pivot_root, masks, cwd, user,
-//!    └──── socket: init PID, or a typed failure ──  capabilities, exec
+//! caller ─fork─▶ intermediate: non-dumpable, stdio, close inherited fds, join cgroup,
+//!   ▲  │                       setns/unshare ─clone(CLONE_PARENT)─▶ init (PID 1):
+//!   │  │          lo up, hostname, mounts (inside the rootfs), devices, pivot_root,
+//!   │  │          sysctls, read-only/masked paths, cwd check, tty, rlimits, seccomp,
+//!   │  │          bounding set, user, capabilities, fds close-on-exec ─▶ Ready
+//!   │  └─ start ─────────────────────────────────────────────▶ PATH lookup, execve
+//!   └──── socket: init PID, console fd, Ready, or a typed failure; EOF after exec
 //! ```
 //!
 //! [`create`] returns once the container is fully set up and its init waits, just before
@@ -14,6 +17,9 @@
 //! container in between); [`spawn`] does both. The caller learns each outcome over a
 //! close-on-exec socket: end-of-file without a failure message means the container's
 //! command is running (see `sync`).
+//!
+//! [`exec_in`] runs a further process in a running container (`docker exec`) the same
+//! way, joining the container's namespaces and cgroup instead of creating them.
 //!
 //! Forking in a multi-threaded caller: the setup code allocates after `fork`. glibc's `fork`
 //! takes and resets its malloc locks around the fork, so that is safe; the setup code takes
