@@ -1055,3 +1055,80 @@ fn a_read_only_file_bind_mount_is_read_only() {
         "from-the-host\n"
     );
 }
+
+#[test]
+fn a_read_only_root_filesystem_refuses_writes() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "touch /x || echo refused; touch /dev/shm/ok && echo tmpfs-ok",
+    ]);
+    spec.root_mut()
+        .as_mut()
+        .expect("root")
+        .set_readonly(Some(true));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "refused\ntmpfs-ok\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert!(!rootfs.path().join("x").exists());
+}
+
+#[test]
+fn a_container_can_join_another_containers_network_namespace() {
+    let first = Rootfs::new();
+    let (a, _out, _err) = start(&first.spec(&["sleep", "100"]), &first.path()).expect("first");
+    let a_pid = a.process.as_ref().expect("running").pid;
+    let a_net = format!("/proc/{a_pid}/ns/net");
+
+    let second = Rootfs::new();
+    let mut spec = second.spec(&["sleep", "100"]);
+    let namespaces = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+        .expect("namespaces");
+    for ns in namespaces.iter_mut() {
+        if ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+            ns.set_path(Some(PathBuf::from(&a_net)));
+        }
+    }
+    let created = create(&spec, &second.path(), Stdio::null()).expect("second created");
+    let b_net = format!("/proc/{}/ns/net", created.pid());
+    assert_eq!(
+        fs::read_link(&a_net).expect("first netns"),
+        fs::read_link(&b_net).expect("second netns")
+    );
+    assert_ne!(
+        fs::read_link("/proc/self/ns/net").expect("own netns"),
+        fs::read_link(&b_net).expect("second netns")
+    );
+}
+
+#[test]
+fn try_wait_reports_a_running_container_and_then_its_end() {
+    let rootfs = Rootfs::new();
+    let (mut running, _out, _err) =
+        start(&rootfs.spec(&["sleep", "100"]), &rootfs.path()).expect("container starts");
+    let process = running.process.as_ref().expect("running");
+    assert_eq!(process.try_wait().expect("try_wait"), None);
+    process.kill(Signal::SIGKILL).expect("kill");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = process.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGKILL"
+        );
+        thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // Reaped: the guard must not signal the (possibly reused) PID again.
+    running.process = None;
+    assert_eq!(status.code(), 137);
+}

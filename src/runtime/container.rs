@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
@@ -117,18 +117,26 @@ impl ContainerProcess {
     /// Wait until the init exits. When it does, the kernel kills every other process of the
     /// container's PID namespace; the container's cgroup is then removed.
     pub fn wait(&self) -> Result<ExitStatus, RuntimeError> {
-        let status = self.wait_init()?;
-        if let Some(cgroup) = &self.cgroup {
-            cgroup.remove()?;
+        loop {
+            if let Some(status) = self.wait_with(None)? {
+                return Ok(status);
+            }
         }
-        Ok(status)
     }
 
-    fn wait_init(&self) -> Result<ExitStatus, RuntimeError> {
-        loop {
-            match waitpid(self.pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Exited(code)),
-                Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(ExitStatus::Signaled(signal)),
+    /// The exit status if the init has exited (reaping it and removing the cgroup, as
+    /// [`wait`](Self::wait)), `None` if it still runs. For monitors that also watch a clock,
+    /// e.g. `docker stop`'s grace period.
+    pub fn try_wait(&self) -> Result<Option<ExitStatus>, RuntimeError> {
+        self.wait_with(Some(WaitPidFlag::WNOHANG))
+    }
+
+    fn wait_with(&self, flags: Option<WaitPidFlag>) -> Result<Option<ExitStatus>, RuntimeError> {
+        let status = loop {
+            match waitpid(self.pid, flags) {
+                Ok(WaitStatus::Exited(_, code)) => break ExitStatus::Exited(code),
+                Ok(WaitStatus::Signaled(_, signal, _)) => break ExitStatus::Signaled(signal),
+                Ok(WaitStatus::StillAlive) => return Ok(None),
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(e) => {
                     return Err(RuntimeError::host(
@@ -137,7 +145,11 @@ impl ContainerProcess {
                     ))
                 }
             }
+        };
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.remove()?;
         }
+        Ok(Some(status))
     }
 
     /// Reap the init (already dying) and remove the cgroup, for paths that report another
