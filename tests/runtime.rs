@@ -1132,3 +1132,31 @@ fn try_wait_reports_a_running_container_and_then_its_end() {
     running.process = None;
     assert_eq!(status.code(), 137);
 }
+
+#[test]
+fn many_containers_start_concurrently_from_many_threads() {
+    let rootfs = Rootfs::new();
+    let root = rootfs.path();
+    let workers: Vec<_> = (0..16)
+        .map(|i| {
+            let root = root.clone();
+            thread::spawn(move || {
+                let spec = default_spec(
+                    &root,
+                    vec!["sh".into(), "-c".into(), format!("echo {i} $$")],
+                    vec![PATH.to_string()],
+                    Path::new("/"),
+                    HOSTNAME,
+                );
+                run_spec(&spec, &root).map(|out| (out.status, out.stdout))
+            })
+        })
+        .collect();
+    for (i, worker) in workers.into_iter().enumerate() {
+        let (status, stdout) = worker.join().expect("worker").expect("container runs");
+        assert_eq!(
+            (status, stdout),
+            (ExitStatus::Exited(0), format!("{i} 1\n"))
+        );
+    }
+}
