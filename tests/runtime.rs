@@ -14,12 +14,17 @@ use std::process::Command;
 use std::thread;
 
 use dokles::runtime::{
-    default_spec, spawn, ContainerProcess, ExecErrorKind, ExitStatus, RuntimeError, Stdio, StdioFd,
+    create, default_spec, exec_in, spawn, ContainerProcess, ExecErrorKind, ExecTarget, ExitStatus,
+    RuntimeError, Stdio, StdioFd,
 };
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::unistd::pipe2;
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec};
+use oci_spec::runtime::{
+    LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccompAction, LinuxSeccompArg,
+    LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscall,
+    LinuxSyscallBuilder, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+};
 use tempfile::TempDir;
 
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -92,6 +97,15 @@ impl Drop for Running {
             let _ = process.kill(Signal::SIGKILL);
             let _ = process.wait();
         }
+    }
+}
+
+/// `docker exec` into `init`'s container, without cgroup or seccomp.
+fn target(init: &ContainerProcess) -> ExecTarget<'_> {
+    ExecTarget {
+        init: init.pid,
+        cgroup: None,
+        seccomp: None,
     }
 }
 
@@ -533,40 +547,43 @@ fn limited_spec(rootfs: &Rootfs, script: &str) -> Spec {
 #[test]
 fn cgroup_limits_apply_and_show_inside_the_container() {
     let rootfs = Rootfs::new();
+    // The container stays up until its stdin closes, so the host can look at its cgroup.
     let spec = limited_spec(
         &rootfs,
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
              /sys/fs/cgroup/pids/pids.max \
              /sys/fs/cgroup/cpu/cpu.shares \
              /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
-         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs",
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs; \
+         cat > /dev/null",
     );
-    let (running, out, err) = start(&spec, &rootfs.path()).expect("container starts");
-    let dirs = running
-        .process
-        .as_ref()
-        .and_then(|p| p.cgroup())
-        .expect("a cgroup")
-        .dirs()
-        .to_vec();
-    let host_pid = running.process.as_ref().expect("running").pid.to_string();
-    let memory_dir = dirs
-        .iter()
-        .find(|d| d.starts_with("/sys/fs/cgroup/memory"))
-        .expect("memory cgroup")
-        .clone();
-    let procs = fs::read_to_string(memory_dir.join("cgroup.procs")).unwrap_or_default();
-    let (stdout, stderr) = (read_all(out), read_all(err));
+    let (in_r, in_w) = pipe();
+    let (out_r, out_w) = pipe();
+    let stdio = Stdio {
+        stdin: StdioFd::Fd(in_r),
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Inherit,
+    };
+    let running = Running {
+        process: Some(spawn(&spec, &rootfs.path(), stdio).expect("container starts")),
+    };
+    let process = running.process.as_ref().expect("running");
+    let dirs = process.cgroup().expect("a cgroup").dirs().to_vec();
+    let host_pid = process.pid.to_string();
+    for dir in &dirs {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
+        assert!(
+            procs.lines().any(|p| p == host_pid),
+            "init {host_pid} not in {}: {procs:?}",
+            dir.display()
+        );
+    }
+    drop(in_w);
+    let stdout = read_all(out_r);
     assert_eq!(running.wait(), ExitStatus::Exited(0));
     assert_eq!(
         stdout.join().expect("stdout"),
-        "33554432\n6\n512\n50000\n1\n",
-        "stderr: {}",
-        stderr.join().expect("stderr")
-    );
-    assert!(
-        procs.lines().any(|p| p == host_pid),
-        "init {host_pid} not in {procs:?}"
+        "33554432\n6\n512\n50000\n1\n"
     );
     for dir in dirs {
         assert!(!dir.exists(), "cgroup {} left behind", dir.display());
@@ -582,4 +599,564 @@ fn the_pids_limit_stops_a_fork_bomb() {
     );
     let out = run_spec(&spec, &rootfs.path()).expect("container runs");
     assert!(out.stderr.contains("can't fork"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn a_created_container_runs_its_command_only_when_started() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["touch", "/ran"]);
+    let created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let pid = created.pid();
+    let own_net = fs::read_link("/proc/self/ns/net").expect("own netns");
+    let container_net = fs::read_link(format!("/proc/{pid}/ns/net")).expect("container netns");
+    assert_ne!(
+        own_net, container_net,
+        "the container has a network namespace of its own"
+    );
+    assert!(!rootfs.path().join("ran").exists(), "ran before start");
+    let running = Running {
+        process: Some(created.start().expect("container starts")),
+    };
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert!(
+        rootfs.path().join("ran").exists(),
+        "did not run after start"
+    );
+}
+
+#[test]
+fn dropping_a_created_container_kills_it() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["touch", "/ran"]);
+    let created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let pid = created.pid();
+    drop(created);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "init {pid} still there"
+    );
+    assert!(!rootfs.path().join("ran").exists());
+}
+
+#[test]
+fn exec_runs_a_second_process_inside_a_running_container() {
+    let rootfs = Rootfs::new();
+    fs::write(rootfs.path().join("etc/motd"), "inside\n").expect("motd");
+    let spec = limited_spec(&rootfs, "exec sleep 100");
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; grep CapEff /proc/self/status; \
+         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs"
+            .into(),
+    ]));
+    let (out_r, out_w) = pipe();
+    let stdio = Stdio {
+        stdin: StdioFd::Null,
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Inherit,
+    };
+    let exec = Running {
+        process: Some(
+            exec_in(
+                ExecTarget {
+                    init: init.pid,
+                    cgroup: init.cgroup(),
+                    seccomp: None,
+                },
+                &process,
+                stdio,
+            )
+            .expect("exec starts"),
+        ),
+    };
+    let stdout = read_all(out_r);
+    assert_eq!(exec.wait(), ExitStatus::Exited(0));
+    let stdout = stdout.join().expect("stdout");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_ne!(lines[0], "1", "the exec'd process is not the init");
+    assert!(
+        lines[0].parse::<u32>().is_ok_and(|pid| pid < 100),
+        "{stdout}"
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            HOSTNAME,
+            "inside",
+            "sleep\u{0}100\u{0}",
+            "CapEff:\t00000000a80425fb",
+            "1"
+        ]
+    );
+}
+
+#[test]
+fn exec_of_a_missing_command_is_not_found() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["sleep", "100"]);
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec!["foo".into()]));
+    let err = exec_in(target(init), &process, Stdio::null()).expect_err("exec fails");
+    assert_eq!(
+        err.to_string(),
+        "exec: \"foo\": executable file not found in $PATH"
+    );
+    assert_eq!(err.docker_exit_code(), 127);
+}
+
+/// Everything readable from a pty master until the slave side is gone (EIO).
+fn read_console(master: OwnedFd) -> String {
+    let mut file = fs::File::from(master);
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the console: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_terminal_is_a_pty_of_the_containers_own_devpts() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "tty; stty size; [ -t 0 ] && [ -t 2 ] && echo stdio-is-tty; \
+         [ /dev/console -ef /dev/pts/0 ] && echo console-is-pts0",
+    ]);
+    let process = spec.process_mut().as_mut().expect("process");
+    process.set_terminal(Some(true));
+    let size = oci_spec::runtime::BoxBuilder::default()
+        .height(24u64)
+        .width(80u64)
+        .build()
+        .expect("console size");
+    process.set_console_size(Some(size));
+    let mut created = create(&spec, &rootfs.path(), Stdio::null()).expect("container created");
+    let master = created.take_console().expect("a console");
+    let reader = thread::spawn(move || read_console(master));
+    let running = Running {
+        process: Some(created.start().expect("container starts")),
+    };
+    assert_eq!(running.wait(), ExitStatus::Exited(0));
+    assert_eq!(
+        reader.join().expect("console reader"),
+        "/dev/pts/0\r\n24 80\r\nstdio-is-tty\r\nconsole-is-pts0\r\n"
+    );
+}
+
+#[test]
+fn exec_can_have_a_terminal_of_its_own() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec(&["sleep", "100"]);
+    let (container, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let init = container.process.as_ref().expect("running");
+    let mut process = spec.process().clone().expect("process");
+    process.set_args(Some(vec!["tty".into()]));
+    process.set_terminal(Some(true));
+    let mut exec = exec_in(target(init), &process, Stdio::null()).expect("exec starts");
+    let master = exec.take_console().expect("a console");
+    let reader = thread::spawn(move || read_console(master));
+    let exec = Running {
+        process: Some(exec),
+    };
+    assert_eq!(exec.wait(), ExitStatus::Exited(0));
+    assert_eq!(reader.join().expect("console reader"), "/dev/pts/0\r\n");
+}
+
+fn rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> PosixRlimit {
+    PosixRlimitBuilder::default()
+        .typ(typ)
+        .soft(soft)
+        .hard(hard)
+        .build()
+        .expect("rlimit")
+}
+
+#[test]
+fn rlimits_and_oom_score_adj_apply_to_the_process() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj",
+    ]);
+    let process = spec.process_mut().as_mut().expect("process");
+    process.set_rlimits(Some(vec![rlimit(PosixRlimitType::RlimitNofile, 256, 512)]));
+    process.set_oom_score_adj(Some(500));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "256\n512\n500\n");
+}
+
+#[test]
+fn raising_a_hard_rlimit_fails_clearly() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&["true"]);
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("own limit");
+    let above = hard.saturating_mul(2).max(hard + 1);
+    spec.process_mut()
+        .as_mut()
+        .expect("process")
+        .set_rlimits(Some(vec![rlimit(
+            PosixRlimitType::RlimitNofile,
+            above,
+            above,
+        )]));
+    match run_spec(&spec, &rootfs.path()) {
+        // Root with CAP_SYS_RESOURCE may raise it; where that is refused, the error says so.
+        Ok(out) => assert_eq!(out.status, ExitStatus::Exited(0)),
+        Err(RuntimeError::Setup { step, message }) => {
+            assert_eq!(step, format!("setting RLIMIT_NOFILE to {above}:{above}"));
+            assert!(
+                message.contains(&format!("may not be raised above {hard}")),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+#[test]
+fn namespaced_sysctls_are_set_and_others_refused() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "cat",
+        "/proc/sys/kernel/shmmni",
+        "/proc/sys/net/ipv4/tcp_keepalive_time",
+    ]);
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_sysctl(Some(
+        [
+            ("kernel.shmmni".to_string(), "1234".to_string()),
+            ("net.ipv4.tcp_keepalive_time".to_string(), "600".to_string()),
+        ]
+        .into(),
+    ));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "1234\n600\n");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/shmmni").expect("host shmmni"),
+        "1234\n",
+        "the host's value must not change"
+    );
+
+    let linux = spec.linux_mut().as_mut().expect("linux");
+    linux.set_sysctl(Some(
+        [("vm.swappiness".to_string(), "10".to_string())].into(),
+    ));
+    let err = run_spec(&spec, &rootfs.path()).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("sysctl \"vm.swappiness\" is not allowed")),
+        "{err:?}"
+    );
+}
+
+fn syscall_rule(
+    names: &[&str],
+    action: LinuxSeccompAction,
+    args: Vec<LinuxSeccompArg>,
+) -> LinuxSyscall {
+    let mut rule = LinuxSyscallBuilder::default()
+        .names(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .action(action)
+        .build()
+        .expect("rule");
+    if action == LinuxSeccompAction::ScmpActErrno {
+        rule.set_errno_ret(Some(libc::ENOSYS as u32));
+    }
+    if !args.is_empty() {
+        rule.set_args(Some(args));
+    }
+    rule
+}
+
+fn arg(
+    index: usize,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> LinuxSeccompArg {
+    let mut builder = LinuxSeccompArgBuilder::default()
+        .index(index)
+        .op(op)
+        .value(value);
+    if let Some(two) = value_two {
+        builder = builder.value_two(two);
+    }
+    builder.build().expect("seccomp arg")
+}
+
+#[test]
+fn seccomp_filters_system_calls_by_name_and_argument() {
+    use LinuxSeccompOperator::*;
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; \
+         mkdir /made && echo mkdir-allowed; \
+         for pid in 1 77 500 501 66 322 200000; do kill -0 $pid; done",
+    ]);
+    let errno = LinuxSeccompAction::ScmpActErrno;
+    let seccomp = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(vec![
+            syscall_rule(&["mkdir", "mkdirat", "no_such_syscall"], errno, vec![]),
+            syscall_rule(&["kill"], errno, vec![arg(0, ScmpCmpEq, 500, None)]),
+            syscall_rule(&["kill"], errno, vec![arg(0, ScmpCmpGt, 100_000, None)]),
+            syscall_rule(
+                &["kill"],
+                errno,
+                vec![arg(0, ScmpCmpMaskedEq, 0xff, Some(0x42))],
+            ),
+        ])
+        .build()
+        .expect("seccomp");
+    spec.linux_mut()
+        .as_mut()
+        .expect("linux")
+        .set_seccomp(Some(seccomp));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "Seccomp:\t2\n", "stderr: {}", out.stderr);
+    let denied = |what: &str| format!("{what}: Function not implemented");
+    let missing = |pid: u32| format!("can't kill pid {pid}: No such process");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].ends_with(&denied("can't create directory '/made'")),
+        "{lines:?}"
+    );
+    let kills: Vec<String> = [77, 500, 501, 66, 322, 200_000]
+        .iter()
+        .map(|&pid| match pid {
+            77 | 501 => missing(pid),
+            _ => denied(&format!("can't kill pid {pid}")),
+        })
+        .collect();
+    assert_eq!(lines.len(), 1 + kills.len(), "{lines:?}");
+    for (line, want) in lines[1..].iter().zip(&kills) {
+        assert!(
+            line.ends_with(want.as_str()),
+            "{line:?} should end with {want:?}"
+        );
+    }
+}
+
+/// An overlay mount on the host, unmounted when dropped.
+struct Overlay {
+    merged: PathBuf,
+}
+
+impl Overlay {
+    fn new(lower: &Path, scratch: &Path) -> Self {
+        let (upper, work, merged) = (
+            scratch.join("upper"),
+            scratch.join("work"),
+            scratch.join("merged"),
+        );
+        for dir in [&upper, &work, &merged] {
+            fs::create_dir_all(dir).expect("overlay dir");
+        }
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .expect("mount overlay");
+        Self { merged }
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.merged, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn an_overlay_rootfs_takes_the_containers_writes_in_its_upper_layer() {
+    let rootfs = Rootfs::new();
+    let scratch = rootfs.host_dir("overlay");
+    let overlay = Overlay::new(&rootfs.path(), &scratch);
+    let spec = default_spec(
+        &overlay.merged,
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "echo data > /written; rm /bin/vi; echo done".into(),
+        ],
+        vec![PATH.to_string()],
+        Path::new("/"),
+        HOSTNAME,
+    );
+    let out = run_spec(&spec, &overlay.merged).expect("container runs");
+    assert_eq!(out.stdout, "done\n", "stderr: {}", out.stderr);
+    assert_eq!(
+        fs::read_to_string(scratch.join("upper/written")).expect("upper layer"),
+        "data\n"
+    );
+    assert!(
+        !rootfs.path().join("written").exists(),
+        "the lower layer is untouched"
+    );
+    assert!(
+        rootfs.path().join("bin/vi").exists(),
+        "the lower layer is untouched"
+    );
+    drop(overlay);
+}
+
+#[test]
+fn a_read_only_file_bind_mount_is_read_only() {
+    let rootfs = Rootfs::new();
+    let host_file = rootfs.host_dir("config").join("hostname");
+    fs::write(&host_file, "from-the-host\n").expect("host file");
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "cat /etc/hostname; (echo x > /etc/hostname) && echo writable",
+    ]);
+    let mut bind = Mount::default();
+    bind.set_destination(PathBuf::from("/etc/hostname"));
+    bind.set_typ(Some("bind".into()));
+    bind.set_source(Some(host_file.clone()));
+    bind.set_options(Some(vec!["rbind".into(), "ro".into()]));
+    spec.mounts_mut().as_mut().expect("mounts").push(bind);
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "from-the-host\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(&host_file).expect("host file"),
+        "from-the-host\n"
+    );
+}
+
+#[test]
+fn a_read_only_root_filesystem_refuses_writes() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec(&[
+        "sh",
+        "-c",
+        "touch /x || echo refused; touch /dev/shm/ok && echo tmpfs-ok",
+    ]);
+    spec.root_mut()
+        .as_mut()
+        .expect("root")
+        .set_readonly(Some(true));
+    let out = run_spec(&spec, &rootfs.path()).expect("container runs");
+    assert_eq!(out.stdout, "refused\ntmpfs-ok\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert!(!rootfs.path().join("x").exists());
+}
+
+#[test]
+fn a_container_can_join_another_containers_network_namespace() {
+    let first = Rootfs::new();
+    let (a, _out, _err) = start(&first.spec(&["sleep", "100"]), &first.path()).expect("first");
+    let a_pid = a.process.as_ref().expect("running").pid;
+    let a_net = format!("/proc/{a_pid}/ns/net");
+
+    let second = Rootfs::new();
+    let mut spec = second.spec(&["sleep", "100"]);
+    let namespaces = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+        .expect("namespaces");
+    for ns in namespaces.iter_mut() {
+        if ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+            ns.set_path(Some(PathBuf::from(&a_net)));
+        }
+    }
+    let created = create(&spec, &second.path(), Stdio::null()).expect("second created");
+    let b_net = format!("/proc/{}/ns/net", created.pid());
+    assert_eq!(
+        fs::read_link(&a_net).expect("first netns"),
+        fs::read_link(&b_net).expect("second netns")
+    );
+    assert_ne!(
+        fs::read_link("/proc/self/ns/net").expect("own netns"),
+        fs::read_link(&b_net).expect("second netns")
+    );
+}
+
+#[test]
+fn try_wait_reports_a_running_container_and_then_its_end() {
+    let rootfs = Rootfs::new();
+    let (mut running, _out, _err) =
+        start(&rootfs.spec(&["sleep", "100"]), &rootfs.path()).expect("container starts");
+    let process = running.process.as_ref().expect("running");
+    assert_eq!(process.try_wait().expect("try_wait"), None);
+    process.kill(Signal::SIGKILL).expect("kill");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = process.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGKILL"
+        );
+        thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // Reaped: the guard must not signal the (possibly reused) PID again.
+    running.process = None;
+    assert_eq!(status.code(), 137);
+}
+
+#[test]
+fn many_containers_start_concurrently_from_many_threads() {
+    let rootfs = Rootfs::new();
+    let root = rootfs.path();
+    let workers: Vec<_> = (0..16)
+        .map(|i| {
+            let root = root.clone();
+            thread::spawn(move || {
+                let spec = default_spec(
+                    &root,
+                    vec!["sh".into(), "-c".into(), format!("echo {i} $$")],
+                    vec![PATH.to_string()],
+                    Path::new("/"),
+                    HOSTNAME,
+                );
+                run_spec(&spec, &root).map(|out| (out.status, out.stdout))
+            })
+        })
+        .collect();
+    for (i, worker) in workers.into_iter().enumerate() {
+        let (status, stdout) = worker.join().expect("worker").expect("container runs");
+        assert_eq!(
+            (status, stdout),
+            (ExitStatus::Exited(0), format!("{i} 1\n"))
+        );
+    }
 }

@@ -9,9 +9,12 @@
 //! If the spec names a cgroup, the caller has created it; the intermediate joins it before
 //! anything else, so the init is born inside it.
 //!
+//! `docker exec` takes the same path with a plan that joins the running container's
+//! namespaces and cgroup instead of creating them, and skips the filesystem setup.
+//!
 //! The *init* (PID 1 in its namespace) sets up the filesystem, hostname, identity and
-//! capabilities, then `exec`s the container's command; on any failure it sends a
-//! [`ChildFailure`] to the caller and exits.
+//! capabilities, reports `Ready`, waits for the start signal, then `exec`s the container's
+//! command; on any failure it sends a [`ChildFailure`] to the caller and exits.
 //!
 //! CVE-2019-5736 (overwriting the runtime binary through `/proc/<pid>/exe`): the setup
 //! processes run the dokles binary, so they mark themselves non-dumpable
@@ -22,31 +25,48 @@
 
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
+use nix::mount::MsFlags;
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{dup2, sethostname, setsid};
-use oci_spec::runtime::{Mount, Spec};
+use nix::unistd::{dup2, sethostname, setsid, Pid};
+use oci_spec::runtime::{LinuxSeccomp, Mount, Process, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
 use super::cgroups::Cgroup;
+use super::console;
 use super::devices::{self, DevicePlan};
 use super::error::RuntimeError;
 use super::in_root::{Kind, Symlinks};
+use super::limits::{self, Sysctl};
 use super::namespaces::{self, NamespacePlan};
 use super::process::{self, ProcessPlan};
 use super::rootfs;
+use super::seccomp::SeccompFilter;
 use super::sync::{ChildEnd, ChildFailure, ChildMessage, StepContext};
 
-/// The whole container setup, decided and validated in the caller before forking, so the
-/// setup processes only carry it out.
+/// Everything the setup processes do, decided and validated in the caller before forking,
+/// so that they only carry it out.
 #[derive(Debug)]
 pub struct InitPlan {
-    rootfs: PathBuf,
     namespaces: NamespacePlan,
+    /// The new container's filesystem and names; `None` for a process joining a running
+    /// container (`docker exec`), which finds them in place.
+    container: Option<ContainerSetup>,
+    capabilities: CapabilityPlan,
+    last_cap: u32,
+    seccomp: Option<SeccompFilter>,
+    process: ProcessPlan,
+}
+
+/// What only a new container sets up.
+#[derive(Debug)]
+struct ContainerSetup {
+    rootfs: PathBuf,
+    propagation: MsFlags,
     mounts: Vec<Mount>,
     devices: DevicePlan,
     hostname: Option<String>,
@@ -54,13 +74,12 @@ pub struct InitPlan {
     masked_paths: Vec<String>,
     readonly_paths: Vec<String>,
     root_readonly: bool,
-    capabilities: CapabilityPlan,
-    last_cap: u32,
-    process: ProcessPlan,
+    sysctls: Vec<Sysctl>,
 }
 
 impl InitPlan {
-    pub fn from_spec(spec: &Spec, rootfs: &std::path::Path) -> Result<Self, RuntimeError> {
+    /// A new container for `spec` on `rootfs`.
+    pub fn from_spec(spec: &Spec, rootfs: &Path) -> Result<Self, RuntimeError> {
         let rootfs = std::fs::canonicalize(rootfs)
             .map_err(|e| RuntimeError::host(format!("rootfs {}", rootfs.display()), e))?;
         let process = spec
@@ -77,9 +96,17 @@ impl InitPlan {
             ));
         }
         let list = |paths: Option<&Vec<String>>| paths.cloned().unwrap_or_default();
-        Ok(Self {
+        let sysctls = Sysctl::from_spec(
+            linux.and_then(|l| l.sysctl().as_ref()),
+            namespaces.new_ipc_namespace(),
+            namespaces.new_network_namespace(),
+        )?;
+        let container = ContainerSetup {
+            sysctls,
+            propagation: rootfs::root_propagation(
+                linux.and_then(|l| l.rootfs_propagation().as_deref()),
+            )?,
             rootfs,
-            namespaces,
             mounts: spec.mounts().clone().unwrap_or_default(),
             devices: DevicePlan::from_spec(spec)?,
             hostname,
@@ -91,6 +118,30 @@ impl InitPlan {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
+        };
+        let seccomp = linux.and_then(|l| l.seccomp().as_ref());
+        Self::new(namespaces, Some(container), process, seccomp)
+    }
+
+    /// `process` joining the running container whose init is `init`.
+    pub fn for_exec(
+        init: Pid,
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+    ) -> Result<Self, RuntimeError> {
+        Self::new(NamespacePlan::join_process(init)?, None, process, seccomp)
+    }
+
+    fn new(
+        namespaces: NamespacePlan,
+        container: Option<ContainerSetup>,
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+    ) -> Result<Self, RuntimeError> {
+        Ok(Self {
+            namespaces,
+            container,
+            seccomp: seccomp.map(SeccompFilter::compile).transpose()?,
             capabilities: CapabilityPlan::from_spec(process.capabilities().as_ref()),
             last_cap: capabilities::last_cap()
                 .map_err(|e| RuntimeError::host("cannot read cap_last_cap", e))?,
@@ -108,61 +159,35 @@ pub fn run_intermediate(
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
 ) -> ! {
+    // Only the intermediate returns here: the init execs or exits inside.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         intermediate(plan, cgroup, channel, stdio)
     }));
-    // Only the intermediate returns here: the init execs or exits inside.
-    let code = match outcome {
-        Ok(Ok(())) => 0,
-        Ok(Err(_)) => 1,
-        Err(_) => 2,
-    };
-    exit(code)
+    exit(outcome.unwrap_or(2))
 }
 
+/// The intermediate's work; returns its exit code.
 fn intermediate(
     plan: &InitPlan,
     cgroup: Option<&Cgroup>,
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
-) -> Result<(), ()> {
-    let channel = match prepare_process(plan, channel, stdio) {
-        Ok(channel) => channel,
-        Err((channel, failure)) => {
-            if let Some(channel) = channel {
-                channel.send(&ChildMessage::Failed(failure));
-            }
-            return Err(());
-        }
+) -> i32 {
+    // Lift the channel above 2 first, so that placing stdio on 0..2 cannot overwrite it.
+    // Without a channel there is no one to tell about a failure.
+    let Ok(channel) = channel.lift_above_stdio() else {
+        return 1;
     };
-    // Join the cgroup before creating namespaces: a new cgroup namespace is rooted at it.
-    if let Some(cgroup) = cgroup {
-        if let Err(failure) = cgroup
-            .join_self()
-            .step(|| "joining the container's cgroup".into())
-        {
-            channel.send(&ChildMessage::Failed(failure));
-            return Err(());
-        }
-    }
-    if let Err(e) = plan.namespaces.enter() {
-        let failure = Err::<(), _>(e).step(|| "creating namespaces".into());
-        if let Err(failure) = failure {
-            channel.send(&ChildMessage::Failed(failure));
-        }
-        return Err(());
-    }
-    match clone_parent() {
-        Err(e) => {
-            if let Err(failure) = Err::<(), _>(e).step(|| "forking the container's init".into()) {
-                channel.send(&ChildMessage::Failed(failure));
-            }
-            Err(())
-        }
+    let forked = prepare_process(plan, &channel, stdio).and_then(|()| enter_and_fork(plan, cgroup));
+    match forked {
         Ok(0) => run_init(plan, channel),
-        Ok(pid) => {
-            channel.send(&ChildMessage::InitPid(pid));
-            Ok(())
+        Ok(init) => {
+            channel.send(&ChildMessage::InitPid(init));
+            0
+        }
+        Err(failure) => {
+            channel.send(&ChildMessage::Failed(failure));
+            1
         }
     }
 }
@@ -170,43 +195,40 @@ fn intermediate(
 /// Non-dumpable, stdio in place, every other inherited descriptor closed.
 fn prepare_process(
     plan: &InitPlan,
-    channel: ChildEnd,
+    channel: &ChildEnd,
     stdio: [Option<RawFd>; 3],
-) -> Result<ChildEnd, (Option<ChildEnd>, ChildFailure)> {
-    let fail = |channel, f| Err((channel, f));
-    if let Err(f) = prctl::set_dumpable(false).step(|| "making the setup non-dumpable".into()) {
-        return fail(Some(channel), f);
-    }
-    // Lift the channel and the stdio sources above 2 first, so that placing stdio on 0..2
-    // cannot overwrite one of them.
-    let channel = match channel.lift_above_stdio() {
-        Ok(channel) => channel,
-        Err(_) => return fail(None, internal("moving the setup channel")),
-    };
+) -> Result<(), ChildFailure> {
+    prctl::set_dumpable(false).step(|| "making the setup non-dumpable".into())?;
+    // Lift the stdio sources above 2 before placing any, so none overwrites another.
     let mut lifted = [None; 3];
     for (slot, source) in lifted.iter_mut().zip(stdio) {
         if let Some(fd) = source {
-            match fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)) {
-                Ok(high) => *slot = Some(high),
-                Err(e) => return fail(Some(channel), stdio_failure(e)),
-            }
+            *slot = Some(fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(stdio_failure)?);
         }
     }
     for (target, source) in lifted.iter().enumerate() {
         if let Some(fd) = source {
-            if let Err(e) = dup2(*fd, target as RawFd) {
-                return fail(Some(channel), stdio_failure(e));
-            }
+            dup2(*fd, target as RawFd).map_err(stdio_failure)?;
         }
     }
     let mut keep: Vec<RawFd> = plan.namespaces.fds().collect();
     keep.push(channel.raw_fd());
-    if let Err(f) =
-        process::close_inherited_fds(&keep).step(|| "closing inherited descriptors".into())
-    {
-        return fail(Some(channel), f);
+    process::close_inherited_fds(&keep).step(|| "closing inherited descriptors".into())
+}
+
+/// Join the cgroup, enter the namespaces, fork the init. Returns 0 in the init and the
+/// init's PID in the intermediate.
+fn enter_and_fork(plan: &InitPlan, cgroup: Option<&Cgroup>) -> Result<i32, ChildFailure> {
+    // The cgroup first: a new cgroup namespace is rooted at the cgroup joined.
+    if let Some(cgroup) = cgroup {
+        cgroup
+            .join_self()
+            .step(|| "joining the container's cgroup".into())?;
     }
-    Ok(channel)
+    plan.namespaces
+        .enter()
+        .step(|| "entering namespaces".into())?;
+    clone_parent().step(|| "forking the container's init".into())
 }
 
 fn stdio_failure(e: Errno) -> ChildFailure {
@@ -243,8 +265,14 @@ fn clone_parent() -> nix::Result<i32> {
 
 /// The container's init. Never returns: it becomes the container's command or exits.
 fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
-    let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan))) {
-        Ok(Ok(())) => ChildFailure::Exec(process::exec(&plan.process)),
+    let failure = match catch_unwind(AssertUnwindSafe(|| setup(plan, &channel))) {
+        Ok(Ok(())) => {
+            channel.send(&ChildMessage::Ready);
+            if !channel.wait_for_start() {
+                exit(1)
+            }
+            ChildFailure::Exec(process::exec(&plan.process))
+        }
         Ok(Err(failure)) => failure,
         Err(_) => internal("setting up the container (panic)"),
     };
@@ -252,42 +280,43 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
     exit(1)
 }
 
-/// Everything the init does before `exec`, in runc's order.
-fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
+/// Everything the init (or an exec'd process) does before `exec`, in runc's order.
+fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
     prctl::set_dumpable(false).step(|| "making the init non-dumpable".into())?;
     setsid().step(|| "starting a new session".into())?;
-    // Device nodes and mount points get exactly the modes asked for.
-    umask(Mode::empty());
+    if let Some(container) = &plan.container {
+        setup_container(plan, container)?;
+    }
+    process::enter_cwd(&plan.process.cwd)?;
+    if plan.process.terminal {
+        let mount_dev_console = plan
+            .container
+            .as_ref()
+            .is_some_and(|c| c.devices.populate_dev);
+        console::setup(
+            channel,
+            plan.process.console_size,
+            mount_dev_console,
+            plan.process.uid,
+        )?;
+    }
 
-    if plan.namespaces.new_network_namespace() {
-        namespaces::bring_up_loopback().step(|| "bringing up the loopback interface".into())?;
+    if let Some(value) = plan.process.oom_score_adj {
+        limits::set_oom_score_adj(value)?;
     }
-    if let Some(hostname) = &plan.hostname {
-        sethostname(hostname).step(|| format!("setting the hostname {hostname}"))?;
-    }
-    if let Some(domainname) = &plan.domainname {
-        set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
+    for rlimit in &plan.process.rlimits {
+        rlimit.apply()?;
     }
 
-    let root = rootfs::enter_rootfs(&plan.rootfs)?;
-    for entry in &plan.mounts {
-        rootfs::mount_spec_entry(&root, entry)?;
+    // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: do it while we have it
+    // (as runc); the filter must then allow the few calls left before exec.
+    if let Some(filter) = plan
+        .seccomp
+        .as_ref()
+        .filter(|_| !plan.process.no_new_privileges)
+    {
+        filter.install()?;
     }
-    devices::create(&root, &plan.devices)?;
-    // A working directory the image lacks is created, as runc does.
-    let cwd = &plan.process.cwd;
-    root.create(cwd, Kind::Directory, Symlinks::FollowInRoot)
-        .step(|| format!("creating the working directory {}", cwd.display()))?;
-    drop(root);
-    rootfs::pivot(&plan.rootfs)?;
-
-    rootfs::readonly_paths(&plan.readonly_paths)?;
-    rootfs::mask_paths(&plan.masked_paths)?;
-    if plan.root_readonly {
-        rootfs::remount_read_only(std::path::Path::new("/"))
-            .step(|| "making the root filesystem read-only".into())?;
-    }
-    process::enter_cwd(cwd)?;
 
     let caps = &plan.capabilities;
     capabilities::drop_bounding(caps, plan.last_cap)
@@ -298,8 +327,52 @@ fn setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     capabilities::apply(caps, plan.last_cap).step(|| "setting capabilities".into())?;
     if plan.process.no_new_privileges {
         prctl::set_no_new_privs().step(|| "setting no_new_privs".into())?;
+        if let Some(filter) = &plan.seccomp {
+            filter.install()?;
+        }
     }
     process::cloexec_all_but_stdio()
+}
+
+/// A new container's names and filesystem, ending in `pivot_root` and the path masks.
+fn setup_container(plan: &InitPlan, container: &ContainerSetup) -> Result<(), ChildFailure> {
+    // Device nodes and mount points get exactly the modes asked for; the process's own
+    // umask is set with its identity.
+    umask(Mode::empty());
+    if plan.namespaces.new_network_namespace() {
+        namespaces::bring_up_loopback().step(|| "bringing up the loopback interface".into())?;
+    }
+    if let Some(hostname) = &container.hostname {
+        sethostname(hostname).step(|| format!("setting the hostname {hostname}"))?;
+    }
+    if let Some(domainname) = &container.domainname {
+        set_domainname(domainname).step(|| format!("setting the domain name {domainname}"))?;
+    }
+
+    let root = rootfs::enter_rootfs(&container.rootfs, container.propagation)?;
+    for entry in &container.mounts {
+        rootfs::mount_spec_entry(&root, entry)?;
+    }
+    devices::create(&root, &container.devices)?;
+    // A working directory the image lacks is created, as runc does.
+    let cwd = &plan.process.cwd;
+    root.create(cwd, Kind::Directory, Symlinks::FollowInRoot)
+        .step(|| format!("creating the working directory {}", cwd.display()))?;
+    drop(root);
+    rootfs::pivot(&container.rootfs)?;
+
+    // Through the container's own /proc/sys, before it turns read-only.
+    for sysctl in &container.sysctls {
+        sysctl.apply()?;
+    }
+
+    rootfs::readonly_paths(&container.readonly_paths)?;
+    rootfs::mask_paths(&container.masked_paths)?;
+    if container.root_readonly {
+        rootfs::remount_read_only(Path::new("/"))
+            .step(|| "making the root filesystem read-only".into())?;
+    }
+    Ok(())
 }
 
 fn set_domainname(name: &str) -> nix::Result<()> {

@@ -4,8 +4,10 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 
 use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::Pid;
 use oci_spec::runtime::{Linux, LinuxNamespaceType};
 
 use super::error::RuntimeError;
@@ -51,9 +53,51 @@ impl NamespacePlan {
         Ok(Self { join, unshare })
     }
 
+    /// Join every namespace of the running process `pid` that differs from the caller's
+    /// (the mount namespace last, so the others are still opened through the host's /proc).
+    pub fn join_process(pid: Pid) -> Result<Self, RuntimeError> {
+        let mut join = Vec::new();
+        for (name, flag) in [
+            ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+            ("ipc", CloneFlags::CLONE_NEWIPC),
+            ("uts", CloneFlags::CLONE_NEWUTS),
+            ("net", CloneFlags::CLONE_NEWNET),
+            ("pid", CloneFlags::CLONE_NEWPID),
+            ("mnt", CloneFlags::CLONE_NEWNS),
+        ] {
+            let theirs = format!("/proc/{pid}/ns/{name}");
+            let same = |a: &str, b: &str| match (std::fs::metadata(a), std::fs::metadata(b)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if same(&theirs, &format!("/proc/self/ns/{name}")) {
+                continue;
+            }
+            let file = File::open(&theirs)
+                .map_err(|e| RuntimeError::host(format!("cannot open namespace {theirs}"), e))?;
+            join.push((OwnedFd::from(file), flag));
+        }
+        if !join
+            .iter()
+            .any(|(_, flag)| *flag == CloneFlags::CLONE_NEWNS)
+        {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "process {pid} shares the caller's mount namespace: not a container"
+            )));
+        }
+        Ok(Self {
+            join,
+            unshare: CloneFlags::empty(),
+        })
+    }
+
     /// Whether the container gets a network namespace of its own (only `lo` in it).
     pub fn new_network_namespace(&self) -> bool {
         self.unshare.contains(CloneFlags::CLONE_NEWNET)
+    }
+
+    pub fn new_ipc_namespace(&self) -> bool {
+        self.unshare.contains(CloneFlags::CLONE_NEWIPC)
     }
 
     pub fn new_uts_namespace(&self) -> bool {
@@ -65,7 +109,7 @@ impl NamespacePlan {
         self.join.iter().map(|(fd, _)| fd.as_raw_fd())
     }
 
-    /// Enter the joined namespaces, then create the new ones. A new PID namespace applies to
+    /// Enter the joined namespaces (in order), then create the new ones. A new PID namespace applies to
     /// the children of the caller only: the caller must fork afterwards.
     pub fn enter(&self) -> nix::Result<()> {
         for (fd, flag) in &self.join {

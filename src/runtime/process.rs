@@ -11,7 +11,9 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, execve, getcwd, setgroups, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::Process;
 
+use super::console::ConsoleSize;
 use super::error::{ExecError, ExecErrorKind, RuntimeError};
+use super::limits::Rlimit;
 use super::sync::{ChildFailure, StepContext};
 
 /// Docker's umask when the spec gives none.
@@ -28,6 +30,11 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: u32,
     pub no_new_privileges: bool,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    /// A pty replaces stdio (`docker run -t`).
+    pub terminal: bool,
+    pub console_size: Option<ConsoleSize>,
 }
 
 impl ProcessPlan {
@@ -64,6 +71,28 @@ impl ProcessPlan {
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
             umask: user.umask().unwrap_or(DEFAULT_UMASK),
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            rlimits: process
+                .rlimits()
+                .iter()
+                .flatten()
+                .map(Rlimit::from_spec)
+                .collect::<Result<_, _>>()?,
+            oom_score_adj: process.oom_score_adj(),
+            terminal: process.terminal().unwrap_or(false),
+            console_size: process
+                .console_size()
+                .map(|size| -> Result<ConsoleSize, RuntimeError> {
+                    let fit = |n: u64| {
+                        u16::try_from(n).map_err(|_| {
+                            RuntimeError::InvalidSpec(format!("console size {n} too large"))
+                        })
+                    };
+                    Ok(ConsoleSize {
+                        rows: fit(size.height())?,
+                        columns: fit(size.width())?,
+                    })
+                })
+                .transpose()?,
         })
     }
 

@@ -18,17 +18,33 @@ use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root, symlinkat};
 use oci_spec::runtime::Mount;
 
+use super::error::RuntimeError;
 use super::in_root::{fd_path, Kind, RootDir, Symlinks};
 use super::mount_options::MountOptions;
 use super::sync::{ChildFailure, StepContext};
 
 const NONE: Option<&str> = None;
 
-/// Make every mount in the new mount namespace private, then bind the rootfs onto itself.
-/// Returns the rootfs descriptor that all later lookups are confined to.
-pub fn enter_rootfs(rootfs: &Path) -> Result<RootDir, ChildFailure> {
-    mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
-        .step(|| "making / recursively private".into())?;
+/// How the container's mounts relate to the host's (`linux.rootfsPropagation`): private by
+/// default, or slave (host mounts appear inside, nothing flows back). Shared propagation
+/// would let the container's mounts appear on the host and is refused.
+pub fn root_propagation(option: Option<&str>) -> Result<MsFlags, RuntimeError> {
+    match option.unwrap_or("rprivate") {
+        "private" => Ok(MsFlags::MS_PRIVATE),
+        "rprivate" => Ok(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+        "slave" => Ok(MsFlags::MS_SLAVE),
+        "rslave" => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        other => Err(RuntimeError::InvalidSpec(format!(
+            "rootfsPropagation {other:?} is not supported (private, rprivate, slave, rslave)"
+        ))),
+    }
+}
+
+/// Cut mount propagation towards the host (`propagation`, see [`root_propagation`]), then
+/// bind the rootfs onto itself. Returns the rootfs descriptor that all later lookups are
+/// confined to.
+pub fn enter_rootfs(rootfs: &Path, propagation: MsFlags) -> Result<RootDir, ChildFailure> {
+    mount(NONE, "/", NONE, propagation, NONE).step(|| "setting the propagation of /".into())?;
     mount(
         Some(rootfs),
         rootfs,
@@ -337,7 +353,8 @@ pub fn pivot(rootfs: &Path) -> Result<(), ChildFailure> {
     fchdir(new_root.as_raw_fd()).step(what)?;
     pivot_root(".", ".").step(what)?;
     fchdir(old_root.as_raw_fd()).step(what)?;
-    // The old root is private already (see `enter_rootfs`); detaching it cannot reach the host.
+    // The old root is private or a slave (see `enter_rootfs`): detaching it cannot reach the
+    // host.
     umount2(".", MntFlags::MNT_DETACH).step(|| "detaching the old root".into())?;
     chdir("/").step(what)
 }
@@ -469,6 +486,19 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn shared_root_propagation_is_refused() {
+        assert_eq!(
+            root_propagation(None).ok(),
+            Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC)
+        );
+        assert_eq!(
+            root_propagation(Some("rslave")).ok(),
+            Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
+        assert!(root_propagation(Some("rshared")).is_err());
     }
 
     #[test]

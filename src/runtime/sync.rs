@@ -5,11 +5,18 @@
 //! when every child holding the socket has either exited or successfully `exec`ed the
 //! container's process (close-on-exec closes it). So "EOF without a failure" means "the
 //! container's process is running".
+//!
+//! The one message the other way is the start signal: the init reports `Ready` when its
+//! setup is complete and waits for it before `exec`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ExecError, RuntimeError};
@@ -22,6 +29,10 @@ const MAX_MESSAGE: usize = 16 * 1024;
 pub enum ChildMessage {
     /// The container's init was created; this is its PID in the caller's PID namespace.
     InitPid(i32),
+    /// The process's terminal; the pty master travels with it as `SCM_RIGHTS`.
+    Console,
+    /// The init finished its setup and waits for the start signal to `exec`.
+    Ready,
     /// Setup failed; the sender exits right after.
     Failed(ChildFailure),
 }
@@ -63,25 +74,73 @@ pub fn channel() -> Result<(ParentEnd, ChildEnd), RuntimeError> {
 }
 
 /// The caller's end.
+#[derive(Debug)]
 pub struct ParentEnd(OwnedFd);
 
+/// A message and the descriptor that came with it, if any.
+#[derive(Debug)]
+pub struct Received {
+    pub message: ChildMessage,
+    pub fd: Option<OwnedFd>,
+}
+
 impl ParentEnd {
-    /// The next message, or `None` at end-of-file.
-    pub fn recv(&self) -> Result<Option<ChildMessage>, RuntimeError> {
+    /// The next message, or `None` at end-of-file. Descriptors passed along are received
+    /// close-on-exec.
+    pub fn recv(&self) -> Result<Option<Received>, RuntimeError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let mut control = nix::cmsg_space!([RawFd; 1]);
+        let (n, raw_fds) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut control),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(Errno::EINTR) => continue,
-                other => break other,
+                Err(e) => {
+                    return Err(RuntimeError::host(
+                        "cannot read from the container setup process",
+                        e,
+                    ))
+                }
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    for cmsg in msg.cmsgs().into_iter().flatten() {
+                        if let ControlMessageOwned::ScmRights(received) = cmsg {
+                            fds.extend(received);
+                        }
+                    }
+                    break (msg.bytes, fds);
+                }
             }
-        }
-        .map_err(|e| RuntimeError::host("cannot read from the container setup process", e))?;
+        };
+        // SAFETY: SCM_RIGHTS installed these descriptors in this process just now.
+        let mut fds = raw_fds
+            .into_iter()
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(|e| RuntimeError::SetupDied(format!("garbled message from setup: {e}")))
+        let message = serde_json::from_slice(&buf[..n])
+            .map_err(|e| RuntimeError::SetupDied(format!("garbled message from setup: {e}")))?;
+        Ok(Some(Received {
+            message,
+            fd: fds.next(),
+        }))
+    }
+}
+
+/// The one-byte message that lets a created container `exec`.
+const START: &[u8] = b"S";
+
+impl ParentEnd {
+    /// Tell the waiting init to `exec`.
+    pub fn send_start(&self) -> Result<(), RuntimeError> {
+        send(self.0.as_raw_fd(), START, MsgFlags::empty())
+            .map(drop)
+            .map_err(|e| RuntimeError::host("cannot signal the container to start", e))
     }
 }
 
@@ -96,7 +155,33 @@ impl ChildEnd {
         }
     }
 
-    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+    /// Send `message` with the descriptor `fd` attached.
+    pub fn send_with_fd(&self, message: &ChildMessage, fd: RawFd) -> nix::Result<()> {
+        let bytes = serde_json::to_vec(message).map_err(|_| Errno::EINVAL)?;
+        let fds = [fd];
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map(drop)
+    }
+
+    /// Block until the caller says start (`true`), or goes away without (`false`).
+    pub fn wait_for_start(&self) -> bool {
+        let mut buf = [0u8; 8];
+        loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                Ok(n) => return buf.get(..n) == Some(START),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
 }
@@ -118,7 +203,6 @@ impl<T, E: Into<std::io::Error>> StepContext<T> for Result<T, E> {
 impl ChildEnd {
     /// Move the socket to a descriptor above 2 (close-on-exec), so stdio can take 0..2.
     pub fn lift_above_stdio(self) -> nix::Result<Self> {
-        use std::os::fd::FromRawFd;
         let fd = nix::fcntl::fcntl(self.0.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
         // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
         Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
