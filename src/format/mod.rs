@@ -1,1 +1,148 @@
 //! Go `text/template` rendering with Docker's template functions, for `--format` and `inspect -f`.
+//!
+//! dokles has its own engine (lexer → parser → AST → evaluator) rather than a Go-template crate:
+//! it must keep Docker's JSON field order for `{{json .}}`, print values exactly like Go's `fmt`
+//! (`[a b]`, `map[k:v]`, `<no value>`, `<nil>`) and fail with Go's error texts.
+//!
+//! Data is a `serde_json::Value`: objects act like Go maps (sorted when printed or ranged over,
+//! key order kept by `json`), arrays like slices, integers like `int`, other numbers like
+//! `float64`, and `null` prints as `<nil>`.
+//!
+//! Docker's CLI glue lives here too: the `table` directive ([`strip_table`]), the literal `\t`
+//! and `\n` un-escaping ([`normalize_format`]), header rows ([`Template::render_header`]) and the
+//! aligned table writer ([`TabWriter`]); [`render_list`] puts them together as Docker does.
+
+mod ast;
+mod exec;
+mod funcs;
+mod gofmt;
+mod json;
+mod lex;
+mod parse;
+mod tabwriter;
+mod value;
+
+pub use funcs::FunctionSet;
+pub use tabwriter::{TabFlags, TabWriter};
+
+use serde_json::Value as Json;
+
+/// A template error, displayed exactly as Go's `text/template` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The template text is malformed, e.g. `template: :1: function "foo" not defined`.
+    #[error("template: :{line}: {message}")]
+    Parse { line: usize, message: String },
+    /// Execution failed at a node, e.g.
+    /// `template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"`.
+    #[error("template: :{line}:{column}: executing \"\" at <{context}>: {message}")]
+    Exec {
+        line: usize,
+        column: usize,
+        context: String,
+        message: String,
+    },
+}
+
+/// What a field lookup does when the map has no such key (Go's `missingkey` option).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKey {
+    /// Go's default: the action prints `<no value>`.
+    #[default]
+    NoValue,
+    /// `missingkey=error`, which `docker inspect -f` uses:
+    /// `map has no entry for key "Foo"`.
+    Error,
+}
+
+/// How a template is executed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    pub missing_key: MissingKey,
+    pub functions: FunctionSet,
+}
+
+/// A parsed Go template.
+#[derive(Debug)]
+pub struct Template {
+    src: String,
+    parsed: parse::Parsed,
+}
+
+impl Template {
+    /// Parses `src` with Docker's function set.
+    pub fn parse(src: &str) -> Result<Template, FormatError> {
+        let parsed = parse::parse(src, &|name| funcs::lookup(name).is_some())?;
+        Ok(Template {
+            src: src.to_owned(),
+            parsed,
+        })
+    }
+
+    /// Renders with Go's defaults (`<no value>` for missing keys) and Docker's functions.
+    pub fn render(&self, data: &Json) -> Result<String, FormatError> {
+        self.render_with(data, &RenderOptions::default())
+    }
+
+    /// Renders with explicit options. Output written before an error is discarded, as Docker
+    /// does for rows and for `inspect`.
+    pub fn render_with(&self, data: &Json, options: &RenderOptions) -> Result<String, FormatError> {
+        match exec::execute(&self.src, &self.parsed, data, options) {
+            (out, None) => Ok(out),
+            (_, Some(error)) => Err(error),
+        }
+    }
+
+    /// Docker's table header: the same template rendered against a map of column titles with
+    /// `HeaderFunctions`, keeping whatever was written before an error (Docker ignores it).
+    pub fn render_header(&self, headers: &Json) -> String {
+        let options = RenderOptions {
+            missing_key: MissingKey::NoValue,
+            functions: FunctionSet::Header,
+        };
+        exec::execute(&self.src, &self.parsed, headers, &options).0
+    }
+}
+
+const TABLE_KEY: &str = "table";
+
+/// Docker's `table` directive: `Some(rest)` when the format starts with `table`
+/// (`"table {{.ID}}\t{{.Name}}"` → `" {{.ID}}\t{{.Name}}"`), `None` otherwise.
+/// A bare `table` leaves an empty rest; commands then use their default table format.
+pub fn strip_table(format: &str) -> Option<&str> {
+    format.strip_prefix(TABLE_KEY)
+}
+
+/// Docker's `preFormat` clean-up of a user's format (after `table` is stripped): trims ASCII
+/// spaces at both ends and turns the two-character sequences `\t` and `\n` into a tab and a
+/// newline, so `--format "{{.ID}}\t{{.Size}}"` works from any shell.
+pub fn normalize_format(format: &str) -> String {
+    format
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n")
+}
+
+/// Docker's `formatter.Context.Write` for a list: renders every row followed by a newline; for
+/// a `table` format, prepends the header row (rendered from `headers`) and aligns all lines
+/// with [`TabWriter::docker`]. `format` is the user's raw `--format` value.
+pub fn render_list(format: &str, headers: &Json, rows: &[Json]) -> Result<String, FormatError> {
+    let (is_table, body) = match strip_table(format) {
+        Some(rest) => (true, rest),
+        None => (false, format),
+    };
+    let template = Template::parse(&normalize_format(body))?;
+    let mut out = String::new();
+    for row in rows {
+        out.push_str(&template.render(row)?);
+        out.push('\n');
+    }
+    if !is_table {
+        return Ok(out);
+    }
+    let mut table = TabWriter::docker();
+    table.write_str(&template.render_header(headers));
+    table.write_str("\n");
+    table.write_str(&out);
+    Ok(table.finish())
+}

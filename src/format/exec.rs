@@ -1,0 +1,558 @@
+//! The evaluator: walks a parsed template over JSON data with Go's `text/template` semantics
+//! (`exec.go`), producing Go's exact error texts (`executing "" at <.X>: ...`).
+
+use std::fmt::Display;
+
+use serde_json::Value as Json;
+
+use super::ast::{Arg, Branch, List, Node, Number, Pipe, TemplateCall};
+use super::funcs::{self, Func, Param};
+use super::parse::Parsed;
+use super::value::{print_value, Value};
+use super::{FormatError, MissingKey, RenderOptions};
+
+/// Nested `{{template}}` calls allowed before execution gives up.
+const MAX_TEMPLATE_DEPTH: usize = 1000;
+
+/// Why a walk stopped early.
+enum Flow {
+    Error(FormatError),
+    Break,
+    Continue,
+}
+
+impl From<FormatError> for Flow {
+    fn from(e: FormatError) -> Self {
+        Flow::Error(e)
+    }
+}
+
+type EResult<T> = Result<T, Flow>;
+
+/// Runs `parsed` over `data`. Returns the output written so far and the error, if any.
+pub(crate) fn execute(
+    src: &str,
+    parsed: &Parsed,
+    data: &Json,
+    options: &RenderOptions,
+) -> (String, Option<FormatError>) {
+    let root = Value::Json {
+        json: data,
+        boxed: false,
+    };
+    let mut state = State {
+        src,
+        parsed,
+        options,
+        out: String::new(),
+        vars: vec![("$".to_owned(), root.clone())],
+        depth: 0,
+    };
+    let result = state.walk_list(&root, &parsed.root);
+    let error = match result {
+        Ok(()) => None,
+        Err(Flow::Error(e)) => Some(e),
+        // The parser rejects break/continue outside range.
+        Err(Flow::Break | Flow::Continue) => None,
+    };
+    (state.out, error)
+}
+
+struct State<'t, 'd> {
+    src: &'t str,
+    parsed: &'t Parsed,
+    options: &'t RenderOptions,
+    out: String,
+    vars: Vec<(String, Value<'d>)>,
+    depth: usize,
+}
+
+impl<'t, 'd> State<'t, 'd> {
+    /// Go's `state.errorf` with the node's location and text.
+    fn fail<T>(&self, pos: usize, context: &dyn Display, message: impl Into<String>) -> EResult<T> {
+        let before = &self.src[..pos.min(self.src.len())];
+        let line = 1 + before.matches('\n').count();
+        let column = match before.rfind('\n') {
+            Some(newline) => pos - (newline + 1),
+            None => pos,
+        };
+        Err(Flow::Error(FormatError::Exec {
+            line,
+            column,
+            context: context.to_string(),
+            message: message.into(),
+        }))
+    }
+
+    fn walk_list(&mut self, dot: &Value<'d>, list: &'t List) -> EResult<()> {
+        for node in list {
+            self.walk(dot, node)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Value<'d>, node: &'t Node) -> EResult<()> {
+        match node {
+            Node::Text(text) => self.out.push_str(text),
+            Node::Action(pipe) => {
+                let value = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.out.push_str(&print_value(&value));
+                }
+            }
+            Node::If(branch) => self.walk_if_or_with(dot, branch, false)?,
+            Node::With(branch) => self.walk_if_or_with(dot, branch, true)?,
+            Node::Range(branch) => self.walk_range(dot, branch)?,
+            Node::Break => return Err(Flow::Break),
+            Node::Continue => return Err(Flow::Continue),
+            Node::Template(call) => self.walk_template(dot, call)?,
+        }
+        Ok(())
+    }
+
+    fn walk_if_or_with(&mut self, dot: &Value<'d>, branch: &'t Branch, is_with: bool) -> EResult<()> {
+        let mark = self.vars.len();
+        let value = self.eval_pipeline(dot, &branch.pipe)?;
+        let result = if value.truth() {
+            let new_dot = if is_with { &value } else { dot };
+            self.walk_list(new_dot, &branch.list)
+        } else if let Some(else_list) = &branch.else_list {
+            self.walk_list(dot, else_list)
+        } else {
+            Ok(())
+        };
+        self.vars.truncate(mark);
+        result
+    }
+
+    fn walk_range(&mut self, dot: &Value<'d>, branch: &'t Branch) -> EResult<()> {
+        let mark = self.vars.len();
+        let value = self.eval_pipeline(dot, &branch.pipe)?;
+        let items: Vec<(Value<'d>, Value<'d>)> = match &value {
+            Value::Json { json, .. } => match json {
+                Json::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), Value::boxed(v)))
+                    .collect(),
+                Json::Object(map) => funcs::map_entries(map),
+                Json::Null => Vec::new(),
+                Json::Number(n) if n.as_i64().is_some() => int_range(n.as_i64().unwrap_or(0)),
+                _ => return self.fail(branch.pos, &branch.pipe, range_error(&value)),
+            },
+            Value::StrList(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), Value::Str(v.clone())))
+                .collect(),
+            Value::Int(n) => int_range(*n),
+            Value::Invalid => Vec::new(),
+            _ => return self.fail(branch.pos, &branch.pipe, range_error(&value)),
+        };
+        let after_decl = self.vars.len();
+        let decl = &branch.pipe.decl;
+        let mut result = Ok(());
+        for (index, elem) in &items {
+            match decl.len() {
+                0 => {}
+                1 => self.set_top_var(1, elem.clone()),
+                _ => {
+                    self.set_top_var(1, elem.clone());
+                    self.set_top_var(2, index.clone());
+                }
+            }
+            let step = self.walk_list(elem, &branch.list);
+            self.vars.truncate(after_decl);
+            match step {
+                Ok(()) | Err(Flow::Continue) => {}
+                Err(Flow::Break) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() && items.is_empty() {
+            if let Some(else_list) = &branch.else_list {
+                result = self.walk_list(dot, else_list);
+            }
+        }
+        self.vars.truncate(mark);
+        result
+    }
+
+    fn walk_template(&mut self, dot: &Value<'d>, call: &'t TemplateCall) -> EResult<()> {
+        let Some(body) = self.parsed.defines.get(&call.name) else {
+            return self.fail(
+                call.pos,
+                call,
+                format!("template {} not defined", super::gofmt::quote(&call.name)),
+            );
+        };
+        if self.depth == MAX_TEMPLATE_DEPTH {
+            return self.fail(
+                call.pos,
+                call,
+                format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
+            );
+        }
+        let new_dot = match &call.pipe {
+            Some(pipe) => self.eval_pipeline(dot, pipe)?,
+            None => Value::Invalid,
+        };
+        let saved = std::mem::replace(&mut self.vars, vec![("$".to_owned(), new_dot.clone())]);
+        self.depth += 1;
+        let result = self.walk_list(&new_dot, body);
+        self.depth -= 1;
+        self.vars = saved;
+        result
+    }
+
+    fn set_top_var(&mut self, n: usize, value: Value<'d>) {
+        let len = self.vars.len();
+        if let Some(slot) = len.checked_sub(n).and_then(|i| self.vars.get_mut(i)) {
+            slot.1 = value;
+        }
+    }
+
+    fn var_value(&self, name: &str, pos: usize, context: &dyn Display) -> EResult<Value<'d>> {
+        match self.vars.iter().rev().find(|(n, _)| n == name) {
+            Some((_, value)) => Ok(value.clone()),
+            None => self.fail(pos, context, format!("undefined variable: {name}")),
+        }
+    }
+
+    fn eval_pipeline(&mut self, dot: &Value<'d>, pipe: &'t Pipe) -> EResult<Value<'d>> {
+        let mut value: Option<Value<'d>> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.eval_command(dot, cmd, value)?.unboxed());
+        }
+        let value = value.unwrap_or(Value::Invalid);
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = value.clone(),
+                    None => {
+                        return self.fail(pipe.pos, pipe, format!("undefined variable: {name}"))
+                    }
+                }
+            } else {
+                self.vars.push((name.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, cmd: &[Arg], has_final: bool) -> EResult<()> {
+        if cmd.len() > 1 || has_final {
+            let first = &cmd[0];
+            return self.fail(
+                first.pos(),
+                first,
+                format!("can't give argument to non-function {first}"),
+            );
+        }
+        Ok(())
+    }
+
+    fn eval_command(
+        &mut self,
+        dot: &Value<'d>,
+        cmd: &'t super::ast::Command,
+        last: Option<Value<'d>>,
+    ) -> EResult<Value<'d>> {
+        let first = &cmd.args[0];
+        let has_args = cmd.args.len() > 1 || last.is_some();
+        match first {
+            Arg::Field { pos, idents } => {
+                return self.eval_field_chain(dot.clone(), *pos, first, idents, has_args);
+            }
+            Arg::Chain { .. } => return self.eval_chain(dot, first, has_args),
+            Arg::Variable { .. } => return self.eval_variable(first, has_args),
+            Arg::Identifier { pos, name } => {
+                return self.eval_function(dot, name, *pos, cmd.pos, cmd, &cmd.args[1..], last)
+            }
+            Arg::Pipe(pipe) => {
+                self.not_a_function(&cmd.args, last.is_some())?;
+                return self.eval_pipeline(dot, pipe);
+            }
+            _ => {}
+        }
+        self.not_a_function(&cmd.args, last.is_some())?;
+        match first {
+            Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { pos } => self.fail(*pos, first, "nil is not a command"),
+            Arg::Number(n) => self.ideal_constant(n, first),
+            Arg::String { text, .. } => Ok(Value::Str(text.clone())),
+            _ => self.fail(first.pos(), first, format!("can't evaluate command {first}")),
+        }
+    }
+
+    fn ideal_constant(&self, n: &Number, node: &Arg) -> EResult<Value<'d>> {
+        if n.is_float_syntax() {
+            if let Some(f) = n.float {
+                return Ok(Value::Float(f));
+            }
+        }
+        match n.int {
+            Some(i) => Ok(Value::Int(i)),
+            None => self.fail(n.pos, node, format!("{} overflows int", n.text)),
+        }
+    }
+
+    fn eval_chain(&mut self, dot: &Value<'d>, chain: &'t Arg, has_args: bool) -> EResult<Value<'d>> {
+        let Arg::Chain { pos, node, fields } = chain else {
+            return self.fail(chain.pos(), chain, "internal error: not a chain");
+        };
+        if let Arg::Nil { .. } = node.as_ref() {
+            return self.fail(*pos, chain, format!("indirection through explicit nil in {chain}"));
+        }
+        let receiver = self.eval_arg(dot, Param::Any, node)?;
+        self.eval_field_chain(receiver, *pos, chain, fields, has_args)
+    }
+
+    fn eval_variable(&mut self, variable: &'t Arg, has_args: bool) -> EResult<Value<'d>> {
+        let Arg::Variable { pos, idents } = variable else {
+            return self.fail(variable.pos(), variable, "internal error: not a variable");
+        };
+        let value = self.var_value(&idents[0], *pos, variable)?;
+        if idents.len() == 1 {
+            if has_args {
+                return self.fail(
+                    *pos,
+                    variable,
+                    format!("can't give argument to non-function {variable}"),
+                );
+            }
+            return Ok(value);
+        }
+        self.eval_field_chain(value, *pos, variable, &idents[1..], has_args)
+    }
+
+    /// `.A.B.C` from `receiver`; only the last field may receive arguments.
+    fn eval_field_chain(
+        &self,
+        receiver: Value<'d>,
+        pos: usize,
+        node: &dyn Display,
+        idents: &[String],
+        has_args: bool,
+    ) -> EResult<Value<'d>> {
+        let mut receiver = receiver;
+        let last = idents.len().saturating_sub(1);
+        for (i, ident) in idents.iter().enumerate() {
+            receiver = self.eval_field(receiver, ident, pos, node, has_args && i == last)?;
+        }
+        Ok(receiver)
+    }
+
+    fn eval_field(
+        &self,
+        receiver: Value<'d>,
+        name: &str,
+        pos: usize,
+        node: &dyn Display,
+        has_args: bool,
+    ) -> EResult<Value<'d>> {
+        let error_on_missing = self.options.missing_key == MissingKey::Error;
+        match receiver {
+            Value::Invalid if error_on_missing => self.fail(
+                pos,
+                node,
+                format!("nil data; no entry for key {}", super::gofmt::quote(name)),
+            ),
+            Value::Invalid => Ok(Value::Invalid),
+            Value::Json {
+                json: Json::Object(map),
+                ..
+            } => {
+                if has_args {
+                    return self.fail(pos, node, format!("{name} is not a method but has arguments"));
+                }
+                match map.get(name) {
+                    Some(value) => Ok(Value::boxed(value)),
+                    None if error_on_missing => self.fail(
+                        pos,
+                        node,
+                        format!("map has no entry for key {}", super::gofmt::quote(name)),
+                    ),
+                    None => Ok(Value::Invalid),
+                }
+            }
+            Value::Json {
+                json: Json::Null, ..
+            } => self.fail(pos, node, format!("nil pointer evaluating interface {{}}.{name}")),
+            other => self.fail(
+                pos,
+                node,
+                format!("can't evaluate field {name} in type {}", other.type_name()),
+            ),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_function(
+        &mut self,
+        dot: &Value<'d>,
+        name: &str,
+        ident_pos: usize,
+        call_pos: usize,
+        call_node: &dyn Display,
+        args: &'t [Arg],
+        last: Option<Value<'d>>,
+    ) -> EResult<Value<'d>> {
+        let Some(func) = funcs::lookup(name) else {
+            return self.fail(ident_pos, &name, format!("{} is not a defined function", super::gofmt::quote(name)));
+        };
+        let set = self.options.functions;
+        let signature = funcs::signature(func, set);
+        let num_in = args.len() + usize::from(last.is_some());
+        let num_fixed = signature.fixed.len();
+        match signature.variadic {
+            Some(_) if num_in < num_fixed => {
+                return self.fail(
+                    ident_pos,
+                    &name,
+                    format!("wrong number of args for {name}: want at least {num_fixed} got {}", args.len()),
+                )
+            }
+            None if num_in != num_fixed => {
+                return self.fail(
+                    ident_pos,
+                    &name,
+                    format!("wrong number of args for {name}: want {num_fixed} got {num_in}"),
+                )
+            }
+            _ => {}
+        }
+        let param_at = |i: usize| {
+            signature
+                .fixed
+                .get(i)
+                .copied()
+                .or(signature.variadic)
+                .unwrap_or(Param::Any)
+        };
+
+        if matches!(func, Func::And | Func::Or) {
+            let want = func == Func::Or;
+            let mut value = Value::Invalid;
+            for arg in args {
+                value = self.eval_arg(dot, Param::Any, arg)?;
+                if value.truth() == want {
+                    return Ok(value);
+                }
+            }
+            if let Some(last) = last {
+                value = last;
+            }
+            return Ok(value);
+        }
+
+        let mut argv = Vec::with_capacity(num_in);
+        for (i, arg) in args.iter().enumerate() {
+            argv.push(self.eval_arg(dot, param_at(i), arg)?);
+        }
+        if let Some(last) = last {
+            let param = param_at(num_in - 1);
+            argv.push(self.validate(last, param, ident_pos, &name)?);
+        }
+        match funcs::call(func, set, argv) {
+            Ok(value) => Ok(value),
+            Err(message) => self.fail(call_pos, call_node, format!("error calling {name}: {message}")),
+        }
+    }
+
+    /// Go's `validateType`: checks an evaluated value against a parameter type.
+    fn validate(&self, value: Value<'d>, param: Param, pos: usize, node: &dyn Display) -> EResult<Value<'d>> {
+        if value.is_invalid() {
+            return match param {
+                Param::Any => Ok(Value::Invalid),
+                Param::StrList => Ok(Value::StrList(Vec::new())),
+                Param::Str | Param::Int => {
+                    self.fail(pos, node, format!("invalid value; expected {}", param.go_name()))
+                }
+            };
+        }
+        let ok = match param {
+            Param::Any => return Ok(value),
+            Param::Str => value.as_str().map(|s| Value::Str(s.to_owned())),
+            Param::Int => value.as_int().map(Value::Int),
+            Param::StrList => value.as_str_list().map(Value::StrList),
+        };
+        match ok {
+            Some(v) => Ok(v),
+            None => {
+                let got = if value.is_nil() {
+                    "interface {}"
+                } else {
+                    value.concrete_type_name()
+                };
+                self.fail(
+                    pos,
+                    node,
+                    format!("wrong type for value; expected {}; got {got}", param.go_name()),
+                )
+            }
+        }
+    }
+
+    fn eval_arg(&mut self, dot: &Value<'d>, param: Param, arg: &'t Arg) -> EResult<Value<'d>> {
+        let pos = arg.pos();
+        let value = match arg {
+            Arg::Dot { .. } => dot.clone(),
+            Arg::Nil { .. } => {
+                return match param {
+                    Param::Any => Ok(Value::Invalid),
+                    Param::StrList => Ok(Value::StrList(Vec::new())),
+                    Param::Str | Param::Int => {
+                        self.fail(pos, arg, format!("cannot assign nil to {}", param.go_name()))
+                    }
+                }
+            }
+            Arg::Field { idents, .. } => self.eval_field_chain(dot.clone(), pos, arg, idents, false)?,
+            Arg::Variable { .. } => self.eval_variable(arg, false)?,
+            Arg::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
+            Arg::Identifier { name, .. } => self.eval_function(dot, name, pos, pos, arg, &[], None)?,
+            Arg::Chain { .. } => self.eval_chain(dot, arg, false)?,
+            Arg::Bool { value, .. } => {
+                return match param {
+                    Param::Any => Ok(Value::Bool(*value)),
+                    _ => self.literal_mismatch(param, arg),
+                }
+            }
+            Arg::Number(n) => {
+                return match (param, n.int) {
+                    (Param::Any, _) => self.ideal_constant(n, arg),
+                    (Param::Int, Some(i)) => Ok(Value::Int(i)),
+                    _ => self.literal_mismatch(param, arg),
+                }
+            }
+            Arg::String { text, .. } => {
+                return match param {
+                    Param::Any | Param::Str => Ok(Value::Str(text.clone())),
+                    _ => self.literal_mismatch(param, arg),
+                }
+            }
+        };
+        self.validate(value, param, pos, arg)
+    }
+
+    fn literal_mismatch<T>(&self, param: Param, arg: &Arg) -> EResult<T> {
+        let message = match param {
+            Param::Str => format!("expected string; found {arg}"),
+            Param::Int => format!("expected integer; found {arg}"),
+            other => format!("can't handle {arg} for arg of type {}", other.go_name()),
+        };
+        self.fail(arg.pos(), arg, message)
+    }
+}
+
+fn int_range<'d>(n: i64) -> Vec<(Value<'d>, Value<'d>)> {
+    (0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect()
+}
+
+fn range_error(value: &Value<'_>) -> String {
+    format!("range can't iterate over {}", print_value(value))
+}
