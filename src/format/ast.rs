@@ -56,22 +56,42 @@ pub(crate) struct Command {
 #[derive(Debug)]
 pub(crate) enum Arg {
     /// `.A.B`
-    Field { pos: usize, idents: Vec<String> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `$x.A.B` (`idents[0]` is the variable name, with `$`).
-    Variable { pos: usize, idents: Vec<String> },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `(pipeline).A.B`
     Chain {
         pos: usize,
         node: Box<Arg>,
         fields: Vec<String>,
     },
-    Identifier { pos: usize, name: String },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
     Pipe(Box<Pipe>),
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, value: bool },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
     Number(Number),
-    String { pos: usize, quoted: String, text: String },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
 }
 
 /// A numeric constant with every interpretation Go's parser allows.
@@ -86,7 +106,8 @@ pub(crate) struct Number {
 impl Number {
     /// Go's `idealConstant`: the syntax decides between int and float64.
     pub(crate) fn is_float_syntax(&self) -> bool {
-        let hex = self.text.len() > 2 && (self.text.starts_with("0x") || self.text.starts_with("0X"));
+        let hex =
+            self.text.len() > 2 && (self.text.starts_with("0x") || self.text.starts_with("0X"));
         !hex && !self.text.starts_with('\'') && self.text.contains(['.', 'e', 'E'])
     }
 }

@@ -110,7 +110,12 @@ impl<'t, 'd> State<'t, 'd> {
         Ok(())
     }
 
-    fn walk_if_or_with(&mut self, dot: &Value<'d>, branch: &'t Branch, is_with: bool) -> EResult<()> {
+    fn walk_if_or_with(
+        &mut self,
+        dot: &Value<'d>,
+        branch: &'t Branch,
+        is_with: bool,
+    ) -> EResult<()> {
         let mark = self.vars.len();
         let value = self.eval_pipeline(dot, &branch.pipe)?;
         let result = if value.truth() {
@@ -285,7 +290,11 @@ impl<'t, 'd> State<'t, 'd> {
             Arg::Nil { pos } => self.fail(*pos, first, "nil is not a command"),
             Arg::Number(n) => self.ideal_constant(n, first),
             Arg::String { text, .. } => Ok(Value::Str(text.clone())),
-            _ => self.fail(first.pos(), first, format!("can't evaluate command {first}")),
+            _ => self.fail(
+                first.pos(),
+                first,
+                format!("can't evaluate command {first}"),
+            ),
         }
     }
 
@@ -301,12 +310,21 @@ impl<'t, 'd> State<'t, 'd> {
         }
     }
 
-    fn eval_chain(&mut self, dot: &Value<'d>, chain: &'t Arg, has_args: bool) -> EResult<Value<'d>> {
+    fn eval_chain(
+        &mut self,
+        dot: &Value<'d>,
+        chain: &'t Arg,
+        has_args: bool,
+    ) -> EResult<Value<'d>> {
         let Arg::Chain { pos, node, fields } = chain else {
             return self.fail(chain.pos(), chain, "internal error: not a chain");
         };
         if let Arg::Nil { .. } = node.as_ref() {
-            return self.fail(*pos, chain, format!("indirection through explicit nil in {chain}"));
+            return self.fail(
+                *pos,
+                chain,
+                format!("indirection through explicit nil in {chain}"),
+            );
         }
         let receiver = self.eval_arg(dot, Param::Any, node)?;
         self.eval_field_chain(receiver, *pos, chain, fields, has_args)
@@ -368,7 +386,11 @@ impl<'t, 'd> State<'t, 'd> {
                 ..
             } => {
                 if has_args {
-                    return self.fail(pos, node, format!("{name} is not a method but has arguments"));
+                    return self.fail(
+                        pos,
+                        node,
+                        format!("{name} is not a method but has arguments"),
+                    );
                 }
                 match map.get(name) {
                     Some(value) => Ok(Value::boxed(value)),
@@ -382,7 +404,11 @@ impl<'t, 'd> State<'t, 'd> {
             }
             Value::Json {
                 json: Json::Null, ..
-            } => self.fail(pos, node, format!("nil pointer evaluating interface {{}}.{name}")),
+            } => self.fail(
+                pos,
+                node,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            ),
             other => self.fail(
                 pos,
                 node,
@@ -403,7 +429,11 @@ impl<'t, 'd> State<'t, 'd> {
         last: Option<Value<'d>>,
     ) -> EResult<Value<'d>> {
         let Some(func) = funcs::lookup(name) else {
-            return self.fail(ident_pos, &name, format!("{} is not a defined function", super::gofmt::quote(name)));
+            return self.fail(
+                ident_pos,
+                &name,
+                format!("{} is not a defined function", super::gofmt::quote(name)),
+            );
         };
         let set = self.options.functions;
         let signature = funcs::signature(func, set);
@@ -414,7 +444,10 @@ impl<'t, 'd> State<'t, 'd> {
                 return self.fail(
                     ident_pos,
                     &name,
-                    format!("wrong number of args for {name}: want at least {num_fixed} got {}", args.len()),
+                    format!(
+                        "wrong number of args for {name}: want at least {num_fixed} got {}",
+                        args.len()
+                    ),
                 )
             }
             None if num_in != num_fixed => {
@@ -460,19 +493,31 @@ impl<'t, 'd> State<'t, 'd> {
         }
         match funcs::call(func, set, argv) {
             Ok(value) => Ok(value),
-            Err(message) => self.fail(call_pos, call_node, format!("error calling {name}: {message}")),
+            Err(message) => self.fail(
+                call_pos,
+                call_node,
+                format!("error calling {name}: {message}"),
+            ),
         }
     }
 
     /// Go's `validateType`: checks an evaluated value against a parameter type.
-    fn validate(&self, value: Value<'d>, param: Param, pos: usize, node: &dyn Display) -> EResult<Value<'d>> {
+    fn validate(
+        &self,
+        value: Value<'d>,
+        param: Param,
+        pos: usize,
+        node: &dyn Display,
+    ) -> EResult<Value<'d>> {
         if value.is_invalid() {
             return match param {
                 Param::Any => Ok(Value::Invalid),
                 Param::StrList => Ok(Value::StrList(Vec::new())),
-                Param::Str | Param::Int => {
-                    self.fail(pos, node, format!("invalid value; expected {}", param.go_name()))
-                }
+                Param::Str | Param::Int => self.fail(
+                    pos,
+                    node,
+                    format!("invalid value; expected {}", param.go_name()),
+                ),
             };
         }
         let ok = match param {
@@ -492,7 +537,10 @@ impl<'t, 'd> State<'t, 'd> {
                 self.fail(
                     pos,
                     node,
-                    format!("wrong type for value; expected {}; got {got}", param.go_name()),
+                    format!(
+                        "wrong type for value; expected {}; got {got}",
+                        param.go_name()
+                    ),
                 )
             }
         }
@@ -506,15 +554,21 @@ impl<'t, 'd> State<'t, 'd> {
                 return match param {
                     Param::Any => Ok(Value::Invalid),
                     Param::StrList => Ok(Value::StrList(Vec::new())),
-                    Param::Str | Param::Int => {
-                        self.fail(pos, arg, format!("cannot assign nil to {}", param.go_name()))
-                    }
+                    Param::Str | Param::Int => self.fail(
+                        pos,
+                        arg,
+                        format!("cannot assign nil to {}", param.go_name()),
+                    ),
                 }
             }
-            Arg::Field { idents, .. } => self.eval_field_chain(dot.clone(), pos, arg, idents, false)?,
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(dot.clone(), pos, arg, idents, false)?
+            }
             Arg::Variable { .. } => self.eval_variable(arg, false)?,
             Arg::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
-            Arg::Identifier { name, .. } => self.eval_function(dot, name, pos, pos, arg, &[], None)?,
+            Arg::Identifier { name, .. } => {
+                self.eval_function(dot, name, pos, pos, arg, &[], None)?
+            }
             Arg::Chain { .. } => self.eval_chain(dot, arg, false)?,
             Arg::Bool { value, .. } => {
                 return match param {
@@ -550,7 +604,9 @@ impl<'t, 'd> State<'t, 'd> {
 }
 
 fn int_range<'d>(n: i64) -> Vec<(Value<'d>, Value<'d>)> {
-    (0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect()
+    (0..n.max(0))
+        .map(|i| (Value::Int(i), Value::Int(i)))
+        .collect()
 }
 
 fn range_error(value: &Value<'_>) -> String {

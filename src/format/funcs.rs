@@ -136,15 +136,32 @@ pub(crate) fn signature(func: Func, set: FunctionSet) -> Signature {
 
 /// Calls a function on checked arguments. `Err` is the text after "error calling NAME: ".
 /// `and` and `or` short-circuit and are evaluated by the executor instead.
-pub(crate) fn call<'a>(func: Func, set: FunctionSet, args: Vec<Value<'a>>) -> Result<Value<'a>, String> {
+pub(crate) fn call<'a>(
+    func: Func,
+    set: FunctionSet,
+    args: Vec<Value<'a>>,
+) -> Result<Value<'a>, String> {
     let header = set == FunctionSet::Header;
-    let str_arg = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let str_arg = |i: usize| {
+        args.get(i)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let int_arg = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or_default();
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Invalid);
     Ok(match func {
         // The executor short-circuits these; on evaluated arguments the result is the same.
-        Func::And => args.iter().find(|v| !v.truth()).cloned().unwrap_or_else(|| args.last().cloned().unwrap_or(Value::Invalid)),
-        Func::Or => args.iter().find(|v| v.truth()).cloned().unwrap_or_else(|| args.last().cloned().unwrap_or(Value::Invalid)),
+        Func::And => args
+            .iter()
+            .find(|v| !v.truth())
+            .cloned()
+            .unwrap_or_else(|| args.last().cloned().unwrap_or(Value::Invalid)),
+        Func::Or => args
+            .iter()
+            .find(|v| v.truth())
+            .cloned()
+            .unwrap_or_else(|| args.last().cloned().unwrap_or(Value::Invalid)),
         Func::Not => Value::Bool(!arg(0).truth()),
         Func::Len => Value::Int(length(&arg(0))?),
         Func::Index => index(arg(0), &args[1..])?,
@@ -161,7 +178,13 @@ pub(crate) fn call<'a>(func: Func, set: FunctionSet, args: Vec<Value<'a>>) -> Re
         Func::Html => Value::Str(gofmt::html_escape(&eval_args(&args))),
         Func::Js => Value::Str(gofmt::js_escape(&eval_args(&args))),
         Func::UrlQuery => Value::Str(gofmt::query_escape(&eval_args(&args))),
-        Func::Json | Func::Split | Func::Join | Func::Title | Func::Lower | Func::Upper | Func::Truncate
+        Func::Json
+        | Func::Split
+        | Func::Join
+        | Func::Title
+        | Func::Lower
+        | Func::Upper
+        | Func::Truncate
             if header =>
         {
             Value::Str(str_arg(0))
@@ -233,9 +256,9 @@ fn index<'a>(item: Value<'a>, indexes: &[Value<'a>]) -> Result<Value<'a>, String
                 Json::Array(items) => {
                     Value::boxed(&items[index_arg(index, items.len(), "slice/array")?])
                 }
-                Json::String(s) => {
-                    Value::Int(i64::from(s.as_bytes()[index_arg(index, s.len(), "slice/array")?]))
-                }
+                Json::String(s) => Value::Int(i64::from(
+                    s.as_bytes()[index_arg(index, s.len(), "slice/array")?],
+                )),
                 Json::Object(map) => {
                     let Some(key) = index.as_str() else {
                         return Err(format!(
@@ -297,7 +320,12 @@ fn slice<'a>(item: Value<'a>, indexes: &[Value<'a>]) -> Result<Value<'a>, String
     let (len, is_string) = match (&item.as_str(), item.as_str_list()) {
         (Some(s), _) => (s.len(), true),
         (None, Some(l)) => (l.len(), false),
-        _ => return Err(format!("can't slice item of type {}", item.concrete_type_name())),
+        _ => {
+            return Err(format!(
+                "can't slice item of type {}",
+                item.concrete_type_name()
+            ))
+        }
     };
     if is_string && indexes.len() == 3 {
         return Err("cannot 3-index slice a string".to_owned());
@@ -316,7 +344,10 @@ fn slice<'a>(item: Value<'a>, indexes: &[Value<'a>]) -> Result<Value<'a>, String
         bounds[i] = x as usize;
     }
     if bounds[0] > bounds[1] {
-        return Err(format!("invalid slice index: {} > {}", bounds[0], bounds[1]));
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            bounds[0], bounds[1]
+        ));
     }
     match (item.as_str(), item.as_str_list()) {
         (Some(s), _) => s
@@ -324,7 +355,10 @@ fn slice<'a>(item: Value<'a>, indexes: &[Value<'a>]) -> Result<Value<'a>, String
             .map(|sub| Value::Str(sub.to_owned()))
             .ok_or_else(|| "slice splits a UTF-8 character".to_owned()),
         (None, Some(list)) => Ok(Value::StrList(list[bounds[0]..bounds[1]].to_vec())),
-        _ => Err(format!("can't slice item of type {}", item.concrete_type_name())),
+        _ => Err(format!(
+            "can't slice item of type {}",
+            item.concrete_type_name()
+        )),
     }
 }
 
@@ -438,7 +472,9 @@ fn truncate(s: &str, length: i64) -> Result<String, String> {
 }
 
 /// Entries of a range over a map, in Go's sorted key order.
-pub(crate) fn map_entries<'a>(map: &'a serde_json::Map<String, Json>) -> Vec<(Value<'a>, Value<'a>)> {
+pub(crate) fn map_entries<'a>(
+    map: &'a serde_json::Map<String, Json>,
+) -> Vec<(Value<'a>, Value<'a>)> {
     sorted_entries(map)
         .into_iter()
         .map(|(k, v)| (Value::Str(k.clone()), Value::boxed(v)))

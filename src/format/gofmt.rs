@@ -9,7 +9,7 @@ pub(crate) fn format_float_v(f: f64) -> String {
         return special.to_owned();
     }
     let (negative, digits, exp) = shortest_digits(f);
-    let body = if exp < -4 || exp >= 6 {
+    let body = if !(-4..6).contains(&exp) {
         exponent_form(&digits, exp, digits.len().saturating_sub(1))
     } else {
         fixed_form(&digits, exp, digits.len() as i32 - exp - 1)
@@ -414,9 +414,21 @@ fn format_int(verb: char, spec: Spec, i: i64) -> Option<String> {
     let abs = i.unsigned_abs();
     let text = match verb {
         'd' => signed(i, spec, abs.to_string()),
-        'x' => signed(i, spec, format!("{}{abs:x}", if spec.sharp { "0x" } else { "" })),
-        'X' => signed(i, spec, format!("{}{abs:X}", if spec.sharp { "0X" } else { "" })),
-        'o' => signed(i, spec, format!("{}{abs:o}", if spec.sharp { "0" } else { "" })),
+        'x' => signed(
+            i,
+            spec,
+            format!("{}{abs:x}", if spec.sharp { "0x" } else { "" }),
+        ),
+        'X' => signed(
+            i,
+            spec,
+            format!("{}{abs:X}", if spec.sharp { "0X" } else { "" }),
+        ),
+        'o' => signed(
+            i,
+            spec,
+            format!("{}{abs:o}", if spec.sharp { "0" } else { "" }),
+        ),
         'b' => signed(i, spec, format!("{abs:b}")),
         'c' => char::from_u32(u32::try_from(i).ok()?)?.to_string(),
         'q' => quote_rune(char::from_u32(u32::try_from(i).ok()?)?),

@@ -365,11 +365,11 @@ impl Lexer<'_> {
                 self.paren_depth += 1;
             }
             ')' => {
-                self.emit(ItemType::RightParen);
                 self.paren_depth -= 1;
                 if self.paren_depth < 0 {
                     return self.error("unexpected right paren".to_owned());
                 }
+                self.emit(ItemType::RightParen);
             }
             c if c.is_ascii() && !c.is_ascii_control() => self.emit(ItemType::Char),
             c => {
@@ -384,9 +384,8 @@ impl Lexer<'_> {
 
     fn space(&mut self) -> State {
         let mut spaces = 0;
-        while let Some(c) = self.peek().filter(|c| is_space(*c)) {
+        while self.peek().is_some_and(is_space) {
             self.next();
-            let _ = c;
             spaces += 1;
         }
         // A trim-marked closing delimiter (" -}}") starts with the last space we consumed.

@@ -418,10 +418,17 @@ impl Parser<'_> {
             if matches!(
                 cmd.args.first(),
                 Some(
-                    Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number(_) | Arg::String { .. }
+                    Arg::Bool { .. }
+                        | Arg::Dot { .. }
+                        | Arg::Nil { .. }
+                        | Arg::Number(_)
+                        | Arg::String { .. }
                 )
             ) {
-                return self.error(format!("non executable command in pipeline stage {}", i + 1));
+                return self.error(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -472,7 +479,11 @@ impl Parser<'_> {
                 idents.extend(fields);
                 Arg::Variable { pos, idents }
             }
-            Arg::Bool { .. } | Arg::String { .. } | Arg::Number(_) | Arg::Nil { .. } | Arg::Dot { .. } => {
+            Arg::Bool { .. }
+            | Arg::String { .. }
+            | Arg::Number(_)
+            | Arg::Nil { .. }
+            | Arg::Dot { .. } => {
                 return self.error(format!(
                     "unexpected . after term {}",
                     super::gofmt::quote(&node.to_string())
@@ -525,9 +536,9 @@ impl Parser<'_> {
                 value: token.val == "true",
             },
             ItemType::CharConstant | ItemType::Number => Arg::Number(self.number(&token)?),
-            ItemType::LeftParen => {
-                Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", ItemType::RightParen)?))
-            }
+            ItemType::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", ItemType::RightParen)?,
+            )),
             ItemType::String | ItemType::RawString => {
                 let text = self.unquote(&token.val)?;
                 Arg::String {
@@ -558,7 +569,11 @@ impl Parser<'_> {
         let int = parse_go_int(&text);
         let float = match int {
             Some(i) => Some(i as f64),
-            None => text.replace('_', "").parse::<f64>().ok().filter(|f| f.is_finite()),
+            None => text
+                .replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite()),
         };
         let int = int.or_else(|| {
             float
@@ -566,7 +581,10 @@ impl Parser<'_> {
                 .map(|f| f as i64)
         });
         if int.is_none() && float.is_none() {
-            return self.error(format!("illegal number syntax: {}", super::gofmt::quote(&text)));
+            return self.error(format!(
+                "illegal number syntax: {}",
+                super::gofmt::quote(&text)
+            ));
         }
         Ok(Number {
             pos: token.pos,

@@ -43,7 +43,13 @@ pub struct TabWriter {
 
 impl TabWriter {
     /// Go's `tabwriter.NewWriter(out, minwidth, tabwidth, padding, padchar, flags)`.
-    pub fn new(minwidth: usize, tabwidth: usize, padding: usize, padchar: char, flags: TabFlags) -> Self {
+    pub fn new(
+        minwidth: usize,
+        tabwidth: usize,
+        padding: usize,
+        padchar: char,
+        flags: TabFlags,
+    ) -> Self {
         let mut flags = flags;
         if padchar == '\t' {
             // Tab padding enforces left alignment.

@@ -15,7 +15,10 @@ pub(crate) enum Value<'a> {
     /// Go's invalid `reflect.Value`: a missing map key. Prints as `<no value>`.
     Invalid,
     /// Borrowed data. `boxed` is true while the value still sits in an `interface{}`.
-    Json { json: &'a Json, boxed: bool },
+    Json {
+        json: &'a Json,
+        boxed: bool,
+    },
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -42,7 +45,13 @@ impl<'a> Value<'a> {
     }
 
     pub(crate) fn is_nil(&self) -> bool {
-        matches!(self, Value::Json { json: Json::Null, .. })
+        matches!(
+            self,
+            Value::Json {
+                json: Json::Null,
+                ..
+            }
+        )
     }
 
     /// The string inside, when the value is a Go string (possibly boxed).
@@ -76,7 +85,10 @@ impl<'a> Value<'a> {
             Value::Json {
                 json: Json::Array(items),
                 ..
-            } => items.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+            } => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             Value::Json {
                 json: Json::Null, ..
             } => Some(Vec::new()),
@@ -221,7 +233,7 @@ pub(crate) fn write_json_v(out: &mut String, json: &Json) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_json_v(out, item);
+                write_nested_v(out, item);
             }
             out.push(']');
         }
@@ -233,10 +245,19 @@ pub(crate) fn write_json_v(out: &mut String, json: &Json) {
                 }
                 out.push_str(key);
                 out.push(':');
-                write_json_v(out, item);
+                write_nested_v(out, item);
             }
             out.push(']');
         }
+    }
+}
+
+/// An element inside a map or slice. Docker's nested empty objects are nearly always Go
+/// `struct{}` values (`ExposedPorts`, `Volumes`), which Go prints as `{}`.
+fn write_nested_v(out: &mut String, json: &Json) {
+    match json {
+        Json::Object(map) if map.is_empty() => out.push_str("{}"),
+        other => write_json_v(out, other),
     }
 }
 
