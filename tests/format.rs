@@ -327,6 +327,16 @@ const DOCKER_OUTPUTS: &[(&str, &str)] = &[
     ),
     (r#"{{join (split "a b" " ") "-"}}"#, "a-b"),
     (r#"{{.Os | printf "%q"}}"#, r#""linux""#),
+    (r#"{{len .Config.Entrypoint}}"#, "0"),
+    (
+        r#"{{.ContainerConfig.Labels}}|{{.ContainerConfig.Env}}|{{.Config.Entrypoint}}"#,
+        "map[]|[]|[]",
+    ),
+    (
+        r#"{{index .ContainerConfig.Labels "x"}}|{{join .ContainerConfig.Env ","}}|{{range .ContainerConfig.Env}}x{{end}}"#,
+        "||",
+    ),
+    (r#"{{.ContainerConfig.Labels.x}}"#, "<no value>"),
 ];
 
 /// Templates and the error Docker reported (after its "template parsing error: " prefix).
@@ -498,6 +508,10 @@ const DOCKER_ERRORS: &[(&str, &str)] = &[
     (
         r#"{{template "a" 1 2}}"#,
         r#"template: :1:11: executing "" at <{{template "a" 1 2}}>: template "a" not defined"#,
+    ),
+    (
+        r#"{{index .Config.Entrypoint 0}}"#,
+        r#"template: :1:2: executing "" at <index .Config.Entrypoint 0>: error calling index: index of untyped nil"#,
     ),
 ];
 
@@ -729,6 +743,7 @@ fn table_directive_and_escapes() {
 }
 
 const IMAGE_HEADERS: &str = r#"{"ID":"IMAGE ID","Repository":"REPOSITORY","Tag":"TAG","Digest":"DIGEST","CreatedSince":"CREATED","CreatedAt":"CREATED AT","Size":"SIZE","Containers":"CONTAINERS","SharedSize":"SHARED SIZE","UniqueSize":"UNIQUE SIZE","VirtualSize":"VIRTUAL SIZE"}"#;
+const HISTORY_HEADERS: &str = r#"{"ID":"IMAGE","CreatedSince":"CREATED","CreatedAt":"CREATED AT","CreatedBy":"CREATED BY","Size":"SIZE","Comment":"COMMENT"}"#;
 const CONTAINER_HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Ports":"PORTS","State":"STATE","Status":"STATUS","Size":"SIZE","Names":"NAMES","Labels":"LABELS","Mounts":"MOUNTS","LocalVolumes":"LOCAL VOLUMES","Networks":"NETWORKS"}"#;
 
 /// A `--format` value, the rows `docker ... --format '{{json .}}'` printed, and the table
@@ -813,16 +828,44 @@ fmt-test-ctr-with-a-long-name   "sh -c 'echo hi'"   a=b,maintainer=Anne <a@b.nl>
 fmt-test-ctr                    "sh"                maintainer=Anne <a@b.nl>,version=1.0
 "#,
     },
+    TableCase {
+        format: r#"table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"#,
+        headers: HISTORY_HEADERS,
+        rows: r#"[{"Comment":"","CreatedAt":"2026-07-11T10:16:37Z","CreatedBy":"dokles fixtures/build: CMD [\"sh\"]","CreatedSince":"4 months ago","ID":"0985b2ddf207","Size":"0B"},{"Comment":"","CreatedAt":"2026-07-11T10:16:37Z","CreatedBy":"dokles fixtures/build: Debian busybox-static\u2026","CreatedSince":"4 months ago","ID":"<missing>","Size":"1.99MB"}]"#,
+        expected: r#"IMAGE          CREATED        CREATED BY                                      SIZE      COMMENT
+0985b2ddf207   4 months ago   dokles fixtures/build: CMD ["sh"]               0B        
+<missing>      4 months ago   dokles fixtures/build: Debian busybox-static…   1.99MB    
+"#,
+    },
 ];
 
 #[test]
-fn tables_match_docker_images_and_ps() {
+fn tables_match_docker_images_ps_and_history() {
     for case in DOCKER_TABLES {
         let headers: Value = serde_json::from_str(case.headers).unwrap();
         let rows: Vec<Value> = serde_json::from_str(case.rows).unwrap();
         let out = render_list(case.format, &headers, &rows).unwrap();
         assert_eq!(out, case.expected, "format {:?}", case.format);
     }
+}
+
+#[test]
+fn json_of_a_list_row_is_sorted_and_html_escaped_like_docker() {
+    // `docker images --format '{{json .}}'` prints the row as a sorted, HTML-escaped map.
+    let rows = [json!({"Repository": "<none>", "ID": "607cfe87e0f6", "Digest": "<none>"})];
+    assert_eq!(
+        render_list("{{json .}}", &json!({}), &rows).unwrap(),
+        "{\"Digest\":\"\\u003cnone\\u003e\",\"ID\":\"607cfe87e0f6\",\"Repository\":\"\\u003cnone\\u003e\"}\n"
+    );
+    // Fields of the row, and other templates, are not affected.
+    assert_eq!(
+        render_list("{{json .Digest}}", &json!({}), &rows).unwrap(),
+        "\"<none>\"\n"
+    );
+    assert_eq!(
+        render("{{json .}}", &rows[0]).unwrap(),
+        r#"{"Repository":"<none>","ID":"607cfe87e0f6","Digest":"<none>"}"#
+    );
 }
 
 #[test]

@@ -6,9 +6,9 @@ use std::fmt::Display;
 use serde_json::Value as Json;
 
 use super::ast::{Arg, Branch, List, Node, Number, Pipe, TemplateCall};
-use super::funcs::{self, Func, Param};
+use super::funcs::{self, Func, FunctionSet, Param};
 use super::parse::Parsed;
-use super::value::{print_value, Value};
+use super::value::{docker_nil_kind, print_value, NilKind, Value};
 use super::{FormatError, MissingKey, RenderOptions};
 
 /// Nested `{{template}}` calls allowed before execution gives up.
@@ -44,6 +44,7 @@ pub(crate) fn execute(
         src,
         parsed,
         options,
+        root: data,
         out: String::new(),
         vars: vec![("$".to_owned(), root.clone())],
         depth: 0,
@@ -62,6 +63,7 @@ struct State<'t, 'd> {
     src: &'t str,
     parsed: &'t Parsed,
     options: &'t RenderOptions,
+    root: &'d Json,
     out: String,
     vars: Vec<(String, Value<'d>)>,
     depth: usize,
@@ -151,7 +153,7 @@ impl<'t, 'd> State<'t, 'd> {
                 .map(|(i, v)| (Value::Int(i as i64), Value::Str(v.clone())))
                 .collect(),
             Value::Int(n) => int_range(*n),
-            Value::Invalid => Vec::new(),
+            Value::Invalid | Value::NilOf(_) => Vec::new(),
             _ => return self.fail(branch.pos, &branch.pipe, range_error(&value)),
         };
         let after_decl = self.vars.len();
@@ -381,6 +383,15 @@ impl<'t, 'd> State<'t, 'd> {
                 format!("nil data; no entry for key {}", super::gofmt::quote(name)),
             ),
             Value::Invalid => Ok(Value::Invalid),
+            // A nil Go map has no entries; Docker's typed data yields `<no value>` even for
+            // `inspect -f`, whose missingkey=error applies only to its raw-JSON fallback.
+            Value::NilOf(NilKind::Map) => Ok(Value::Invalid),
+            // Docker's raw-JSON fallback sees the nil slice as an untyped nil.
+            Value::NilOf(NilKind::Slice) => self.fail(
+                pos,
+                node,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            ),
             Value::Json {
                 json: Json::Object(map),
                 ..
@@ -393,6 +404,10 @@ impl<'t, 'd> State<'t, 'd> {
                     );
                 }
                 match map.get(name) {
+                    Some(Json::Null) => Ok(match docker_nil_kind(name) {
+                        Some(kind) => Value::NilOf(kind),
+                        None => Value::boxed(&Json::Null),
+                    }),
                     Some(value) => Ok(Value::boxed(value)),
                     None if error_on_missing => self.fail(
                         pos,
@@ -490,6 +505,13 @@ impl<'t, 'd> State<'t, 'd> {
         if let Some(last) = last {
             let param = param_at(num_in - 1);
             argv.push(self.validate(last, param, ident_pos, &name)?);
+        }
+        if let (Func::Json, FunctionSet::Docker, true, Some(Value::Json { json, .. })) =
+            (func, set, self.options.list_row, argv.first())
+        {
+            if std::ptr::eq(*json, self.root) {
+                return Ok(Value::Str(super::json::encode_row(json)));
+            }
         }
         match funcs::call(func, set, argv) {
             Ok(value) => Ok(value),

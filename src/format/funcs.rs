@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use super::gofmt;
 use super::json;
-use super::value::{sorted_entries, Basic, Value};
+use super::value::{sorted_entries, Basic, NilKind, Value};
 
 /// The Go parameter type of a function argument; it decides how arguments are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +216,7 @@ fn length(item: &Value<'_>) -> Result<i64, String> {
         Value::Invalid => return Err("len of nil pointer".to_owned()),
         Value::Str(s) => s.len(),
         Value::StrList(l) => l.len(),
+        Value::NilOf(_) => 0,
         Value::Json { json, .. } => match json {
             Json::Null => return Err("len of nil pointer".to_owned()),
             Json::String(s) => s.len(),
@@ -297,6 +298,9 @@ fn index<'a>(item: Value<'a>, indexes: &[Value<'a>]) -> Result<Value<'a>, String
                 let i = index_arg(index, s.len(), "slice/array")?;
                 Value::Int(i64::from(s.as_bytes()[i]))
             }
+            Value::NilOf(NilKind::Map) if index.as_str().is_some() => Value::Str(String::new()),
+            // Docker's typed lookup fails and its raw fallback sees an untyped nil.
+            Value::NilOf(NilKind::Slice) => return Err("index of untyped nil".to_owned()),
             Value::Invalid => return Err("index of nil pointer".to_owned()),
             other => {
                 return Err(format!(

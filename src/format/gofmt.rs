@@ -1,6 +1,6 @@
 //! Go's `fmt` and `strconv` output for template values: `print`, `println`, `printf`, `%q`, floats.
 
-use super::value::{write_v, Value};
+use super::value::{write_v, NilKind, Value};
 use serde_json::Value as Json;
 
 /// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): `1.5`, `1e+06`, `1e-05`.
@@ -302,6 +302,7 @@ enum Scalar<'v> {
     Str(&'v str),
     List(Vec<Value<'v>>),
     Map(&'v serde_json::Map<String, Json>),
+    EmptyMap,
 }
 
 fn scalar<'v>(arg: &'v Value<'_>) -> Scalar<'v> {
@@ -312,6 +313,8 @@ fn scalar<'v>(arg: &'v Value<'_>) -> Scalar<'v> {
         Value::Float(f) => Scalar::Float(*f),
         Value::Str(s) => Scalar::Str(s),
         Value::StrList(items) => Scalar::List(items.iter().cloned().map(Value::Str).collect()),
+        Value::NilOf(NilKind::Slice) => Scalar::List(Vec::new()),
+        Value::NilOf(NilKind::Map) => Scalar::EmptyMap,
         Value::Json { json, .. } => match json {
             Json::Null => Scalar::Nil,
             Json::Bool(b) => Scalar::Bool(*b),
@@ -348,6 +351,7 @@ fn format_arg(verb: char, spec: Spec, arg: &Value<'_>) -> String {
                 .collect();
             format!("[{}]", parts.join(" "))
         }
+        Scalar::EmptyMap => "map[]".to_owned(),
         Scalar::Map(map) => {
             let parts: Vec<String> = super::value::sorted_entries(map)
                 .into_iter()

@@ -1,5 +1,9 @@
 //! Docker's `json` template function: Go's `json.Encoder` with `SetEscapeHTML(false)`, compact,
 //! trailing newline trimmed. Object keys keep the order of the data (Docker's struct field order).
+//!
+//! Docker's list rows (`ps`, `images`, `history`, ...) marshal themselves as a Go map through
+//! `json.Marshal`, so `{{json .}}` of a row has sorted keys and `<`, `>`, `&` escaped:
+//! [`encode_row`] writes that form.
 
 use serde_json::Value as Json;
 
@@ -7,21 +11,22 @@ use super::value::Value;
 
 /// Encodes a template value the way `docker ... --format '{{json .X}}'` prints it.
 pub(crate) fn encode(value: &Value<'_>) -> String {
+    let style = Style::default();
     let mut out = String::new();
     match value {
-        Value::Invalid => out.push_str("null"),
-        Value::Json { json, .. } => write_json(&mut out, json),
+        Value::Invalid | Value::NilOf(_) => out.push_str("null"),
+        Value::Json { json, .. } => write_json(&mut out, json, style),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => write_float(&mut out, *f),
-        Value::Str(s) => write_string(&mut out, s),
+        Value::Str(s) => write_string(&mut out, s, style),
         Value::StrList(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(&mut out, item);
+                write_string(&mut out, item, style);
             }
             out.push(']');
         }
@@ -29,7 +34,24 @@ pub(crate) fn encode(value: &Value<'_>) -> String {
     out
 }
 
-fn write_json(out: &mut String, json: &Json) {
+/// `{{json .}}` of a Docker list row: sorted keys, HTML characters escaped.
+pub(crate) fn encode_row(json: &Json) -> String {
+    let mut out = String::new();
+    let style = Style {
+        sort_keys: true,
+        escape_html: true,
+    };
+    write_json(&mut out, json, style);
+    out
+}
+
+#[derive(Clone, Copy, Default)]
+struct Style {
+    sort_keys: bool,
+    escape_html: bool,
+}
+
+fn write_json(out: &mut String, json: &Json, style: Style) {
     match json {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -40,26 +62,30 @@ fn write_json(out: &mut String, json: &Json) {
                 out.push_str(&n.to_string());
             }
         }
-        Json::String(s) => write_string(out, s),
+        Json::String(s) => write_string(out, s, style),
         Json::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(out, item);
+                write_json(out, item, style);
             }
             out.push(']');
         }
         Json::Object(map) => {
             out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
+            let mut entries: Vec<_> = map.iter().collect();
+            if style.sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(out, key);
+                write_string(out, key, style);
                 out.push(':');
-                write_json(out, item);
+                write_json(out, item, style);
             }
             out.push('}');
         }
@@ -87,8 +113,8 @@ fn write_float(out: &mut String, f: f64) {
     }
 }
 
-/// A JSON string as Go writes it with HTML escaping off.
-fn write_string(out: &mut String, s: &str) {
+/// A JSON string as Go writes it.
+fn write_string(out: &mut String, s: &str, style: Style) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -97,6 +123,7 @@ fn write_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' if style.escape_html => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),

@@ -60,6 +60,10 @@ pub enum MissingKey {
 pub struct RenderOptions {
     pub missing_key: MissingKey,
     pub functions: FunctionSet,
+    /// The data is a row of a Docker list command (`ps`, `images`, `history`, ...). Docker
+    /// marshals such a row as a Go map, so `{{json .}}` sorts its keys and escapes `<`, `>` and
+    /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual.
+    pub list_row: bool,
 }
 
 /// A parsed Go template.
@@ -97,8 +101,8 @@ impl Template {
     /// `HeaderFunctions`, keeping whatever was written before an error (Docker ignores it).
     pub fn render_header(&self, headers: &Json) -> String {
         let options = RenderOptions {
-            missing_key: MissingKey::NoValue,
             functions: FunctionSet::Header,
+            ..RenderOptions::default()
         };
         exec::execute(&self.src, &self.parsed, headers, &options).0
     }
@@ -132,9 +136,13 @@ pub fn render_list(format: &str, headers: &Json, rows: &[Json]) -> Result<String
         None => (false, format),
     };
     let template = Template::parse(&normalize_format(body))?;
+    let options = RenderOptions {
+        list_row: true,
+        ..RenderOptions::default()
+    };
     let mut out = String::new();
     for row in rows {
-        out.push_str(&template.render(row)?);
+        out.push_str(&template.render_with(row, &options)?);
         out.push('\n');
     }
     if !is_table {

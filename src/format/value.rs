@@ -25,6 +25,83 @@ pub(crate) enum Value<'a> {
     Str(String),
     /// A Go `[]string`, as returned by `split`.
     StrList(Vec<String>),
+    /// A nil slice or map field of a Docker object, which is `null` in JSON
+    /// (`{{.Config.Entrypoint}}` prints `[]`, `{{.Config.Volumes}}` prints `map[]`).
+    NilOf(NilKind),
+}
+
+/// The Go kind of a nil collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NilKind {
+    Slice,
+    Map,
+}
+
+/// Docker's inspect fields declared as slices or maps in Go. When such a field is `null`,
+/// Docker's typed template data prints it as an empty collection rather than `<nil>`.
+pub(crate) fn docker_nil_kind(field: &str) -> Option<NilKind> {
+    const SLICES: &[&str] = &[
+        "Aliases",
+        "Args",
+        "Binds",
+        "BlkioDeviceReadBps",
+        "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteBps",
+        "BlkioDeviceWriteIOps",
+        "BlkioWeightDevice",
+        "CapAdd",
+        "CapDrop",
+        "Cmd",
+        "DNSNames",
+        "DeviceCgroupRules",
+        "DeviceRequests",
+        "Devices",
+        "Dns",
+        "DnsOptions",
+        "DnsSearch",
+        "Entrypoint",
+        "Env",
+        "ExecIDs",
+        "ExtraHosts",
+        "GroupAdd",
+        "Layers",
+        "Links",
+        "MaskedPaths",
+        "Mounts",
+        "OnBuild",
+        "ReadonlyPaths",
+        "RepoDigests",
+        "RepoTags",
+        "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses",
+        "SecurityOpt",
+        "Shell",
+        "Test",
+        "Ulimits",
+        "VolumesFrom",
+    ];
+    const MAPS: &[&str] = &[
+        "Annotations",
+        "Data",
+        "DriverOpts",
+        "ExposedPorts",
+        "Labels",
+        "Networks",
+        "Options",
+        "PortBindings",
+        "Ports",
+        "StorageOpt",
+        "Sysctls",
+        "Tmpfs",
+        "Volumes",
+    ];
+    if SLICES.contains(&field) {
+        Some(NilKind::Slice)
+    } else if MAPS.contains(&field) {
+        Some(NilKind::Map)
+    } else {
+        None
+    }
 }
 
 impl<'a> Value<'a> {
@@ -50,7 +127,7 @@ impl<'a> Value<'a> {
             Value::Json {
                 json: Json::Null,
                 ..
-            }
+            } | Value::NilOf(_)
         )
     }
 
@@ -91,7 +168,8 @@ impl<'a> Value<'a> {
                 .collect(),
             Value::Json {
                 json: Json::Null, ..
-            } => Some(Vec::new()),
+            }
+            | Value::NilOf(NilKind::Slice) => Some(Vec::new()),
             _ => None,
         }
     }
@@ -106,7 +184,8 @@ impl<'a> Value<'a> {
             Value::Int(_) => "int",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
-            Value::StrList(_) => "[]string",
+            Value::StrList(_) | Value::NilOf(NilKind::Slice) => "[]string",
+            Value::NilOf(NilKind::Map) => "map[string]string",
         }
     }
 
@@ -135,6 +214,7 @@ impl<'a> Value<'a> {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::StrList(l) => !l.is_empty(),
+            Value::NilOf(_) => false,
         }
     }
 
@@ -152,7 +232,7 @@ impl<'a> Value<'a> {
             Value::Int(i) => Some(Basic::Int(*i)),
             Value::Float(f) => Some(Basic::Float(*f)),
             Value::Str(s) => Some(Basic::Str(s)),
-            Value::StrList(_) => None,
+            Value::StrList(_) | Value::NilOf(_) => None,
         }
     }
 }
@@ -211,6 +291,8 @@ pub(crate) fn write_v(out: &mut String, value: &Value<'_>) {
             out.push_str(&items.join(" "));
             out.push(']');
         }
+        Value::NilOf(NilKind::Slice) => out.push_str("[]"),
+        Value::NilOf(NilKind::Map) => out.push_str("map[]"),
     }
 }
 
