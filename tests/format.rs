@@ -513,6 +513,10 @@ const DOCKER_ERRORS: &[(&str, &str)] = &[
         r#"{{index .Config.Entrypoint 0}}"#,
         r#"template: :1:2: executing "" at <index .Config.Entrypoint 0>: error calling index: index of untyped nil"#,
     ),
+    (
+        r#"{{define "x"}}{{.Foo}}{{end}}{{template "x" .}}"#,
+        r#"template: :1:16: executing "x" at <.Foo>: map has no entry for key "Foo""#,
+    ),
 ];
 
 #[test]
@@ -560,6 +564,42 @@ fn missing_keys_print_no_value_unless_missingkey_is_error() {
     assert_eq!(
         inspect("{{.Foo}}", &data).unwrap_err(),
         r#"template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo""#
+    );
+}
+
+/// `docker container inspect` on a created container, compared with Docker 20.10.
+#[test]
+fn docker_nil_fields_print_as_docker_typed_data_does() {
+    let container = json!({
+        "Args": [],
+        "State": {"Status": "created", "ExitCode": 0},
+        "HostConfig": {"PortBindings": {}, "Binds": null},
+        "Config": {"Labels": {"a": "b"}, "Entrypoint": null, "Volumes": null},
+        "Mounts": []
+    });
+    let cases = [
+        ("{{.State.Health}}", "<nil>"),
+        ("{{.Config.Healthcheck}}", "<nil>"),
+        ("{{.HostConfig.PortBindings}}", "map[]"),
+        ("{{.HostConfig.Binds}}", "[]"),
+        ("{{.Mounts}}", "[]"),
+        ("{{.Config.Entrypoint}}|{{.Config.Volumes}}", "[]|map[]"),
+        ("{{eq .State.ExitCode 0}}", "true"),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(
+            inspect(template, &container).unwrap(),
+            expected,
+            "{template}"
+        );
+    }
+    assert_eq!(
+        inspect("{{.State.Health.Status}}", &container).unwrap_err(),
+        r#"template: :1:8: executing "" at <.State.Health.Status>: map has no entry for key "Health""#
+    );
+    assert_eq!(
+        inspect("{{.Node}}", &container).unwrap_err(),
+        r#"template: :1:2: executing "" at <.Node>: map has no entry for key "Node""#
     );
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::ast::{Arg, Branch, List, Node, Number, Pipe, TemplateCall};
 use super::funcs::{self, Func, FunctionSet, Param};
 use super::parse::Parsed;
-use super::value::{docker_nil_kind, print_value, NilKind, Value};
+use super::value::{docker_nil_kind, docker_omitted_nil, print_value, NilKind, Value};
 use super::{FormatError, MissingKey, RenderOptions};
 
 /// Nested `{{template}}` calls allowed before execution gives up.
@@ -45,6 +45,7 @@ pub(crate) fn execute(
         parsed,
         options,
         root: data,
+        template: "",
         out: String::new(),
         vars: vec![("$".to_owned(), root.clone())],
         depth: 0,
@@ -64,6 +65,8 @@ struct State<'t, 'd> {
     parsed: &'t Parsed,
     options: &'t RenderOptions,
     root: &'d Json,
+    /// Name of the executing template: "" or a `define`d name.
+    template: &'t str,
     out: String,
     vars: Vec<(String, Value<'d>)>,
     depth: usize,
@@ -79,6 +82,7 @@ impl<'t, 'd> State<'t, 'd> {
             None => pos,
         };
         Err(Flow::Error(FormatError::Exec {
+            template: self.template.to_owned(),
             line,
             column,
             context: context.to_string(),
@@ -208,9 +212,11 @@ impl<'t, 'd> State<'t, 'd> {
             None => Value::Invalid,
         };
         let saved = std::mem::replace(&mut self.vars, vec![("$".to_owned(), new_dot.clone())]);
+        let saved_template = std::mem::replace(&mut self.template, &call.name);
         self.depth += 1;
         let result = self.walk_list(&new_dot, body);
         self.depth -= 1;
+        self.template = saved_template;
         self.vars = saved;
         result
     }
@@ -362,7 +368,12 @@ impl<'t, 'd> State<'t, 'd> {
         let mut receiver = receiver;
         let last = idents.len().saturating_sub(1);
         for (i, ident) in idents.iter().enumerate() {
-            receiver = self.eval_field(receiver, ident, pos, node, has_args && i == last)?;
+            let step = FieldStep {
+                name: ident,
+                is_last: i == last,
+                has_args: has_args && i == last,
+            };
+            receiver = self.eval_field(receiver, step, pos, node)?;
         }
         Ok(receiver)
     }
@@ -370,11 +381,15 @@ impl<'t, 'd> State<'t, 'd> {
     fn eval_field(
         &self,
         receiver: Value<'d>,
-        name: &str,
+        step: FieldStep<'_>,
         pos: usize,
         node: &dyn Display,
-        has_args: bool,
     ) -> EResult<Value<'d>> {
+        let FieldStep {
+            name,
+            is_last,
+            has_args,
+        } = step;
         let error_on_missing = self.options.missing_key == MissingKey::Error;
         match receiver {
             Value::Invalid if error_on_missing => self.fail(
@@ -409,6 +424,8 @@ impl<'t, 'd> State<'t, 'd> {
                         None => Value::boxed(&Json::Null),
                     }),
                     Some(value) => Ok(Value::boxed(value)),
+                    // Docker's typed data has these nil pointers even when JSON omits them.
+                    None if is_last && docker_omitted_nil(name) => Ok(Value::boxed(&Json::Null)),
                     None if error_on_missing => self.fail(
                         pos,
                         node,
@@ -623,6 +640,15 @@ impl<'t, 'd> State<'t, 'd> {
         };
         self.fail(arg.pos(), arg, message)
     }
+}
+
+/// One `.Name` step of a field chain.
+#[derive(Clone, Copy)]
+struct FieldStep<'n> {
+    name: &'n str,
+    is_last: bool,
+    /// Arguments follow the field (only possible on the last step).
+    has_args: bool,
 }
 
 fn int_range<'d>(n: i64) -> Vec<(Value<'d>, Value<'d>)> {

@@ -35,8 +35,13 @@ pub enum FormatError {
     Parse { line: usize, message: String },
     /// Execution failed at a node, e.g.
     /// `template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"`.
-    #[error("template: :{line}:{column}: executing \"\" at <{context}>: {message}")]
+    /// `template` is the executing template: empty for the main one, else a `define`d name.
+    #[error(
+        "template: :{line}:{column}: executing {} at <{context}>: {message}",
+        gofmt::quote(template)
+    )]
     Exec {
+        template: String,
         line: usize,
         column: usize,
         context: String,

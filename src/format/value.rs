@@ -30,6 +30,12 @@ pub(crate) enum Value<'a> {
     NilOf(NilKind),
 }
 
+/// Docker's `omitempty` pointer fields: absent from the JSON when nil, yet `<nil>` in Docker's
+/// typed template data (`{{.State.Health}}` prints `<nil>` for a container without health check).
+pub(crate) fn docker_omitted_nil(field: &str) -> bool {
+    matches!(field, "Health" | "Healthcheck")
+}
+
 /// The Go kind of a nil collection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum NilKind {
