@@ -7,8 +7,8 @@
 //! whose `docker image inspect` JSON is `IMAGE` below.
 
 use dokles::format::{
-    normalize_format, render_list, strip_table, FunctionSet, MissingKey, RenderOptions, TabFlags,
-    TabWriter, Template,
+    normalize_format, render_list, strip_table, FunctionSet, MissingKey, ObjectStyle,
+    RenderOptions, TabFlags, TabWriter, Template,
 };
 use serde_json::{json, Value};
 
@@ -600,6 +600,64 @@ fn docker_nil_fields_print_as_docker_typed_data_does() {
     assert_eq!(
         inspect("{{.Node}}", &container).unwrap_err(),
         r#"template: :1:2: executing "" at <.Node>: map has no entry for key "Node""#
+    );
+}
+
+/// With `ObjectStyle::DockerStructs`, objects print as Docker's typed inspect data does
+/// (expected outputs from `docker image inspect -f` / `docker container inspect -f`).
+#[test]
+fn inspect_objects_print_as_go_structs_on_request() {
+    let options = RenderOptions {
+        missing_key: MissingKey::Error,
+        objects: ObjectStyle::DockerStructs,
+        ..RenderOptions::default()
+    };
+    let run = |template: &str, data: &Value| {
+        Template::parse(template)
+            .unwrap()
+            .render_with(data, &options)
+            .unwrap()
+    };
+    let image = image();
+    assert_eq!(
+        run("{{.RootFS}}", &image),
+        "{layers [sha256:b2214279896fad96b2ceaf67a49c9cf6e0c9d54cc2254fcc338cbc5757e82b1f]}"
+    );
+    assert_eq!(
+        run("{{.GraphDriver}}", &image),
+        "{map[MergedDir:/var/lib/docker/overlay2/6b14a5c48db66361c1b847fdefb7e8a1bbaa28f382bde8b7e47c9dd184eb6678/merged \
+         UpperDir:/var/lib/docker/overlay2/6b14a5c48db66361c1b847fdefb7e8a1bbaa28f382bde8b7e47c9dd184eb6678/diff \
+         WorkDir:/var/lib/docker/overlay2/6b14a5c48db66361c1b847fdefb7e8a1bbaa28f382bde8b7e47c9dd184eb6678/work] overlay2}"
+    );
+    assert_eq!(
+        run("{{.Config.ExposedPorts}}", &image),
+        "map[443/tcp:{} 80/tcp:{}]"
+    );
+    assert_eq!(
+        run("{{.Config.Labels}}|{{.ContainerConfig.Labels}}", &image),
+        "map[maintainer:Anne <a@b.nl> version:1.0]|map[]"
+    );
+    let container = json!({
+        "HostConfig": {
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "Devices": []
+        },
+        "Mounts": []
+    });
+    assert_eq!(run("{{.HostConfig.RestartPolicy}}", &container), "{no 0}");
+    assert_eq!(
+        run("{{.HostConfig.LogConfig}}", &container),
+        "{json-file map[]}"
+    );
+    assert_eq!(
+        run("{{.Mounts}}|{{.HostConfig.Devices}}", &container),
+        "[]|[]"
+    );
+    // Without the option objects print as maps.
+    assert_eq!(
+        render("{{.HostConfig.RestartPolicy}}", &container).unwrap(),
+        "map[MaximumRetryCount:0 Name:no]"
     );
 }
 

@@ -8,8 +8,11 @@ use serde_json::Value as Json;
 use super::ast::{Arg, Branch, List, Node, Number, Pipe, TemplateCall};
 use super::funcs::{self, Func, FunctionSet, Param};
 use super::parse::Parsed;
-use super::value::{docker_nil_kind, docker_omitted_nil, print_value, NilKind, Value};
-use super::{FormatError, MissingKey, RenderOptions};
+use super::value::{
+    docker_nil_kind, docker_omitted_nil, docker_shape, print_value, write_docker_v, NilKind, Shape,
+    Value,
+};
+use super::{FormatError, MissingKey, ObjectStyle, RenderOptions};
 
 /// Nested `{{template}}` calls allowed before execution gives up.
 const MAX_TEMPLATE_DEPTH: usize = 1000;
@@ -103,7 +106,15 @@ impl<'t, 'd> State<'t, 'd> {
             Node::Action(pipe) => {
                 let value = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    self.out.push_str(&print_value(&value));
+                    let text = match (&value, self.options.objects) {
+                        (Value::Json { json, .. }, ObjectStyle::DockerStructs) => {
+                            let mut text = String::new();
+                            write_docker_v(&mut text, json, printed_shape(pipe, json));
+                            text
+                        }
+                        _ => print_value(&value),
+                    };
+                    self.out.push_str(&text);
                 }
             }
             Node::If(branch) => self.walk_if_or_with(dot, branch, false)?,
@@ -640,6 +651,19 @@ impl<'t, 'd> State<'t, 'd> {
         };
         self.fail(arg.pos(), arg, message)
     }
+}
+
+/// The shape of an object printed by an action: named by the last field the pipeline read
+/// (`{{.Config.Labels}}` is a map, `{{.State}}` a struct); the root and index results are
+/// structs.
+fn printed_shape(pipe: &Pipe, json: &Json) -> Shape {
+    let last_field = pipe.cmds.last().and_then(|cmd| match cmd.args.first() {
+        Some(Arg::Field { idents, .. }) => idents.last(),
+        Some(Arg::Variable { idents, .. }) if idents.len() > 1 => idents.last(),
+        Some(Arg::Chain { fields, .. }) => fields.last(),
+        _ => None,
+    });
+    last_field.map_or(Shape::Struct, |name| docker_shape(name, json))
 }
 
 /// One `.Name` step of a field chain.

@@ -60,6 +60,18 @@ pub enum MissingKey {
     Error,
 }
 
+/// How JSON objects print when an action outputs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ObjectStyle {
+    /// As Go maps: `map[k1:v1 k2:v2]`, keys sorted.
+    #[default]
+    Maps,
+    /// As Docker's typed inspect data prints: objects are Go structs printing their values in
+    /// field order (`{{.State}}` → `{running true false ...}`), except Docker's map-typed fields
+    /// (`Labels`, `Ports`, `Networks`, ...) which print as maps. For `inspect -f`.
+    DockerStructs,
+}
+
 /// How a template is executed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
@@ -69,6 +81,7 @@ pub struct RenderOptions {
     /// marshals such a row as a Go map, so `{{json .}}` sorts its keys and escapes `<`, `>` and
     /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual.
     pub list_row: bool,
+    pub objects: ObjectStyle,
 }
 
 /// A parsed Go template.

@@ -283,6 +283,70 @@ pub(crate) fn print_value(value: &Value<'_>) -> String {
     }
 }
 
+/// Whether a JSON object stands for a Go struct or a Go map when printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Struct,
+    Map,
+}
+
+/// The Go shape of a Docker field holding `json`: a map for Docker's map-typed fields
+/// (`Labels`, `Ports`, ...), a struct otherwise. `Config` is both: the container's config is a
+/// struct, `LogConfig.Config` a `map[string]string`.
+pub(crate) fn docker_shape(field: &str, json: &Json) -> Shape {
+    match (docker_nil_kind(field), json) {
+        (Some(NilKind::Map), _) => Shape::Map,
+        (None, Json::Object(map)) if field == "Config" && map.values().all(Json::is_string) => {
+            Shape::Map
+        }
+        _ => Shape::Struct,
+    }
+}
+
+/// Go's `%v` of Docker's typed data: structs print their field values in order (`{a b}`),
+/// maps print sorted (`map[k:v]`), nil slices and maps print `[]` and `map[]`.
+pub(crate) fn write_docker_v(out: &mut String, json: &Json, shape: Shape) {
+    match json {
+        Json::Object(map) if shape == Shape::Struct => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                match (item, docker_nil_kind(key)) {
+                    (Json::Null, Some(NilKind::Slice)) => out.push_str("[]"),
+                    (Json::Null, Some(NilKind::Map)) => out.push_str("map[]"),
+                    _ => write_docker_v(out, item, docker_shape(key, item)),
+                }
+            }
+            out.push('}');
+        }
+        Json::Object(map) => {
+            out.push_str("map[");
+            for (i, (key, item)) in sorted_entries(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(key);
+                out.push(':');
+                write_docker_v(out, item, Shape::Struct);
+            }
+            out.push(']');
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_docker_v(out, item, Shape::Struct);
+            }
+            out.push(']');
+        }
+        scalar => write_json_v(out, scalar),
+    }
+}
+
 /// Appends Go's `%v` rendering of `value`.
 pub(crate) fn write_v(out: &mut String, value: &Value<'_>) {
     match value {
