@@ -840,6 +840,24 @@ fn table_directive_and_escapes() {
     assert_eq!(normalize_format("\t{{.ID}} "), "\t{{.ID}}");
 }
 
+/// `docker images --format` trims spaces and un-escapes `\t`/`\n`; `docker inspect -f` does not.
+#[test]
+fn only_list_formats_are_normalized() {
+    assert_eq!(
+        inspect(r"  {{.Os}}\t{{.Size}}  ", &image()).unwrap(),
+        r"  linux\t1982263  "
+    );
+    let row = [json!({"Tag": "1", "ID": "b4b22dbbcb95"})];
+    assert_eq!(
+        render_list(r"  {{.Tag}}\t{{.ID}}  ", &json!({}), &row).unwrap(),
+        "1\tb4b22dbbcb95\n"
+    );
+    assert_eq!(
+        render_list(r"{{.Tag}}\n", &json!({}), &row).unwrap(),
+        "1\n\n"
+    );
+}
+
 const IMAGE_HEADERS: &str = r#"{"ID":"IMAGE ID","Repository":"REPOSITORY","Tag":"TAG","Digest":"DIGEST","CreatedSince":"CREATED","CreatedAt":"CREATED AT","Size":"SIZE","Containers":"CONTAINERS","SharedSize":"SHARED SIZE","UniqueSize":"UNIQUE SIZE","VirtualSize":"VIRTUAL SIZE"}"#;
 const HISTORY_HEADERS: &str = r#"{"ID":"IMAGE","CreatedSince":"CREATED","CreatedAt":"CREATED AT","CreatedBy":"CREATED BY","Size":"SIZE","Comment":"COMMENT"}"#;
 const CONTAINER_HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Ports":"PORTS","State":"STATE","Status":"STATUS","Size":"SIZE","Names":"NAMES","Labels":"LABELS","Mounts":"MOUNTS","LocalVolumes":"LOCAL VOLUMES","Networks":"NETWORKS"}"#;

@@ -294,7 +294,13 @@ impl<'t, 'd> State<'t, 'd> {
             Arg::Chain { .. } => return self.eval_chain(dot, first, has_args),
             Arg::Variable { .. } => return self.eval_variable(first, has_args),
             Arg::Identifier { pos, name } => {
-                return self.eval_function(dot, name, *pos, cmd.pos, cmd, &cmd.args[1..], last)
+                let site = CallSite {
+                    name,
+                    ident_pos: *pos,
+                    call_pos: cmd.pos,
+                    call_node: cmd,
+                };
+                return self.eval_function(dot, site, &cmd.args[1..], last);
             }
             Arg::Pipe(pipe) => {
                 self.not_a_function(&cmd.args, last.is_some())?;
@@ -460,17 +466,19 @@ impl<'t, 'd> State<'t, 'd> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn eval_function(
         &mut self,
         dot: &Value<'d>,
-        name: &str,
-        ident_pos: usize,
-        call_pos: usize,
-        call_node: &dyn Display,
+        site: CallSite<'_>,
         args: &'t [Arg],
         last: Option<Value<'d>>,
     ) -> EResult<Value<'d>> {
+        let CallSite {
+            name,
+            ident_pos,
+            call_pos,
+            call_node,
+        } = site;
         let Some(func) = funcs::lookup(name) else {
             return self.fail(
                 ident_pos,
@@ -617,7 +625,13 @@ impl<'t, 'd> State<'t, 'd> {
             Arg::Variable { .. } => self.eval_variable(arg, false)?,
             Arg::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
             Arg::Identifier { name, .. } => {
-                self.eval_function(dot, name, pos, pos, arg, &[], None)?
+                let site = CallSite {
+                    name,
+                    ident_pos: pos,
+                    call_pos: pos,
+                    call_node: arg,
+                };
+                self.eval_function(dot, site, &[], None)?
             }
             Arg::Chain { .. } => self.eval_chain(dot, arg, false)?,
             Arg::Bool { value, .. } => {
@@ -664,6 +678,16 @@ fn printed_shape(pipe: &Pipe, json: &Json) -> Shape {
         _ => None,
     });
     last_field.map_or(Shape::Struct, |name| docker_shape(name, json))
+}
+
+/// Where a function is called: its name and position, and the node that "error calling"
+/// messages quote (the whole command, or the bare identifier used as an argument).
+#[derive(Clone, Copy)]
+struct CallSite<'n> {
+    name: &'n str,
+    ident_pos: usize,
+    call_pos: usize,
+    call_node: &'n dyn Display,
 }
 
 /// One `.Name` step of a field chain.

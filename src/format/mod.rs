@@ -135,9 +135,10 @@ pub fn strip_table(format: &str) -> Option<&str> {
     format.strip_prefix(TABLE_KEY)
 }
 
-/// Docker's `preFormat` clean-up of a user's format (after `table` is stripped): trims ASCII
-/// spaces at both ends and turns the two-character sequences `\t` and `\n` into a tab and a
-/// newline, so `--format "{{.ID}}\t{{.Size}}"` works from any shell.
+/// Docker's `preFormat` clean-up of a list command's format (after `table` is stripped): trims
+/// ASCII spaces at both ends and turns the two-character sequences `\t` and `\n` into a tab and
+/// a newline, so `--format "{{.ID}}\t{{.Size}}"` works from any shell. `docker inspect -f` does
+/// not do this: it parses the format as given.
 pub fn normalize_format(format: &str) -> String {
     format
         .trim_matches(' ')

@@ -352,7 +352,6 @@ impl Parser<'_> {
             }
             let at_variable = self.next;
             let variable = self.next();
-            let after_variable = self.peek();
             let following = self.peek_non_space();
             match following.typ {
                 ItemType::Assign | ItemType::Declare => {
@@ -377,7 +376,6 @@ impl Parser<'_> {
                     return self.error(format!("too many declarations in {context}"));
                 }
                 _ => {
-                    let _ = after_variable;
                     self.next = at_variable;
                     break;
                 }
