@@ -337,6 +337,133 @@ const DOCKER_OUTPUTS: &[(&str, &str)] = &[
         "||",
     ),
     (r#"{{.ContainerConfig.Labels.x}}"#, "<no value>"),
+    (r#"{{  .Os  }}"#, r#"linux"#),
+    (r#"{{.Os }}"#, r#"linux"#),
+    (r#"{{ (printf "%s" .Os) | upper }}"#, r#"LINUX"#),
+    (r#"{{- if .Os }} yes {{- end }}"#, r#" yes"#),
+    (r#"{{/**/}}x"#, r#"x"#),
+    (r#"{{- /* x */}} y"#, r#" y"#),
+    (r#"a {{- /* x */ -}} b"#, r#"ab"#),
+    (r#"{{printf "%T" 1.0}}"#, r#"float64"#),
+    (r#"{{printf "%v" 1e21}}"#, r#"1e+21"#),
+    (r#"{{printf "%v" 0.1}}"#, r#"0.1"#),
+    (
+        r#"{{printf "%v %v" 100000.0 1000000.0}}"#,
+        r#"100000 1e+06"#,
+    ),
+    (
+        r#"{{printf "%.3g|%g|%G" 1234.5678 1e-7 1e-7}}"#,
+        r#"1.23e+03|1e-07|1E-07"#,
+    ),
+    (r#"{{printf "%x" -255}}"#, r#"-ff"#),
+    (r#"{{printf "%+.2f" 3.14159}}"#, r#"+3.14"#),
+    (
+        r#"{{printf "%8.3f|%-8.2f|" 3.14159 2.5}}"#,
+        r#"   3.142|2.50    |"#,
+    ),
+    (r#"{{printf "%e" 0.0}}"#, r#"0.000000e+00"#),
+    (r#"{{printf "%v" -0.0}}"#, r#"-0"#),
+    (r#"{{printf "%s" true}}"#, r#"%!s(bool=true)"#),
+    (r#"{{printf "%d" true}}"#, r#"%!d(bool=true)"#),
+    (r#"{{printf "%d" 1.5}}"#, r#"%!d(float64=1.5)"#),
+    (r#"{{printf "%s" 1.5}}"#, r#"%!s(float64=1.5)"#),
+    (r#"{{printf "%q" 65}}"#, r#"'A'"#),
+    (r#"{{printf "%U" 65}}"#, r#"U+0041"#),
+    (r#"{{printf "%c" 233}}"#, r#"é"#),
+    (
+        r#"{{printf "%v" .Config.Labels}}"#,
+        r#"map[maintainer:Anne <a@b.nl> version:1.0]"#,
+    ),
+    (
+        r#"{{printf "%s" .Config.Labels}}"#,
+        r#"map[maintainer:Anne <a@b.nl> version:1.0]"#,
+    ),
+    (
+        r#"{{printf "%d" .Config.Env}}"#,
+        r#"[%!d(string=A=1) %!d(string=B=two)]"#,
+    ),
+    (
+        r#"{{printf "%5s|%-5s|" "abcdefg" "é"}}"#,
+        r#"abcdefg|é    |"#,
+    ),
+    (r#"{{print "a" 1 2 "b"}}"#, r#"a1 2b"#),
+    (r#"{{print 1 "a"}}"#, r#"1a"#),
+    (
+        r#"{{print .Config.Env .Config.Env}}"#,
+        r#"[A=1 B=two] [A=1 B=two]"#,
+    ),
+    (
+        r#"{{println}}"#,
+        r#"
+"#,
+    ),
+    (r#"{{print true false}}"#, r#"true false"#),
+    (
+        r#"{{$x := "a"}}{{range .Config.Env}}{{$x = .}}{{end}}{{$x}}"#,
+        r#"B=two"#,
+    ),
+    (
+        r#"{{$x := "a"}}{{if true}}{{$x := "b"}}{{$x}}{{end}}{{$x}}"#,
+        r#"ba"#,
+    ),
+    (
+        r#"{{with .Config}}{{.WorkingDir}} {{$.Os}}{{end}}"#,
+        r#"/app linux"#,
+    ),
+    (
+        r#"{{range .Config.Labels}}{{.}};{{end}}"#,
+        r#"Anne <a@b.nl>;1.0;"#,
+    ),
+    (r#"{{index .Config "Labels" "version"}}"#, r#"1.0"#),
+    (r#"{{index .RootFS.Layers 0 | len}}"#, r#"71"#),
+    (r#"{{slice "abcdef" 1 4}}"#, r#"bcd"#),
+    (r#"{{slice .Config.Env 1}}"#, r#"[B=two]"#),
+    (r#"{{len (split "a,b,c" ",")}}"#, r#"3"#),
+    (r#"{{eq (len .Config.Env) 2}}"#, r#"true"#),
+    (r#"{{lt "a" "b" }}"#, r#"true"#),
+    (r#"{{le 1.5 2.5}}"#, r#"true"#),
+    (r#"{{gt .Size 100}}"#, r#"true"#),
+    (r#"{{eq true true}}"#, r#"true"#),
+    (r#"{{not .Config.Entrypoint}}"#, r#"true"#),
+    (r#"{{and .Os ""}}"#, r#""#),
+    (r#"{{if not (eq .Os "windows")}}ok{{end}}"#, r#"ok"#),
+    (r#"{{html .Config.Env}}"#, r#"[A=1 B=two]"#),
+    (r#"{{urlquery "é/?=~"}}"#, r#"%C3%A9%2F%3F%3D~"#),
+    (r#"{{html 1 "a"}}"#, r#"1a"#),
+    (r#"{{title "élan vital"}}"#, r#"Élan Vital"#),
+    (r#"{{upper "straße"}}"#, r#"STRAßE"#),
+    (r#"{{lower "ÉCOLE"}}"#, r#"école"#),
+    (r#"{{split "abc" ""}}"#, r#"[a b c]"#),
+    (r#"{{split "" ","}}"#, r#"[]"#),
+    (r#"{{join (split "" ",") "-"}}"#, r#""#),
+    (r#"{{pad "x" 0 0}}"#, r#"x"#),
+    (r#"{{json (index .Config.Env 0)}}"#, r#""A=1""#),
+    (r#"{{json .Config.Labels.version}}"#, r#""1.0""#),
+    (r#"{{json true}}"#, r#"true"#),
+    (r#"{{json nil}}"#, r#"null"#),
+    (r#"{{json 1e21}}"#, r#"1e+21"#),
+    (r#"{{json 0.0000001}}"#, r#"1e-7"#),
+    (r#"{{"a\u2028b" | json}}"#, r#""a\u2028b""#),
+    (r#"{{json ""}}"#, r#""\u0007""#),
+    (r#"{{.Os | printf "%s" | len}}"#, r#"5"#),
+    (r#"{{printf "%s" | len}}"#, r#"12"#),
+    (
+        r#"{{.Config.ExposedPorts}}"#,
+        r#"map[443/tcp:{} 80/tcp:{}]"#,
+    ),
+    (r#"{{range $i := 2}}{{$i}}{{end}}"#, r#"01"#),
+    (r#"{{range -1}}x{{else}}none{{end}}"#, r#"none"#),
+    (r#"{{with 0}}x{{else with 1}}y{{end}}"#, r#"y"#),
+    (r#"{{if .Config.Labels}}has labels{{end}}"#, r#"has labels"#),
+    (
+        r#"{{if .RepoDigests}}d{{else}}no digests{{end}}"#,
+        r#"no digests"#,
+    ),
+    (r#"{{ .Os }}{{/* comment with {{braces}} */}}"#, r#"linux"#),
+    (r#"{{"}}"}}"#, r#"}}"#),
+    (r#"{{`{{`}}"#, r#"{{"#),
+    (r#"{{.Os}}}}"#, r#"linux}}"#),
+    (r#"}}{{.Os}}"#, r#"}}linux"#),
 ];
 
 /// Templates and the error Docker reported (after its "template parsing error: " prefix).
@@ -516,6 +643,68 @@ const DOCKER_ERRORS: &[(&str, &str)] = &[
     (
         r#"{{define "x"}}{{.Foo}}{{end}}{{template "x" .}}"#,
         r#"template: :1:16: executing "x" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{slice .Os 3 1}}"#,
+        r#"template: :1:2: executing "" at <slice .Os 3 1>: error calling slice: invalid slice index: 3 > 1"#,
+    ),
+    (
+        r#"{{slice .Os 1 9}}"#,
+        r#"template: :1:2: executing "" at <slice .Os 1 9>: error calling slice: index out of range: 9"#,
+    ),
+    (
+        r#"{{lt true false}}"#,
+        r#"template: :1:2: executing "" at <lt true false>: error calling lt: invalid type for comparison"#,
+    ),
+    (
+        r#"{{eq .Config.Env .Config.Env}}"#,
+        r#"template: :1:2: executing "" at <eq .Config.Env .Config.Env>: error calling eq: non-comparable type [A=1 B=two]: []interface {}"#,
+    ),
+    (
+        r#"{{and}}"#,
+        r#"template: :1:2: executing "" at <and>: wrong number of args for and: want at least 1 got 0"#,
+    ),
+    (
+        r#"{{or .Foo "x"}}"#,
+        r#"template: :1:5: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{js "é	
+"}}"#,
+        r#"template: :1: unterminated quoted string"#,
+    ),
+    (
+        r#"{{len | printf "%s"}}"#,
+        r#"template: :1:2: executing "" at <len>: wrong number of args for len: want 1 got 0"#,
+    ),
+    (
+        r#"{{range $i, $j := 2}}{{end}}"#,
+        r#"template: :1:18: executing "" at <2>: can't use 2 to iterate over more than one variable"#,
+    ),
+    (r#"{{{.Os}}"#, r#"template: :1: unexpected "{" in command"#),
+    (
+        r#"{{printf "%s" .Foo}}"#,
+        r#"template: :1:14: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{printf "%d" .Foo}}"#,
+        r#"template: :1:14: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{upper .Foo}}"#,
+        r#"template: :1:8: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{len .Foo}}"#,
+        r#"template: :1:6: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{index .Foo 1}}"#,
+        r#"template: :1:8: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (
+        r#"{{.Foo | printf "%v"}}"#,
+        r#"template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo""#,
     ),
 ];
 

@@ -24,12 +24,6 @@ enum Flow {
     Continue,
 }
 
-impl From<FormatError> for Flow {
-    fn from(e: FormatError) -> Self {
-        Flow::Error(e)
-    }
-}
-
 type EResult<T> = Result<T, Flow>;
 
 /// Runs `parsed` over `data`. Returns the output written so far and the error, if any.
@@ -159,17 +153,19 @@ impl<'t, 'd> State<'t, 'd> {
                     .collect(),
                 Json::Object(map) => funcs::map_entries(map),
                 Json::Null => Vec::new(),
-                Json::Number(n) if n.as_i64().is_some() => int_range(n.as_i64().unwrap_or(0)),
-                _ => return self.fail(branch.pos, &branch.pipe, range_error(&value)),
+                Json::Number(n) if n.as_i64().is_some() => {
+                    self.int_range(branch, &value, n.as_i64().unwrap_or(0))?
+                }
+                _ => return self.range_error(branch, &value),
             },
             Value::StrList(items) => items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| (Value::Int(i as i64), Value::Str(v.clone())))
                 .collect(),
-            Value::Int(n) => int_range(*n),
+            Value::Int(n) => self.int_range(branch, &value, *n)?,
             Value::Invalid | Value::NilOf(_) => Vec::new(),
-            _ => return self.fail(branch.pos, &branch.pipe, range_error(&value)),
+            _ => return self.range_error(branch, &value),
         };
         let after_decl = self.vars.len();
         let decl = &branch.pipe.decl;
@@ -201,6 +197,39 @@ impl<'t, 'd> State<'t, 'd> {
         }
         self.vars.truncate(mark);
         result
+    }
+
+    /// Go 1.22's `range N`: 0 to N-1, as both index and element.
+    fn int_range(
+        &self,
+        branch: &Branch,
+        value: &Value<'d>,
+        n: i64,
+    ) -> EResult<Vec<(Value<'d>, Value<'d>)>> {
+        if branch.pipe.decl.len() > 1 {
+            let message = format!(
+                "can't use {} to iterate over more than one variable",
+                print_value(value)
+            );
+            return self.fail_at_pipe_end(branch, message);
+        }
+        Ok((0..n.max(0))
+            .map(|i| (Value::Int(i), Value::Int(i)))
+            .collect())
+    }
+
+    fn range_error<T>(&self, branch: &Branch, value: &Value<'d>) -> EResult<T> {
+        let message = format!("range can't iterate over {}", print_value(value));
+        self.fail_at_pipe_end(branch, message)
+    }
+
+    /// Fails at the node Go's executor visited last in a control pipeline: the first operand
+    /// of its last command.
+    fn fail_at_pipe_end<T>(&self, branch: &Branch, message: String) -> EResult<T> {
+        match branch.pipe.cmds.last().and_then(|cmd| cmd.args.first()) {
+            Some(arg) => self.fail(arg.pos(), arg, message),
+            None => self.fail(branch.pos, &branch.pipe, message),
+        }
     }
 
     fn walk_template(&mut self, dot: &Value<'d>, call: &'t TemplateCall) -> EResult<()> {
@@ -697,14 +726,4 @@ struct FieldStep<'n> {
     is_last: bool,
     /// Arguments follow the field (only possible on the last step).
     has_args: bool,
-}
-
-fn int_range<'d>(n: i64) -> Vec<(Value<'d>, Value<'d>)> {
-    (0..n.max(0))
-        .map(|i| (Value::Int(i), Value::Int(i)))
-        .collect()
-}
-
-fn range_error(value: &Value<'_>) -> String {
-    format!("range can't iterate over {}", print_value(value))
 }

@@ -196,8 +196,8 @@ pub(crate) fn call<'a>(
             Value::Str(items.join(&str_arg(1)))
         }
         Func::Title => Value::Str(title(&str_arg(0))),
-        Func::Lower => Value::Str(str_arg(0).to_lowercase()),
-        Func::Upper => Value::Str(str_arg(0).to_uppercase()),
+        Func::Lower => Value::Str(map_runes(&str_arg(0), char::to_lowercase)),
+        Func::Upper => Value::Str(map_runes(&str_arg(0), char::to_uppercase)),
         Func::Pad => Value::Str(pad(&str_arg(0), int_arg(1), int_arg(2))?),
         Func::Truncate => Value::Str(truncate(&str_arg(0), int_arg(1))?),
     })
@@ -389,11 +389,16 @@ fn eq(first: &Value<'_>, others: &[Value<'_>]) -> Result<bool, String> {
             },
             _ if is_nilish(first) || is_nilish(other) => is_nilish(first) && is_nilish(other),
             (None, None) => {
-                return Err(format!(
-                    "non-comparable types {}, {}",
-                    first.concrete_type_name(),
-                    other.concrete_type_name()
-                ))
+                let (t1, t2) = (first.concrete_type_name(), other.concrete_type_name());
+                let (v1, v2) = (
+                    gofmt::sprint(&[first.clone()]),
+                    gofmt::sprint(&[other.clone()]),
+                );
+                return Err(if t1 == t2 {
+                    format!("non-comparable type {v2}: {t2}")
+                } else {
+                    format!("non-comparable types {v1}: {t1}, {t2}: {v2}")
+                });
             }
             _ => return Err(BAD_COMPARISON.to_owned()),
         };
@@ -440,13 +445,29 @@ fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if is_separator(prev) {
-            out.extend(c.to_uppercase());
+            out.push(single_rune(c, c.to_uppercase()));
         } else {
             out.push(c);
         }
         prev = c;
     }
     out
+}
+
+/// Go's `unicode.ToUpper`/`ToLower` map one rune to one rune: a character whose full case
+/// mapping has several (`ß` → `SS`) keeps its simple mapping or stays as it is.
+fn single_rune(c: char, mapped: impl Iterator<Item = char>) -> char {
+    let mut mapped = mapped;
+    match (mapped.next(), mapped.next()) {
+        (Some(m), None) => m,
+        (Some(m), Some(_)) if c.is_uppercase() => m,
+        _ => c,
+    }
+}
+
+/// Go's `strings.ToUpper`/`ToLower`: rune-by-rune case mapping.
+fn map_runes<I: Iterator<Item = char>>(s: &str, map: fn(char) -> I) -> String {
+    s.chars().map(|c| single_rune(c, map(c))).collect()
 }
 
 /// Docker's `pad`: surrounds a non-empty string with spaces.

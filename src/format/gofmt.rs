@@ -43,7 +43,7 @@ fn shortest_digits(f: f64) -> (bool, String, i32) {
     let (mantissa, exp) = text.split_once('e').unwrap_or((text.as_str(), "0"));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let exp = exp.parse().unwrap_or(0);
-    (f.is_sign_negative() && f != 0.0, digits, exp)
+    (f.is_sign_negative(), digits, exp)
 }
 
 /// `d.ddde±XX` with `frac` digits after the point (digits padded with zeros as needed).
