@@ -391,8 +391,8 @@ fn eq(first: &Value<'_>, others: &[Value<'_>]) -> Result<bool, String> {
             (None, None) => {
                 let (t1, t2) = (first.concrete_type_name(), other.concrete_type_name());
                 let (v1, v2) = (
-                    gofmt::sprint(&[first.clone()]),
-                    gofmt::sprint(&[other.clone()]),
+                    gofmt::sprint(std::slice::from_ref(first)),
+                    gofmt::sprint(std::slice::from_ref(other)),
                 );
                 return Err(if t1 == t2 {
                     format!("non-comparable type {v2}: {t2}")
