@@ -102,14 +102,10 @@ fn image() -> Value {
     serde_json::from_str(IMAGE).expect("fixture is valid JSON")
 }
 
-/// `docker inspect -f` semantics: a missing key is an error.
+/// `docker inspect -f` semantics: a missing key is an error, objects print as Go structs.
 fn inspect(template: &str, data: &Value) -> Result<String, String> {
-    let options = RenderOptions {
-        missing_key: MissingKey::Error,
-        ..RenderOptions::default()
-    };
     Template::parse(template)
-        .and_then(|t| t.render_with(data, &options))
+        .and_then(|t| t.render_with(data, &RenderOptions::inspect()))
         .map_err(|e| e.to_string())
 }
 

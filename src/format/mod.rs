@@ -6,11 +6,29 @@
 //!
 //! Data is a `serde_json::Value`: objects act like Go maps (sorted when printed or ranged over,
 //! key order kept by `json`), arrays like slices, integers like `int`, other numbers like
-//! `float64`, and `null` prints as `<nil>`.
+//! `float64`, and `null` prints as `<nil>` — except where Docker's typed data differs: a `null`
+//! field Docker declares as a slice or map (`Cmd`, `Env`, `Labels`, `Volumes`, ...) prints `[]`
+//! or `map[]`, and `State.Health`/`Config.Healthcheck` print `<nil>` even when the JSON omits them.
 //!
 //! Docker's CLI glue lives here too: the `table` directive ([`strip_table`]), the literal `\t`
 //! and `\n` un-escaping ([`normalize_format`]), header rows ([`Template::render_header`]) and the
 //! aligned table writer ([`TabWriter`]); [`render_list`] puts them together as Docker does.
+//!
+//! ```
+//! use dokles::format::{render_list, RenderOptions, Template};
+//! use serde_json::json;
+//!
+//! // docker images --format 'table {{.Repository}}\t{{.Tag}}'
+//! let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG"});
+//! let rows = [json!({"Repository": "busybox", "Tag": "latest"})];
+//! let table = render_list(r"table {{.Repository}}\t{{.Tag}}", &headers, &rows).unwrap();
+//! assert_eq!(table, "REPOSITORY   TAG\nbusybox      latest\n");
+//!
+//! // docker inspect -f '{{.Config.Cmd}}'
+//! let image = json!({"Config": {"Cmd": ["sh"], "Entrypoint": null}});
+//! let tmpl = Template::parse("{{.Config.Cmd}} {{.Config.Entrypoint}}").unwrap();
+//! assert_eq!(tmpl.render_with(&image, &RenderOptions::inspect()).unwrap(), "[sh] []");
+//! ```
 
 mod ast;
 mod exec;
@@ -72,7 +90,8 @@ pub enum ObjectStyle {
     DockerStructs,
 }
 
-/// How a template is executed.
+/// How a template is executed. The default is Go's, which `docker ps/images/... --format` rows
+/// get (through [`render_list`]); [`RenderOptions::inspect`] is what `docker inspect -f` gets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     pub missing_key: MissingKey,
@@ -82,6 +101,17 @@ pub struct RenderOptions {
     /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual.
     pub list_row: bool,
     pub objects: ObjectStyle,
+}
+
+impl RenderOptions {
+    /// `docker inspect -f`: unknown keys are errors and objects print as Go structs.
+    pub fn inspect() -> Self {
+        RenderOptions {
+            missing_key: MissingKey::Error,
+            objects: ObjectStyle::DockerStructs,
+            ..RenderOptions::default()
+        }
+    }
 }
 
 /// A parsed Go template.
