@@ -1258,3 +1258,32 @@ fn tabwriter_aligns_like_go() {
         "a\t\tb\nabcdefgh\tc\n"
     );
 }
+
+#[test]
+fn deep_nesting_is_bounded() {
+    let nested = |n: usize| format!("{{{{{}1{}}}}}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(render(&nested(99), &json!({})).unwrap(), "1");
+    assert_eq!(
+        render(&nested(101), &json!({})).unwrap_err(),
+        "template: :1: max expression depth exceeded"
+    );
+    let ifs = |n: usize| format!("{}x{}", "{{if 1}}".repeat(n), "{{end}}".repeat(n));
+    assert_eq!(render(&ifs(99), &json!({})).unwrap(), "x");
+    assert_eq!(
+        render(&ifs(101), &json!({})).unwrap_err(),
+        "template: :1: max expression depth exceeded"
+    );
+}
+
+#[test]
+fn recursive_templates_stop_with_an_error() {
+    let err = render(
+        r#"{{define "a"}}{{template "a" .}}{{end}}{{template "a" .}}"#,
+        &json!({}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        r#"template: :1:25: executing "a" at <{{template "a" .}}>: exceeded maximum template depth (100)"#
+    );
+}

@@ -15,7 +15,7 @@ use super::value::{
 use super::{FormatError, MissingKey, ObjectStyle, RenderOptions};
 
 /// Nested `{{template}}` calls allowed before execution gives up.
-const MAX_TEMPLATE_DEPTH: usize = 1000;
+const MAX_TEMPLATE_DEPTH: usize = 100;
 
 /// Why a walk stopped early.
 enum Flow {
@@ -72,7 +72,7 @@ struct State<'t, 'd> {
 impl<'t, 'd> State<'t, 'd> {
     /// Go's `state.errorf` with the node's location and text.
     fn fail<T>(&self, pos: usize, context: &dyn Display, message: impl Into<String>) -> EResult<T> {
-        let before = &self.src[..pos.min(self.src.len())];
+        let before = self.src.get(..pos).unwrap_or(self.src);
         let line = 1 + before.matches('\n').count();
         let column = match before.rfind('\n') {
             Some(newline) => pos - (newline + 1),

@@ -7,6 +7,10 @@ use super::ast::{Arg, Branch, Command, List, Node, Number, Pipe, TemplateCall};
 use super::lex::{lex, Item, ItemType};
 use super::FormatError;
 
+/// Deepest nesting of parentheses and control structures (Go allows 10000 parentheses; dokles
+/// keeps its recursive descent well inside the main thread's stack).
+const MAX_DEPTH: usize = 100;
+
 /// A parsed template: its body and the templates it `define`s or `block`s.
 #[derive(Debug)]
 pub(crate) struct Parsed {
@@ -22,6 +26,7 @@ pub(crate) fn parse(src: &str, is_function: &dyn Fn(&str) -> bool) -> Result<Par
         furthest: 0,
         vars: vec!["$".to_owned()],
         range_depth: 0,
+        depth: 0,
         action_line: 0,
         defines: HashMap::new(),
         is_function,
@@ -53,6 +58,8 @@ struct Parser<'f> {
     furthest: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// Nesting of parentheses and control structures, bounded to keep recursion shallow.
+    depth: usize,
     action_line: usize,
     defines: HashMap<String, List>,
     is_function: &'f dyn Fn(&str) -> bool,
@@ -264,7 +271,22 @@ impl Parser<'_> {
         Ok(Parsed1::Node(node))
     }
 
+    /// Runs `parse` one nesting level deeper, failing like Go beyond [`MAX_DEPTH`].
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            return self.error("max expression depth exceeded");
+        }
+        self.depth += 1;
+        let result = parse(self);
+        self.depth -= 1;
+        result
+    }
+
     fn parse_control(&mut self, context: &str) -> PResult<Branch> {
+        self.nested(|p| p.parse_control_body(context))
+    }
+
+    fn parse_control_body(&mut self, context: &str) -> PResult<Branch> {
         let vars_len = self.vars.len();
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
         if context == "range" {
@@ -534,9 +556,11 @@ impl Parser<'_> {
                 value: token.val == "true",
             },
             ItemType::CharConstant | ItemType::Number => Arg::Number(self.number(&token)?),
-            ItemType::LeftParen => Arg::Pipe(Box::new(
-                self.pipeline("parenthesized pipeline", ItemType::RightParen)?,
-            )),
+            ItemType::LeftParen => {
+                Arg::Pipe(Box::new(self.nested(|p| {
+                    p.pipeline("parenthesized pipeline", ItemType::RightParen)
+                })?))
+            }
             ItemType::String | ItemType::RawString => {
                 let text = self.unquote(&token.val)?;
                 Arg::String {
