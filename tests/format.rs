@@ -460,6 +460,38 @@ const DOCKER_OUTPUTS: &[(&str, &str)] = &[
     (r#"{{`{{`}}"#, r#"{{"#),
     (r#"{{.Os}}}}"#, r#"linux}}"#),
     (r#"}}{{.Os}}"#, r#"}}linux"#),
+    (r#"{{-3}}"#, r#"-3"#),
+    (r#"{{- 3 -}}"#, r#"3"#),
+    (r#"{{3 -}}"#, r#"3"#),
+    (r#"{{ -3}}"#, r#"-3"#),
+    (r#"{{.Os -}}  x"#, r#"linuxx"#),
+    (r#"{{/* a */ -}}  b"#, r#"b"#),
+    (r#"{{index .Config.Env}}"#, r#"[A=1 B=two]"#),
+    (r#"{{and 1}}"#, r#"1"#),
+    (r#"{{1 | printf "%d"}}"#, r#"1"#),
+    (r#"{{(1) | printf "%d"}}"#, r#"1"#),
+    (r#"{{printf "%v" nil | len}}"#, r#"5"#),
+    (r#"{{.Os|upper}}"#, r#"LINUX"#),
+    (r#"{{.Os|upper|lower}}"#, r#"linux"#),
+    (r#"{{.Os | upper | printf "%q"}}"#, r#""LINUX""#),
+    (
+        r#"{{$x := .Config.Env}}{{index $x 0 | printf "%s!"}}"#,
+        r#"A=1!"#,
+    ),
+    (r#"{{'\n'}}"#, r#"10"#),
+    (r#"{{'\x41'}}"#, r#"65"#),
+    (r#"{{'\u00e9' | printf "%c"}}"#, r#"é"#),
+    (r#"{{.5}}"#, r#"0.5"#),
+    (r#"{{5.}}"#, r#"5"#),
+    (r#"{{+5}}"#, r#"5"#),
+    (r#"{{0b101}}"#, r#"5"#),
+    (r#"{{1.5e3}}"#, r#"1500"#),
+    (r#"{{9223372036854775807}}"#, r#"9223372036854775807"#),
+    (r#"{{-9223372036854775808}}"#, r#"-9223372036854775808"#),
+    (
+        r#"{{.Config.WorkingDir | len | printf "%d chars"}}"#,
+        r#"4 chars"#,
+    ),
 ];
 
 /// Templates and the error Docker reported (after its "template parsing error: " prefix).
@@ -701,6 +733,137 @@ const DOCKER_ERRORS: &[(&str, &str)] = &[
     (
         r#"{{.Foo | printf "%v"}}"#,
         r#"template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo""#,
+    ),
+    (r#"{{}}"#, r#"template: :1: missing value for command"#),
+    (r#"{{ }}"#, r#"template: :1: missing value for command"#),
+    (r#"{{-}}"#, r#"template: :1: illegal number syntax: "-""#),
+    (r#"{{- }}"#, r#"template: :1: missing value for command"#),
+    (r#"{{.Os-}}"#, r#"template: :1: bad character U+002D '-'"#),
+    (
+        r#"a {{-/* c */}} b"#,
+        r#"template: :1: illegal number syntax: "-""#,
+    ),
+    (
+        r#"{{ /* c */ }}"#,
+        r#"template: :1: unexpected "/" in command"#,
+    ),
+    (r#"{{/* unclosed"#, r#"template: :1: unclosed comment"#),
+    (
+        r#"{{"a" "b"}}"#,
+        r#"template: :1:2: executing "" at <"a">: can't give argument to non-function "a""#,
+    ),
+    (
+        r#"{{.Os .Os}}"#,
+        r#"template: :1:2: executing "" at <.Os>: Os is not a method but has arguments"#,
+    ),
+    (
+        r#"{{$x := 1}}{{$x 2}}"#,
+        r#"template: :1:13: executing "" at <$x>: can't give argument to non-function $x"#,
+    ),
+    (
+        r#"{{printf}}"#,
+        r#"template: :1:2: executing "" at <printf>: wrong number of args for printf: want at least 1 got 0"#,
+    ),
+    (
+        r#"{{eq}}"#,
+        r#"template: :1:2: executing "" at <eq>: wrong number of args for eq: want at least 1 got 0"#,
+    ),
+    (
+        r#"{{eq 1}}"#,
+        r#"template: :1:2: executing "" at <eq 1>: error calling eq: missing argument for comparison"#,
+    ),
+    (
+        r#"{{index}}"#,
+        r#"template: :1:2: executing "" at <index>: wrong number of args for index: want at least 1 got 0"#,
+    ),
+    (
+        r#"{{not}}"#,
+        r#"template: :1:2: executing "" at <not>: wrong number of args for not: want 1 got 0"#,
+    ),
+    (
+        r#"{{len 1 2}}"#,
+        r#"template: :1:2: executing "" at <len>: wrong number of args for len: want 1 got 2"#,
+    ),
+    (
+        r#"{{or}}"#,
+        r#"template: :1:2: executing "" at <or>: wrong number of args for or: want at least 1 got 0"#,
+    ),
+    (
+        r#"{{if 1}}{{else}}{{end}}{{else}}"#,
+        r#"template: :1: unexpected {{else}}"#,
+    ),
+    (
+        r#"{{range .Config.Env}}{{end}}{{break}}"#,
+        r#"template: :1: {{break}} outside {{range}}"#,
+    ),
+    (
+        r#"{{with}}{{end}}"#,
+        r#"template: :1: missing value for with"#,
+    ),
+    (
+        r#"{{if 1}}{{end x}}"#,
+        r#"template: :1: unexpected "x" in end"#,
+    ),
+    (
+        r#"{{if 1}}{{else x}}{{end}}"#,
+        r#"template: :1: unexpected "x" in else"#,
+    ),
+    (r#"{{end x}}"#, r#"template: :1: unexpected "x" in end"#),
+    (
+        r#"{{define}}{{end}}"#,
+        r#"template: :1: unexpected "}}" in define clause"#,
+    ),
+    (r#"{{define "a"}}"#, r#"template: :1: unexpected EOF"#),
+    (
+        r#"{{template}}"#,
+        r#"template: :1: unexpected "}}" in template clause"#,
+    ),
+    (
+        r#"{{template .Os}}"#,
+        r#"template: :1: unexpected ".Os" in template clause"#,
+    ),
+    (
+        r#"{{block "x"}}{{end}}"#,
+        r#"template: :1: missing value for block clause"#,
+    ),
+    (
+        r#"{{range $x := .Config.Env}}{{end}}{{$x}}"#,
+        r#"template: :1: undefined variable "$x""#,
+    ),
+    (
+        r#"{{range $i, := .Config.Env}}{{end}}"#,
+        r#"template: :1: range can only initialize variables"#,
+    ),
+    (
+        r#"{{$x := 1 | 2}}"#,
+        r#"template: :1: non executable command in pipeline stage 2"#,
+    ),
+    (
+        r#"{{nil | printf "%v"}}"#,
+        r#"template: :1:2: executing "" at <nil>: nil is not a command"#,
+    ),
+    (
+        r#"{{"x".Foo}}"#,
+        r#"template: :1: unexpected . after term "\"x\"""#,
+    ),
+    (
+        r#"{{$.Foo.Bar}}"#,
+        r#"template: :1:3: executing "" at <$.Foo.Bar>: map has no entry for key "Foo""#,
+    ),
+    (r#"{{0x}}"#, r#"template: :1: illegal number syntax: "0x""#),
+    (r#"{{1e}}"#, r#"template: :1: illegal number syntax: "1e""#),
+    (
+        r#"{{1__0}}"#,
+        r#"template: :1: illegal number syntax: "1__0""#,
+    ),
+    (r#"{{08}}"#, r#"template: :1: integer overflow: "08""#),
+    (
+        r#"{{9223372036854775808}}"#,
+        r#"template: :1:2: executing "" at <9223372036854775808>: 9223372036854775808 overflows int"#,
+    ),
+    (
+        r#"{{with .Os}}{{.}}{{end}}{{with .Foo}}x{{end}}"#,
+        r#"template: :1:31: executing "" at <.Foo>: map has no entry for key "Foo""#,
     ),
 ];
 

@@ -299,10 +299,15 @@ impl<'t, 'd> State<'t, 'd> {
     fn not_a_function(&self, cmd: &[Arg], has_final: bool) -> EResult<()> {
         if cmd.len() > 1 || has_final {
             let first = &cmd[0];
+            // Go names a parenthesized pipeline without its parentheses here.
+            let name = match first {
+                Arg::Pipe(pipe) => pipe.to_string(),
+                other => other.to_string(),
+            };
             return self.fail(
                 first.pos(),
                 first,
-                format!("can't give argument to non-function {first}"),
+                format!("can't give argument to non-function {name}"),
             );
         }
         Ok(())

@@ -588,26 +588,30 @@ impl Parser<'_> {
                 float: Some(f64::from(u32::from(inner))),
             });
         }
-        let int = parse_go_int(&text);
-        let float = match int {
-            Some(i) => Some(i as f64),
-            None => text
-                .replace('_', "")
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite()),
+        let quoted = super::gofmt::quote(&text);
+        let (int, float) = match parse_go_int(&text) {
+            Some(i) => match i64::try_from(i) {
+                Ok(int) => (Some(int), Some(int as f64)),
+                // A uint64 constant: execution reports that it overflows int.
+                Err(_) if u64::try_from(i).is_ok() => (None, Some(i as f64)),
+                Err(_) => return self.error(format!("integer overflow: {quoted}")),
+            },
+            None => match valid_underscores(&text)
+                .then(|| text.replace('_', "").parse::<f64>().ok())
+                .flatten()
+                .filter(|f| f.is_finite())
+            {
+                // Digits alone that do not parse as an integer (`08`) are not a float either.
+                Some(_) if !text.contains(['.', 'e', 'E', 'p', 'P']) => {
+                    return self.error(format!("integer overflow: {quoted}"));
+                }
+                Some(f) => {
+                    let int = (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64);
+                    (int, Some(f))
+                }
+                None => return self.error(format!("illegal number syntax: {quoted}")),
+            },
         };
-        let int = int.or_else(|| {
-            float
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
-                .map(|f| f as i64)
-        });
-        if int.is_none() && float.is_none() {
-            return self.error(format!(
-                "illegal number syntax: {}",
-                super::gofmt::quote(&text)
-            ));
-        }
         Ok(Number {
             pos: token.pos,
             text,
@@ -640,7 +644,7 @@ impl Parser<'_> {
 }
 
 /// Go's `strconv.ParseInt(text, 0, 64)`: sign, `0x`/`0o`/`0b`/leading-zero octal, underscores.
-fn parse_go_int(text: &str) -> Option<i64> {
+fn parse_go_int(text: &str) -> Option<i128> {
     let (negative, digits) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -658,13 +662,30 @@ fn parse_go_int(text: &str) -> Option<i64> {
     } else {
         (10, lower.clone())
     };
+    if !valid_underscores(text) {
+        return None;
+    }
     let body = body.replace('_', "");
     if body.is_empty() || body.starts_with(['+', '-']) {
         return None;
     }
     let magnitude = i128::from_str_radix(&body, radix).ok()?;
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).ok()
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Go's rule for `_` in number literals: only between digits, or after a base prefix.
+fn valid_underscores(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        if b != b'_' {
+            return true;
+        }
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + 1);
+        let prefix = i == 2 && matches!(bytes[1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B');
+        (before.is_some_and(|c| c.is_ascii_hexdigit()) || prefix)
+            && after.is_some_and(|c| c.is_ascii_hexdigit())
+    })
 }
 
 /// Go's `strconv.Unquote` for `"..."` and `` `...` `` strings.
