@@ -1450,3 +1450,19 @@ fn recursive_templates_stop_with_an_error() {
         r#"template: :1:25: executing "a" at <{{template "a" .}}>: exceeded maximum template depth (100)"#
     );
 }
+
+/// `docker images --format 'table {{.ID}} {{json .}}'`: the header stops where `json` fails on
+/// the header map, as Docker's does, and rows are unaffected.
+#[test]
+fn table_header_stops_at_an_error() {
+    let headers = json!({"ID": "IMAGE ID"});
+    let rows = [json!({"ID": "b4b22dbbcb95"})];
+    assert_eq!(
+        render_list("table {{json .}}", &headers, &rows).unwrap(),
+        "\n{\"ID\":\"b4b22dbbcb95\"}\n"
+    );
+    assert_eq!(
+        render_list("table {{.ID}} {{json .}}", &headers, &rows).unwrap(),
+        "IMAGE ID \nb4b22dbbcb95 {\"ID\":\"b4b22dbbcb95\"}\n"
+    );
+}

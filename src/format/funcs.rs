@@ -134,8 +134,8 @@ pub(crate) fn signature(func: Func, set: FunctionSet) -> Signature {
     }
 }
 
-/// Calls a function on checked arguments. `Err` is the text after "error calling NAME: ".
-/// `and` and `or` short-circuit and are evaluated by the executor instead.
+/// Calls a function on arguments the executor checked against its [`signature`]. `Err` is the
+/// text after "error calling NAME: ".
 pub(crate) fn call<'a>(
     func: Func,
     set: FunctionSet,
@@ -150,6 +150,7 @@ pub(crate) fn call<'a>(
     };
     let int_arg = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or_default();
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Invalid);
+    let rest = args.get(1..).unwrap_or_default();
     Ok(match func {
         // The executor short-circuits these; on evaluated arguments the result is the same.
         Func::And => args
@@ -164,16 +165,16 @@ pub(crate) fn call<'a>(
             .unwrap_or_else(|| args.last().cloned().unwrap_or(Value::Invalid)),
         Func::Not => Value::Bool(!arg(0).truth()),
         Func::Len => Value::Int(length(&arg(0))?),
-        Func::Index => index(arg(0), &args[1..])?,
-        Func::Slice => slice(arg(0), &args[1..])?,
+        Func::Index => index(arg(0), rest)?,
+        Func::Slice => slice(arg(0), rest)?,
         Func::Print => Value::Str(gofmt::sprint(&args)),
         Func::Println => Value::Str(gofmt::sprintln(&args)),
-        Func::Printf => Value::Str(gofmt::sprintf(&str_arg(0), &args[1..])),
-        Func::Eq => Value::Bool(eq(&arg(0), &args[1..])?),
-        Func::Ne => Value::Bool(!eq(&arg(0), &args[1..])?),
+        Func::Printf => Value::Str(gofmt::sprintf(&str_arg(0), rest)),
+        Func::Eq => Value::Bool(eq(&arg(0), rest)?),
+        Func::Ne => Value::Bool(!eq(&arg(0), rest)?),
         Func::Lt => Value::Bool(lt(&arg(0), &arg(1))?),
-        Func::Le => Value::Bool(lt(&arg(0), &arg(1))? || eq(&arg(0), &args[1..])?),
-        Func::Gt => Value::Bool(!(lt(&arg(0), &arg(1))? || eq(&arg(0), &args[1..])?)),
+        Func::Le => Value::Bool(lt(&arg(0), &arg(1))? || eq(&arg(0), rest)?),
+        Func::Gt => Value::Bool(!(lt(&arg(0), &arg(1))? || eq(&arg(0), rest)?)),
         Func::Ge => Value::Bool(!lt(&arg(0), &arg(1))?),
         Func::Html => Value::Str(gofmt::html_escape(&eval_args(&args))),
         Func::Js => Value::Str(gofmt::js_escape(&eval_args(&args))),
