@@ -1466,3 +1466,51 @@ fn table_header_stops_at_an_error() {
         "IMAGE ID \nb4b22dbbcb95 {\"ID\":\"b4b22dbbcb95\"}\n"
     );
 }
+
+/// `docker ps -a --format ...` on a container labelled a=b plus the image's labels.
+#[test]
+fn list_rows_have_docker_label_method() {
+    let headers = json!({});
+    let rows = [json!({
+        "Names": "fmt-test-ctr-with-a-long-name",
+        "Labels": "a=b,maintainer=Anne <a@b.nl>,version=1.0,list=x,y"
+    })];
+    let cases = [
+        (
+            r#"{{.Names}}:{{.Label "a"}}|{{.Label "maintainer"}}|{{.Label "nope"}}"#,
+            "fmt-test-ctr-with-a-long-name:b|Anne <a@b.nl>|\n",
+        ),
+        (r#"{{"version" | .Label}}"#, "1.0\n"),
+        (r#"{{.Label "list"}}"#, "x,y\n"),
+    ];
+    for (format, expected) in cases {
+        assert_eq!(
+            render_list(format, &headers, &rows).unwrap(),
+            expected,
+            "{format}"
+        );
+    }
+    let errors = [
+        (
+            "{{.Label}}",
+            r#"template: :1:2: executing "" at <.Label>: wrong number of args for Label: want 1 got 0"#,
+        ),
+        (
+            "{{.Label 1}}",
+            r#"template: :1:9: executing "" at <1>: expected string; found 1"#,
+        ),
+        (
+            r#"{{.Label "a" "b"}}"#,
+            r#"template: :1:2: executing "" at <.Label>: wrong number of args for Label: want 1 got 2"#,
+        ),
+    ];
+    for (format, expected) in errors {
+        assert_eq!(
+            render_list(format, &headers, &rows)
+                .unwrap_err()
+                .to_string(),
+            expected,
+            "{format}"
+        );
+    }
+}

@@ -322,6 +322,9 @@ impl<'t, 'd> State<'t, 'd> {
         let first = &cmd.args[0];
         let has_args = cmd.args.len() > 1 || last.is_some();
         match first {
+            Arg::Field { pos, idents } if self.row_labels(dot, idents).is_some() => {
+                return self.label_method(dot, *pos, first, &cmd.args[1..], last);
+            }
             Arg::Field { pos, idents } => {
                 return self.eval_field_chain(dot.clone(), *pos, first, idents, has_args);
             }
@@ -355,6 +358,53 @@ impl<'t, 'd> State<'t, 'd> {
                 format!("can't evaluate command {first}"),
             ),
         }
+    }
+
+    /// The `Labels` text of a list row when `idents` is its `.Label` method: Docker's container,
+    /// volume and network rows have `Label(name string) string` besides the joined `Labels`.
+    fn row_labels(&self, dot: &Value<'d>, idents: &[String]) -> Option<&'d str> {
+        let Value::Json {
+            json: Json::Object(row),
+            ..
+        } = dot
+        else {
+            return None;
+        };
+        let is_root = matches!(dot, Value::Json { json, .. } if std::ptr::eq(*json, self.root));
+        if !self.options.list_row || !is_root || idents != ["Label"] || row.contains_key("Label") {
+            return None;
+        }
+        row.get("Labels").and_then(Json::as_str)
+    }
+
+    /// `{{.Label "name"}}`: the value of one label of a list row, or "".
+    fn label_method(
+        &mut self,
+        dot: &Value<'d>,
+        pos: usize,
+        node: &'t Arg,
+        args: &'t [Arg],
+        last: Option<Value<'d>>,
+    ) -> EResult<Value<'d>> {
+        let given = args.len() + usize::from(last.is_some());
+        if given != 1 {
+            return self.fail(
+                pos,
+                node,
+                format!("wrong number of args for Label: want 1 got {given}"),
+            );
+        }
+        let name = match (args.first(), last) {
+            (Some(arg), _) => self.eval_arg(dot, Param::Str, arg)?,
+            (None, Some(last)) => self.validate(last, Param::Str, pos, node)?,
+            (None, None) => Value::Invalid,
+        };
+        let labels = self
+            .row_labels(dot, &["Label".to_owned()])
+            .unwrap_or_default();
+        Ok(Value::Str(
+            label_value(labels, name.as_str().unwrap_or_default()).unwrap_or_default(),
+        ))
     }
 
     fn ideal_constant(&self, n: &Number, node: &Arg) -> EResult<Value<'d>> {
@@ -712,6 +762,26 @@ fn printed_shape(pipe: &Pipe, json: &Json) -> Shape {
         _ => None,
     });
     last_field.map_or(Shape::Struct, |name| docker_shape(name, json))
+}
+
+/// One label's value from Docker's joined `k=v,k=v` form. A segment without `=` continues the
+/// previous value, so values containing commas survive.
+fn label_value(joined: &str, name: &str) -> Option<String> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for segment in joined.split(',').filter(|s| !s.is_empty()) {
+        match (segment.split_once('='), pairs.last_mut()) {
+            (Some((key, value)), _) => pairs.push((key.to_owned(), value.to_owned())),
+            (None, Some((_, value))) => {
+                value.push(',');
+                value.push_str(segment);
+            }
+            (None, None) => pairs.push((segment.to_owned(), String::new())),
+        }
+    }
+    pairs
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
 }
 
 /// Where a function is called: its name and position, and the node that "error calling"

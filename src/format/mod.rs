@@ -98,7 +98,8 @@ pub struct RenderOptions {
     pub functions: FunctionSet,
     /// The data is a row of a Docker list command (`ps`, `images`, `history`, ...). Docker
     /// marshals such a row as a Go map, so `{{json .}}` sorts its keys and escapes `<`, `>` and
-    /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual.
+    /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual. A row with a
+    /// `Labels` string (`k=v,k=v`, as Docker joins them) also has Docker's `{{.Label "k"}}`.
     pub list_row: bool,
     pub objects: ObjectStyle,
 }
