@@ -1375,7 +1375,12 @@ fn tabwriter_aligns_like_go() {
     );
     // The text after the last tab is never padded; a trailing tab pads the cell before it.
     assert_eq!(tabwrite(docker(), "a\t\n"), "a         \n");
-    // Widths count characters, not bytes.
+    // Widths are display widths: not bytes, and wide characters count two
+    // (`docker ps -a --format 'table {{.Labels}}\t{{.Names}}'` with a label x=日本語).
+    assert_eq!(
+        tabwrite(docker(), "LABELS\tNAMES\nmaintainer=Anne <a@b.nl>,version=1.0,x=日本語\tfmt-test-ctr-wide\na=b,maintainer=Anne <a@b.nl>,version=1.0\tfmt-test-ctr-with-a-long-name\nmaintainer=Anne <a@b.nl>,version=1.0\tfmt-test-ctr\n"),
+        "LABELS                                          NAMES\nmaintainer=Anne <a@b.nl>,version=1.0,x=日本語   fmt-test-ctr-wide\na=b,maintainer=Anne <a@b.nl>,version=1.0        fmt-test-ctr-with-a-long-name\nmaintainer=Anne <a@b.nl>,version=1.0            fmt-test-ctr\n"
+    );
     assert_eq!(
         tabwrite(docker(), "é\tx\nab\ty\n"),
         "é         x\nab        y\n"

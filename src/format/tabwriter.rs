@@ -2,9 +2,12 @@
 //!
 //! Cells are tab-terminated; tab-terminated cells in consecutive lines form a column whose
 //! width is the widest cell plus `padding`, at least `minwidth`. The text after a line's last
-//! tab is not part of any column and is never padded. Widths count Unicode code points.
+//! tab is not part of any column and is never padded. Widths are terminal display widths (East
+//! Asian wide characters count two), as in Docker's CLI, whose tabwriter uses go-runewidth.
 
 use std::fmt;
+
+use unicode_width::UnicodeWidthChar;
 
 /// Formatting flags of Go's `tabwriter.Writer`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,7 +93,7 @@ impl TabWriter {
                 }
                 c => {
                     self.cell.text.push(c);
-                    self.cell.width += 1;
+                    self.cell.width += c.width().unwrap_or(0);
                 }
             }
         }
