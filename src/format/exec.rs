@@ -8,10 +8,8 @@ use serde_json::Value as Json;
 use super::ast::{Arg, Branch, List, Node, Number, Pipe, TemplateCall};
 use super::funcs::{self, Func, FunctionSet, Param};
 use super::parse::Parsed;
-use super::value::{
-    docker_nil_kind, docker_omitted_nil, docker_shape, print_value, write_docker_v, NilKind, Shape,
-    Value,
-};
+use super::typed::{docker_nil_kind, docker_omitted_nil, docker_shape, write_docker_v, Shape};
+use super::value::{print_value, NilKind, Value};
 use super::{FormatError, MissingKey, ObjectStyle, RenderOptions};
 
 /// Nested `{{template}}` calls allowed before execution gives up.

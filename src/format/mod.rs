@@ -38,6 +38,7 @@ mod json;
 mod lex;
 mod parse;
 mod tabwriter;
+mod typed;
 mod value;
 
 pub use funcs::FunctionSet;
