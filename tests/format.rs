@@ -1175,7 +1175,7 @@ fn header_functions_keep_column_titles_intact() {
 fn table_directive_and_escapes() {
     assert_eq!(
         strip_table("table {{.ID}}\t{{.Name}}"),
-        Some(" {{.ID}}\t{{.Name}}")
+        Some("{{.ID}}\t{{.Name}}")
     );
     assert_eq!(strip_table("table"), Some(""));
     assert_eq!(strip_table("tablex {{.ID}}"), Some("x {{.ID}}"));

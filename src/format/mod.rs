@@ -161,10 +161,14 @@ impl Template {
 const TABLE_KEY: &str = "table";
 
 /// Docker's `table` directive: `Some(rest)` when the format starts with `table`
-/// (`"table {{.ID}}\t{{.Name}}"` → `" {{.ID}}\t{{.Name}}"`), `None` otherwise.
-/// A bare `table` leaves an empty rest; commands then use their default table format.
+/// (`"table {{.ID}}\t{{.Name}}"` → `"{{.ID}}\t{{.Name}}"`, leading spaces dropped as Docker's
+/// [`normalize_format`] would), `None` otherwise. Like Docker, only the prefix counts:
+/// `"tablex"` is a table whose rows start with `x`. A bare `table` leaves an empty rest;
+/// commands then use their default table format.
 pub fn strip_table(format: &str) -> Option<&str> {
-    format.strip_prefix(TABLE_KEY)
+    format
+        .strip_prefix(TABLE_KEY)
+        .map(|rest| rest.trim_start_matches(' '))
 }
 
 /// Docker's `preFormat` clean-up of a list command's format (after `table` is stripped): trims
