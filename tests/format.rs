@@ -7,7 +7,7 @@
 //! whose `docker image inspect` JSON is `IMAGE` below.
 
 use dokles::format::{
-    normalize_format, render_list, strip_table, FunctionSet, MissingKey, ObjectStyle,
+    normalize_format, render_list, row_type, strip_table, FunctionSet, MissingKey, ObjectStyle,
     RenderOptions, TabFlags, TabWriter, Template,
 };
 use serde_json::{json, Value};
@@ -1197,11 +1197,11 @@ fn only_list_formats_are_normalized() {
     );
     let row = [json!({"Tag": "1", "ID": "b4b22dbbcb95"})];
     assert_eq!(
-        render_list(r"  {{.Tag}}\t{{.ID}}  ", &json!({}), &row).unwrap(),
+        render_list(r"  {{.Tag}}\t{{.ID}}  ", row_type::IMAGE, &json!({}), &row).unwrap(),
         "1\tb4b22dbbcb95\n"
     );
     assert_eq!(
-        render_list(r"{{.Tag}}\n", &json!({}), &row).unwrap(),
+        render_list(r"{{.Tag}}\n", row_type::IMAGE, &json!({}), &row).unwrap(),
         "1\n\n"
     );
 }
@@ -1214,6 +1214,7 @@ const CONTAINER_HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command
 /// Docker printed for the format.
 struct TableCase {
     format: &'static str,
+    row_type: &'static str,
     headers: &'static str,
     rows: &'static str,
     expected: &'static str,
@@ -1222,6 +1223,7 @@ struct TableCase {
 const DOCKER_TABLES: &[TableCase] = &[
     TableCase {
         format: r#"table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"#,
+        row_type: row_type::IMAGE,
         headers: IMAGE_HEADERS,
         rows: r#"[{"Containers":"N/A","CreatedAt":"2026-11-23 14:04:35 +0000 UTC","CreatedSince":"7 minutes ago","Digest":"<none>","ID":"5e1eb8ae8bc7","Repository":"bb","SharedSize":"N/A","Size":"1.98MB","Tag":"imp","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"fmttest","SharedSize":"N/A","Size":"1.98MB","Tag":"1","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"registry.example/some/very-long-repository-name","SharedSize":"N/A","Size":"1.98MB","Tag":"v1.2.3-extra","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 13:59:40 +0000 UTC","CreatedSince":"12 minutes ago","Digest":"<none>","ID":"ad0b24776871","Repository":"bbref","SharedSize":"N/A","Size":"1.98MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.984MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"e28d37531e43","Repository":"hello-world","SharedSize":"N/A","Size":"2.06kB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"2.056kB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"3.11","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"bookworm","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"0985b2ddf207","Repository":"busybox","SharedSize":"N/A","Size":"1.99MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.987MB"},{"Containers":"N/A","CreatedAt":"2025-01-01 00:00:00 +0000 UTC","CreatedSince":"23 months ago","Digest":"<none>","ID":"607cfe87e0f6","Repository":"<none>","SharedSize":"N/A","Size":"1.98MB","Tag":"<none>","UniqueSize":"N/A","VirtualSize":"1.984MB"}]"#,
         expected: r#"REPOSITORY                                        TAG            IMAGE ID       CREATED          SIZE
@@ -1240,6 +1242,7 @@ busybox                                           latest         0985b2ddf207   
     },
     TableCase {
         format: r#"table {{.Repository}}:{{.Tag}}\t{{.Size}}\t{{upper .ID}}"#,
+        row_type: row_type::IMAGE,
         headers: IMAGE_HEADERS,
         rows: r#"[{"Containers":"N/A","CreatedAt":"2026-11-23 14:04:35 +0000 UTC","CreatedSince":"7 minutes ago","Digest":"<none>","ID":"5e1eb8ae8bc7","Repository":"bb","SharedSize":"N/A","Size":"1.98MB","Tag":"imp","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"fmttest","SharedSize":"N/A","Size":"1.98MB","Tag":"1","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"registry.example/some/very-long-repository-name","SharedSize":"N/A","Size":"1.98MB","Tag":"v1.2.3-extra","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 13:59:40 +0000 UTC","CreatedSince":"12 minutes ago","Digest":"<none>","ID":"ad0b24776871","Repository":"bbref","SharedSize":"N/A","Size":"1.98MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.984MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"0985b2ddf207","Repository":"busybox","SharedSize":"N/A","Size":"1.99MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.987MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"e28d37531e43","Repository":"hello-world","SharedSize":"N/A","Size":"2.06kB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"2.056kB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"bookworm","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"3.11","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2025-01-01 00:00:00 +0000 UTC","CreatedSince":"23 months ago","Digest":"<none>","ID":"607cfe87e0f6","Repository":"<none>","SharedSize":"N/A","Size":"1.98MB","Tag":"<none>","UniqueSize":"N/A","VirtualSize":"1.984MB"}]"#,
         expected: r#"REPOSITORY:TAG                                                 SIZE      IMAGE ID
@@ -1258,6 +1261,7 @@ python:latest                                                  143MB     2A5C268
     },
     TableCase {
         format: r#"table {{.ID}}\t{{json .Repository}}\t{{upper .Tag}}\t{{pad .Size 1 1}}|"#,
+        row_type: row_type::IMAGE,
         headers: IMAGE_HEADERS,
         rows: r#"[{"Containers":"N/A","CreatedAt":"2026-11-23 14:04:35 +0000 UTC","CreatedSince":"7 minutes ago","Digest":"<none>","ID":"5e1eb8ae8bc7","Repository":"bb","SharedSize":"N/A","Size":"1.98MB","Tag":"imp","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"fmttest","SharedSize":"N/A","Size":"1.98MB","Tag":"1","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 14:00:26 +0000 UTC","CreatedSince":"11 minutes ago","Digest":"<none>","ID":"b4b22dbbcb95","Repository":"registry.example/some/very-long-repository-name","SharedSize":"N/A","Size":"1.98MB","Tag":"v1.2.3-extra","UniqueSize":"N/A","VirtualSize":"1.982MB"},{"Containers":"N/A","CreatedAt":"2026-11-23 13:59:40 +0000 UTC","CreatedSince":"12 minutes ago","Digest":"<none>","ID":"ad0b24776871","Repository":"bbref","SharedSize":"N/A","Size":"1.98MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.984MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"0985b2ddf207","Repository":"busybox","SharedSize":"N/A","Size":"1.99MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"1.987MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"e28d37531e43","Repository":"hello-world","SharedSize":"N/A","Size":"2.06kB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"2.056kB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"3.11","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"2a5c268b93e2","Repository":"python","SharedSize":"N/A","Size":"143MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"142.9MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"bookworm","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2026-07-11 10:16:37 +0000 UTC","CreatedSince":"4 months ago","Digest":"<none>","ID":"9ea48dca39e2","Repository":"debian","SharedSize":"N/A","Size":"74MB","Tag":"latest","UniqueSize":"N/A","VirtualSize":"74.02MB"},{"Containers":"N/A","CreatedAt":"2025-01-01 00:00:00 +0000 UTC","CreatedSince":"23 months ago","Digest":"<none>","ID":"607cfe87e0f6","Repository":"<none>","SharedSize":"N/A","Size":"1.98MB","Tag":"<none>","UniqueSize":"N/A","VirtualSize":"1.984MB"}]"#,
         expected: r#"IMAGE ID       REPOSITORY                                          TAG             SIZE |
@@ -1276,6 +1280,7 @@ e28d37531e43   "hello-world"                                       LATEST       
     },
     TableCase {
         format: r#"table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"#,
+        row_type: row_type::CONTAINER,
         headers: CONTAINER_HEADERS,
         rows: r#"[{"Command":"\"sh -c 'echo hi'\"","CreatedAt":"2026-11-23 14:12:20 +0000 UTC","ID":"22cfa3b520d5","Image":"fmttest:1","Labels":"a=b,maintainer=Anne <a@b.nl>,version=1.0","LocalVolumes":"0","Mounts":"","Names":"fmt-test-ctr-with-a-long-name","Networks":"bridge","Platform":null,"Ports":"","RunningFor":"1 second ago","Size":"0B (virtual 1.98MB)","State":"created","Status":"Created"},{"Command":"\"sh\"","CreatedAt":"2026-11-23 14:12:20 +0000 UTC","ID":"94f8dc201248","Image":"fmttest:1","Labels":"maintainer=Anne <a@b.nl>,version=1.0","LocalVolumes":"0","Mounts":"","Names":"fmt-test-ctr","Networks":"bridge","Platform":null,"Ports":"","RunningFor":"1 second ago","Size":"0B (virtual 1.98MB)","State":"created","Status":"Created"}]"#,
         expected: r#"CONTAINER ID   IMAGE       COMMAND             CREATED        STATUS    PORTS     NAMES
@@ -1285,6 +1290,7 @@ e28d37531e43   "hello-world"                                       LATEST       
     },
     TableCase {
         format: r#"table {{.Names}}\t{{.Command}}\t{{.Labels}}"#,
+        row_type: row_type::CONTAINER,
         headers: CONTAINER_HEADERS,
         rows: r#"[{"Command":"\"sh -c 'echo hi'\"","CreatedAt":"2026-11-23 14:12:20 +0000 UTC","ID":"22cfa3b520d5","Image":"fmttest:1","Labels":"a=b,maintainer=Anne <a@b.nl>,version=1.0","LocalVolumes":"0","Mounts":"","Names":"fmt-test-ctr-with-a-long-name","Networks":"bridge","Platform":null,"Ports":"","RunningFor":"1 second ago","Size":"0B (virtual 1.98MB)","State":"created","Status":"Created"},{"Command":"\"sh\"","CreatedAt":"2026-11-23 14:12:20 +0000 UTC","ID":"94f8dc201248","Image":"fmttest:1","Labels":"maintainer=Anne <a@b.nl>,version=1.0","LocalVolumes":"0","Mounts":"","Names":"fmt-test-ctr","Networks":"bridge","Platform":null,"Ports":"","RunningFor":"1 second ago","Size":"0B (virtual 1.98MB)","State":"created","Status":"Created"}]"#,
         expected: r#"NAMES                           COMMAND             LABELS
@@ -1294,6 +1300,7 @@ fmt-test-ctr                    "sh"                maintainer=Anne <a@b.nl>,ver
     },
     TableCase {
         format: r#"table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"#,
+        row_type: row_type::HISTORY,
         headers: HISTORY_HEADERS,
         rows: r#"[{"Comment":"","CreatedAt":"2026-07-11T10:16:37Z","CreatedBy":"dokles fixtures/build: CMD [\"sh\"]","CreatedSince":"4 months ago","ID":"0985b2ddf207","Size":"0B"},{"Comment":"","CreatedAt":"2026-07-11T10:16:37Z","CreatedBy":"dokles fixtures/build: Debian busybox-static\u2026","CreatedSince":"4 months ago","ID":"<missing>","Size":"1.99MB"}]"#,
         expected: r#"IMAGE          CREATED        CREATED BY                                      SIZE      COMMENT
@@ -1308,7 +1315,7 @@ fn tables_match_docker_images_ps_and_history() {
     for case in DOCKER_TABLES {
         let headers: Value = serde_json::from_str(case.headers).unwrap();
         let rows: Vec<Value> = serde_json::from_str(case.rows).unwrap();
-        let out = render_list(case.format, &headers, &rows).unwrap();
+        let out = render_list(case.format, case.row_type, &headers, &rows).unwrap();
         assert_eq!(out, case.expected, "format {:?}", case.format);
     }
 }
@@ -1318,12 +1325,12 @@ fn json_of_a_list_row_is_sorted_and_html_escaped_like_docker() {
     // `docker images --format '{{json .}}'` prints the row as a sorted, HTML-escaped map.
     let rows = [json!({"Repository": "<none>", "ID": "607cfe87e0f6", "Digest": "<none>"})];
     assert_eq!(
-        render_list("{{json .}}", &json!({}), &rows).unwrap(),
+        render_list("{{json .}}", row_type::IMAGE, &json!({}), &rows).unwrap(),
         "{\"Digest\":\"\\u003cnone\\u003e\",\"ID\":\"607cfe87e0f6\",\"Repository\":\"\\u003cnone\\u003e\"}\n"
     );
     // Fields of the row, and other templates, are not affected.
     assert_eq!(
-        render_list("{{json .Digest}}", &json!({}), &rows).unwrap(),
+        render_list("{{json .Digest}}", row_type::IMAGE, &json!({}), &rows).unwrap(),
         "\"<none>\"\n"
     );
     assert_eq!(
@@ -1340,19 +1347,19 @@ fn render_list_without_table_prints_one_line_per_row() {
     ];
     let headers = json!({"ID": "IMAGE ID", "Size": "SIZE"});
     assert_eq!(
-        render_list(r"{{.ID}}\t{{.Size}}", &headers, &rows).unwrap(),
+        render_list(r"{{.ID}}\t{{.Size}}", row_type::IMAGE, &headers, &rows).unwrap(),
         "a1\t1MB\nb2\t2MB\n"
     );
     assert_eq!(
-        render_list("table {{.ID}}", &headers, &[]).unwrap(),
+        render_list("table {{.ID}}", row_type::IMAGE, &headers, &[]).unwrap(),
         "IMAGE ID\n"
     );
     assert_eq!(
-        render_list("tablex {{.ID}}", &headers, &rows).unwrap(),
+        render_list("tablex {{.ID}}", row_type::IMAGE, &headers, &rows).unwrap(),
         "x IMAGE ID\nx a1\nx b2\n"
     );
     assert_eq!(
-        render_list("{{.Nope", &headers, &rows)
+        render_list("{{.Nope", row_type::IMAGE, &headers, &rows)
             .unwrap_err()
             .to_string(),
         "template: :1: unclosed action"
@@ -1463,11 +1470,11 @@ fn table_header_stops_at_an_error() {
     let headers = json!({"ID": "IMAGE ID"});
     let rows = [json!({"ID": "b4b22dbbcb95"})];
     assert_eq!(
-        render_list("table {{json .}}", &headers, &rows).unwrap(),
+        render_list("table {{json .}}", row_type::IMAGE, &headers, &rows).unwrap(),
         "\n{\"ID\":\"b4b22dbbcb95\"}\n"
     );
     assert_eq!(
-        render_list("table {{.ID}} {{json .}}", &headers, &rows).unwrap(),
+        render_list("table {{.ID}} {{json .}}", row_type::IMAGE, &headers, &rows).unwrap(),
         "IMAGE ID \nb4b22dbbcb95 {\"ID\":\"b4b22dbbcb95\"}\n"
     );
 }
@@ -1490,7 +1497,7 @@ fn list_rows_have_docker_label_method() {
     ];
     for (format, expected) in cases {
         assert_eq!(
-            render_list(format, &headers, &rows).unwrap(),
+            render_list(format, row_type::CONTAINER, &headers, &rows).unwrap(),
             expected,
             "{format}"
         );
@@ -1511,11 +1518,54 @@ fn list_rows_have_docker_label_method() {
     ];
     for (format, expected) in errors {
         assert_eq!(
-            render_list(format, &headers, &rows)
+            render_list(format, row_type::CONTAINER, &headers, &rows)
                 .unwrap_err()
                 .to_string(),
             expected,
             "{format}"
         );
+    }
+}
+
+/// Row fields are methods of Docker's row types (errors from docker images/ps/history 20.10).
+#[test]
+fn list_row_fields_behave_like_docker_methods() {
+    let image_row = [json!({"ID": "b4b22dbbcb95", "Repository": "fmttest"})];
+    let container_row = [json!({"ID": "94f8dc201248", "Names": "fmt-test-ctr"})];
+    let cases = [
+        (
+            "{{.Foo}}",
+            row_type::IMAGE,
+            &image_row,
+            r#"template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.imageContext"#,
+        ),
+        (
+            "{{.ID.Foo}}",
+            row_type::IMAGE,
+            &image_row,
+            r#"template: :1:5: executing "" at <.ID.Foo>: can't evaluate field Foo in type string"#,
+        ),
+        (
+            "{{.Foo}}",
+            row_type::HISTORY,
+            &image_row,
+            r#"template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type *image.historyContext"#,
+        ),
+        (
+            "{{.Foo}}",
+            row_type::CONTAINER,
+            &container_row,
+            r#"template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext"#,
+        ),
+        (
+            "{{.Names 1}}",
+            row_type::CONTAINER,
+            &container_row,
+            r#"template: :1:2: executing "" at <.Names>: wrong number of args for Names: want 0 got 1"#,
+        ),
+    ];
+    for (format, row_type, rows, expected) in cases {
+        let error = render_list(format, row_type, &json!({}), rows).unwrap_err();
+        assert_eq!(error.to_string(), expected, "{format}");
     }
 }

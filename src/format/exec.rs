@@ -318,16 +318,16 @@ impl<'t, 'd> State<'t, 'd> {
         last: Option<Value<'d>>,
     ) -> EResult<Value<'d>> {
         let first = &cmd.args[0];
-        let has_args = cmd.args.len() > 1 || last.is_some();
+        let arg_count = cmd.args.len() - 1 + usize::from(last.is_some());
         match first {
             Arg::Field { pos, idents } if self.row_labels(dot, idents).is_some() => {
                 return self.label_method(dot, *pos, first, &cmd.args[1..], last);
             }
             Arg::Field { pos, idents } => {
-                return self.eval_field_chain(dot.clone(), *pos, first, idents, has_args);
+                return self.eval_field_chain(dot.clone(), *pos, first, idents, arg_count);
             }
-            Arg::Chain { .. } => return self.eval_chain(dot, first, has_args),
-            Arg::Variable { .. } => return self.eval_variable(first, has_args),
+            Arg::Chain { .. } => return self.eval_chain(dot, first, arg_count),
+            Arg::Variable { .. } => return self.eval_variable(first, arg_count),
             Arg::Identifier { pos, name } => {
                 let site = CallSite {
                     name,
@@ -369,7 +369,11 @@ impl<'t, 'd> State<'t, 'd> {
             return None;
         };
         let is_root = matches!(dot, Value::Json { json, .. } if std::ptr::eq(*json, self.root));
-        if !self.options.list_row || !is_root || idents != ["Label"] || row.contains_key("Label") {
+        if self.options.list_row.is_none()
+            || !is_root
+            || idents != ["Label"]
+            || row.contains_key("Label")
+        {
             return None;
         }
         row.get("Labels").and_then(Json::as_str)
@@ -421,7 +425,7 @@ impl<'t, 'd> State<'t, 'd> {
         &mut self,
         dot: &Value<'d>,
         chain: &'t Arg,
-        has_args: bool,
+        arg_count: usize,
     ) -> EResult<Value<'d>> {
         let Arg::Chain { pos, node, fields } = chain else {
             return self.fail(chain.pos(), chain, "internal error: not a chain");
@@ -434,16 +438,16 @@ impl<'t, 'd> State<'t, 'd> {
             );
         }
         let receiver = self.eval_arg(dot, Param::Any, node)?;
-        self.eval_field_chain(receiver, *pos, chain, fields, has_args)
+        self.eval_field_chain(receiver, *pos, chain, fields, arg_count)
     }
 
-    fn eval_variable(&mut self, variable: &'t Arg, has_args: bool) -> EResult<Value<'d>> {
+    fn eval_variable(&mut self, variable: &'t Arg, arg_count: usize) -> EResult<Value<'d>> {
         let Arg::Variable { pos, idents } = variable else {
             return self.fail(variable.pos(), variable, "internal error: not a variable");
         };
         let value = self.var_value(&idents[0], *pos, variable)?;
         if idents.len() == 1 {
-            if has_args {
+            if arg_count > 0 {
                 return self.fail(
                     *pos,
                     variable,
@@ -452,7 +456,7 @@ impl<'t, 'd> State<'t, 'd> {
             }
             return Ok(value);
         }
-        self.eval_field_chain(value, *pos, variable, &idents[1..], has_args)
+        self.eval_field_chain(value, *pos, variable, &idents[1..], arg_count)
     }
 
     /// `.A.B.C` from `receiver`; only the last field may receive arguments.
@@ -462,7 +466,7 @@ impl<'t, 'd> State<'t, 'd> {
         pos: usize,
         node: &dyn Display,
         idents: &[String],
-        has_args: bool,
+        arg_count: usize,
     ) -> EResult<Value<'d>> {
         let mut receiver = receiver;
         let last = idents.len().saturating_sub(1);
@@ -470,11 +474,40 @@ impl<'t, 'd> State<'t, 'd> {
             let step = FieldStep {
                 name: ident,
                 is_last: i == last,
-                has_args: has_args && i == last,
+                arg_count: if i == last { arg_count } else { 0 },
             };
             receiver = self.eval_field(receiver, step, pos, node)?;
         }
         Ok(receiver)
+    }
+
+    /// A field of a Docker list row, which in Docker is a method of the row's Go type: it takes
+    /// no arguments, returns a concrete value, and unknown names are errors.
+    fn row_method(
+        &self,
+        row: &'d Json,
+        row_type: &str,
+        name: &str,
+        arg_count: usize,
+        pos: usize,
+        node: &dyn Display,
+    ) -> EResult<Value<'d>> {
+        match row.get(name) {
+            Some(_) if arg_count > 0 => self.fail(
+                pos,
+                node,
+                format!("wrong number of args for {name}: want 0 got {arg_count}"),
+            ),
+            Some(value) => Ok(Value::Json {
+                json: value,
+                boxed: false,
+            }),
+            None => self.fail(
+                pos,
+                node,
+                format!("can't evaluate field {name} in type {row_type}"),
+            ),
+        }
     }
 
     fn eval_field(
@@ -487,9 +520,14 @@ impl<'t, 'd> State<'t, 'd> {
         let FieldStep {
             name,
             is_last,
-            has_args,
+            arg_count,
         } = step;
         let error_on_missing = self.options.missing_key == MissingKey::Error;
+        if let (Some(row_type), Value::Json { json, .. }) = (self.options.list_row, &receiver) {
+            if std::ptr::eq(*json, self.root) {
+                return self.row_method(json, row_type, name, arg_count, pos, node);
+            }
+        }
         match receiver {
             Value::Invalid if error_on_missing => self.fail(
                 pos,
@@ -510,7 +548,7 @@ impl<'t, 'd> State<'t, 'd> {
                 json: Json::Object(map),
                 ..
             } => {
-                if has_args {
+                if arg_count > 0 {
                     return self.fail(
                         pos,
                         node,
@@ -625,7 +663,7 @@ impl<'t, 'd> State<'t, 'd> {
             argv.push(self.validate(last, param, ident_pos, &name)?);
         }
         if let (Func::Json, FunctionSet::Docker, true, Some(Value::Json { json, .. })) =
-            (func, set, self.options.list_row, argv.first())
+            (func, set, self.options.list_row.is_some(), argv.first())
         {
             if std::ptr::eq(*json, self.root) {
                 return Ok(Value::Str(super::json::encode_row(json)));
@@ -701,10 +739,8 @@ impl<'t, 'd> State<'t, 'd> {
                     ),
                 }
             }
-            Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot.clone(), pos, arg, idents, false)?
-            }
-            Arg::Variable { .. } => self.eval_variable(arg, false)?,
+            Arg::Field { idents, .. } => self.eval_field_chain(dot.clone(), pos, arg, idents, 0)?,
+            Arg::Variable { .. } => self.eval_variable(arg, 0)?,
             Arg::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
             Arg::Identifier { name, .. } => {
                 let site = CallSite {
@@ -715,7 +751,7 @@ impl<'t, 'd> State<'t, 'd> {
                 };
                 self.eval_function(dot, site, &[], None)?
             }
-            Arg::Chain { .. } => self.eval_chain(dot, arg, false)?,
+            Arg::Chain { .. } => self.eval_chain(dot, arg, 0)?,
             Arg::Bool { value, .. } => {
                 return match param {
                     Param::Any => Ok(Value::Bool(*value)),
@@ -797,6 +833,6 @@ struct CallSite<'n> {
 struct FieldStep<'n> {
     name: &'n str,
     is_last: bool,
-    /// Arguments follow the field (only possible on the last step).
-    has_args: bool,
+    /// Number of arguments given to the field (only the last step can have any).
+    arg_count: usize,
 }

@@ -15,13 +15,14 @@
 //! aligned table writer ([`TabWriter`]); [`render_list`] puts them together as Docker does.
 //!
 //! ```
-//! use dokles::format::{render_list, RenderOptions, Template};
+//! use dokles::format::{render_list, row_type, RenderOptions, Template};
 //! use serde_json::json;
 //!
 //! // docker images --format 'table {{.Repository}}\t{{.Tag}}'
 //! let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG"});
 //! let rows = [json!({"Repository": "busybox", "Tag": "latest"})];
-//! let table = render_list(r"table {{.Repository}}\t{{.Tag}}", &headers, &rows).unwrap();
+//! let format = r"table {{.Repository}}\t{{.Tag}}";
+//! let table = render_list(format, row_type::IMAGE, &headers, &rows).unwrap();
 //! assert_eq!(table, "REPOSITORY   TAG\nbusybox      latest\n");
 //!
 //! // docker inspect -f '{{.Config.Cmd}}'
@@ -97,11 +98,13 @@ pub enum ObjectStyle {
 pub struct RenderOptions {
     pub missing_key: MissingKey,
     pub functions: FunctionSet,
-    /// The data is a row of a Docker list command (`ps`, `images`, `history`, ...). Docker
-    /// marshals such a row as a Go map, so `{{json .}}` sorts its keys and escapes `<`, `>` and
-    /// `&` (`"Digest":"\u003cnone\u003e"`). Fields of the row print as usual. A row with a
-    /// `Labels` string (`k=v,k=v`, as Docker joins them) also has Docker's `{{.Label "k"}}`.
-    pub list_row: bool,
+    /// The data is a row of a Docker list command (`ps`, `images`, `history`, ...), formatted by
+    /// Docker as the Go type named here (see [`row_type`]). The row's fields are that type's
+    /// methods: unknown names fail with `can't evaluate field Foo in type *formatter.imageContext`
+    /// and arguments with `wrong number of args`. Docker marshals the row as a Go map, so
+    /// `{{json .}}` sorts its keys and escapes `<`, `>` and `&` (`"\u003cnone\u003e"`). A row with
+    /// a `Labels` string (`k=v,k=v`, as Docker joins them) also has `{{.Label "k"}}`.
+    pub list_row: Option<&'static str>,
     pub objects: ObjectStyle,
 }
 
@@ -182,17 +185,35 @@ pub fn normalize_format(format: &str) -> String {
         .replace("\\n", "\n")
 }
 
+/// The Go types Docker formats list rows as, which its error messages name.
+pub mod row_type {
+    /// `docker ps`
+    pub const CONTAINER: &str = "*formatter.ContainerContext";
+    /// `docker images`
+    pub const IMAGE: &str = "*formatter.imageContext";
+    /// `docker history`
+    pub const HISTORY: &str = "*image.historyContext";
+    /// `docker network ls`
+    pub const NETWORK: &str = "*network.networkContext";
+}
+
 /// Docker's `formatter.Context.Write` for a list: renders every row followed by a newline; for
 /// a `table` format, prepends the header row (rendered from `headers`) and aligns all lines
-/// with [`TabWriter::docker`]. `format` is the user's raw `--format` value.
-pub fn render_list(format: &str, headers: &Json, rows: &[Json]) -> Result<String, FormatError> {
+/// with [`TabWriter::docker`]. `format` is the user's raw `--format` value and `row_type` the
+/// Go type Docker formats the rows as (a [`row_type`] constant).
+pub fn render_list(
+    format: &str,
+    row_type: &'static str,
+    headers: &Json,
+    rows: &[Json],
+) -> Result<String, FormatError> {
     let (is_table, body) = match strip_table(format) {
         Some(rest) => (true, rest),
         None => (false, format),
     };
     let template = Template::parse(&normalize_format(body))?;
     let options = RenderOptions {
-        list_row: true,
+        list_row: Some(row_type),
         ..RenderOptions::default()
     };
     let mut out = String::new();
