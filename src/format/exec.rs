@@ -361,19 +361,8 @@ impl<'t, 'd> State<'t, 'd> {
     /// The `Labels` text of a list row when `idents` is its `.Label` method: Docker's container,
     /// volume and network rows have `Label(name string) string` besides the joined `Labels`.
     fn row_labels(&self, dot: &Value<'d>, idents: &[String]) -> Option<&'d str> {
-        let Value::Json {
-            json: Json::Object(row),
-            ..
-        } = dot
-        else {
-            return None;
-        };
-        let is_root = matches!(dot, Value::Json { json, .. } if std::ptr::eq(*json, self.root));
-        if self.options.list_row.is_none()
-            || !is_root
-            || idents != ["Label"]
-            || row.contains_key("Label")
-        {
+        let row = self.as_list_row(dot)?;
+        if idents != ["Label"] || row.get("Label").is_some() {
             return None;
         }
         row.get("Labels").and_then(Json::as_str)
@@ -593,43 +582,20 @@ impl<'t, 'd> State<'t, 'd> {
         args: &'t [Arg],
         last: Option<Value<'d>>,
     ) -> EResult<Value<'d>> {
-        let CallSite {
-            name,
-            ident_pos,
-            call_pos,
-            call_node,
-        } = site;
-        let Some(func) = funcs::lookup(name) else {
-            return self.fail(
-                ident_pos,
-                &name,
-                format!("{} is not a defined function", super::gofmt::quote(name)),
+        let Some(func) = funcs::lookup(site.name) else {
+            let message = format!(
+                "{} is not a defined function",
+                super::gofmt::quote(site.name)
             );
+            return self.fail(site.ident_pos, &site.name, message);
         };
         let set = self.options.functions;
         let signature = funcs::signature(func, set);
-        let num_in = args.len() + usize::from(last.is_some());
-        let num_fixed = signature.fixed.len();
-        match signature.variadic {
-            Some(_) if num_in < num_fixed => {
-                return self.fail(
-                    ident_pos,
-                    &name,
-                    format!(
-                        "wrong number of args for {name}: want at least {num_fixed} got {}",
-                        args.len()
-                    ),
-                )
-            }
-            None if num_in != num_fixed => {
-                return self.fail(
-                    ident_pos,
-                    &name,
-                    format!("wrong number of args for {name}: want {num_fixed} got {num_in}"),
-                )
-            }
-            _ => {}
+        self.check_arity(&site, &signature, args.len(), last.is_some())?;
+        if matches!(func, Func::And | Func::Or) {
+            return self.short_circuit(dot, func == Func::Or, args, last);
         }
+
         let param_at = |i: usize| {
             signature
                 .fixed
@@ -638,44 +604,76 @@ impl<'t, 'd> State<'t, 'd> {
                 .or(signature.variadic)
                 .unwrap_or(Param::Any)
         };
-
-        if matches!(func, Func::And | Func::Or) {
-            let want = func == Func::Or;
-            let mut value = Value::Invalid;
-            for arg in args {
-                value = self.eval_arg(dot, Param::Any, arg)?;
-                if value.truth() == want {
-                    return Ok(value);
-                }
-            }
-            if let Some(last) = last {
-                value = last;
-            }
-            return Ok(value);
-        }
-
-        let mut argv = Vec::with_capacity(num_in);
+        let mut argv = Vec::with_capacity(args.len() + 1);
         for (i, arg) in args.iter().enumerate() {
             argv.push(self.eval_arg(dot, param_at(i), arg)?);
         }
         if let Some(last) = last {
-            let param = param_at(num_in - 1);
-            argv.push(self.validate(last, param, ident_pos, &name)?);
+            let param = param_at(argv.len());
+            argv.push(self.validate(last, param, site.ident_pos, &site.name)?);
         }
-        if let (Func::Json, FunctionSet::Docker, true, Some(Value::Json { json, .. })) =
-            (func, set, self.options.list_row.is_some(), argv.first())
-        {
-            if std::ptr::eq(*json, self.root) {
-                return Ok(Value::Str(super::json::encode_row(json)));
+        if func == Func::Json && set == FunctionSet::Docker {
+            if let Some(row) = argv.first().and_then(|arg| self.as_list_row(arg)) {
+                return Ok(Value::Str(super::json::encode_row(row)));
             }
         }
-        match funcs::call(func, set, argv) {
-            Ok(value) => Ok(value),
-            Err(message) => self.fail(
-                call_pos,
-                call_node,
-                format!("error calling {name}: {message}"),
-            ),
+        funcs::call(func, set, argv).or_else(|message| {
+            let message = format!("error calling {}: {message}", site.name);
+            self.fail(site.call_pos, site.call_node, message)
+        })
+    }
+
+    /// Go's argument count check: `wrong number of args for upper: want 1 got 0`.
+    fn check_arity(
+        &self,
+        site: &CallSite<'_>,
+        signature: &funcs::Signature,
+        given: usize,
+        has_final: bool,
+    ) -> EResult<()> {
+        let name = site.name;
+        let num_in = given + usize::from(has_final);
+        let num_fixed = signature.fixed.len();
+        let message = match signature.variadic {
+            Some(_) if num_in < num_fixed => {
+                format!("wrong number of args for {name}: want at least {num_fixed} got {given}")
+            }
+            None if num_in != num_fixed => {
+                format!("wrong number of args for {name}: want {num_fixed} got {num_in}")
+            }
+            _ => return Ok(()),
+        };
+        self.fail(site.ident_pos, &name, message)
+    }
+
+    /// `and` (`want` false) and `or` (`want` true): the first argument whose truth is `want`,
+    /// else the last; later arguments are not evaluated.
+    fn short_circuit(
+        &mut self,
+        dot: &Value<'d>,
+        want: bool,
+        args: &'t [Arg],
+        last: Option<Value<'d>>,
+    ) -> EResult<Value<'d>> {
+        let mut value = Value::Invalid;
+        for arg in args {
+            value = self.eval_arg(dot, Param::Any, arg)?;
+            if value.truth() == want {
+                return Ok(value);
+            }
+        }
+        Ok(last.unwrap_or(value))
+    }
+
+    /// The row itself, when `value` is the data of a list row (whose `{{json .}}` is special).
+    fn as_list_row(&self, value: &Value<'d>) -> Option<&'d Json> {
+        match value {
+            Value::Json { json, .. }
+                if self.options.list_row.is_some() && std::ptr::eq(*json, self.root) =>
+            {
+                Some(json)
+            }
+            _ => None,
         }
     }
 
