@@ -796,7 +796,7 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
         "Networks": "NETWORKS", "Ports": "PORTS", "RunningFor": "CREATED", "Size": "SIZE",
         "State": "STATE", "Status": "STATUS",
     });
-    render_list(&format, &headers, &rows)
+    render_list(super::output::CONTAINERS, &format, &headers, &rows)
 }
 
 // ---------------------------------------------------------------------------------------

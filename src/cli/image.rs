@@ -349,7 +349,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         "Digest": "DIGEST", "ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE",
         "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
     });
-    render_list(&format, &headers, &rows)
+    render_list(super::output::IMAGES, &format, &headers, &rows)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -870,7 +870,7 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
         "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
     });
-    render_list(&format, &headers, &rows)
+    render_list(super::output::HISTORY, &format, &headers, &rows)
 }
 
 // ---------------------------------------------------------------------------------------

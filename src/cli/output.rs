@@ -1,82 +1,93 @@
-//! Rendering lists and objects the way Docker's CLI does: `table` formats through a
-//! tabwriter with a header row, plain formats one line per object, `\t`/`\n` typed literally
-//! in a format string taken as tab/newline.
+//! Rendering lists and objects the way Docker's CLI does: list commands through
+//! [`crate::format::render_list`] (a `table` format gets a header row and aligned columns),
+//! `inspect` as indented JSON or one `-f` line per object, each with Docker's error prefixes
+//! and exit codes for bad templates.
 
 use std::io::Write;
 
 use serde_json::Value;
 
 use super::CliError;
-use crate::format::{strip_table, TabWriter, Template};
+use crate::format::{FormatError, RenderOptions, Template};
 
-fn parse(format: &str) -> Result<Template, CliError> {
-    Template::parse(format).map_err(|e| CliError::Message {
-        text: e.to_string(),
-        code: 1,
-    })
+/// How a list command words template errors (Docker differs per command).
+#[derive(Debug, Clone, Copy)]
+pub struct ListKind {
+    pub row_type: &'static str,
+    pub parse_prefix: &'static str,
+    pub exec_prefix: &'static str,
 }
 
-fn render(t: &Template, v: &Value) -> Result<String, CliError> {
-    t.render(v).map_err(|e| CliError::plain(e.to_string()))
+pub const IMAGES: ListKind = ListKind {
+    row_type: crate::format::row_type::IMAGE,
+    parse_prefix: "template parsing error: ",
+    exec_prefix: "template parsing error: ",
+};
+
+pub const HISTORY: ListKind = ListKind {
+    row_type: crate::format::row_type::HISTORY,
+    parse_prefix: "template parsing error: ",
+    exec_prefix: "template parsing error: ",
+};
+
+pub const CONTAINERS: ListKind = ListKind {
+    row_type: crate::format::row_type::CONTAINER,
+    parse_prefix: "failed to parse template: ",
+    exec_prefix: "failed to execute template: ",
+};
+
+fn io_error(e: std::io::Error) -> CliError {
+    CliError::plain(format!("cannot write output: {e}"))
 }
 
-/// Docker's `preFormat`: strip `table`, trim spaces, turn literal `\t` and `\n` into tab and
-/// newline.
-fn pre_format(format: &str) -> (bool, String) {
-    let (table, body) = match strip_table(format) {
-        Some(rest) => (true, rest),
-        None => (false, format),
-    };
-    let body = body
-        .trim_matches(' ')
-        .replace("\\t", "\t")
-        .replace("\\n", "\n");
-    (table, body)
-}
-
-/// Render `rows` with `format`; for `table` formats the header row comes from rendering the
-/// same template over `headers` (field name → column title), as Docker does.
-pub fn render_list(format: &str, headers: &Value, rows: &[Value]) -> Result<(), CliError> {
-    let (table, body) = pre_format(format);
-    let t = parse(&body)?;
+/// Render `rows` with the user's `format`; `headers` maps field names to column titles.
+pub fn render_list(
+    kind: ListKind,
+    format: &str,
+    headers: &Value,
+    rows: &[Value],
+) -> Result<(), CliError> {
+    let text = crate::format::render_list(format, kind.row_type, headers, rows).map_err(|e| {
+        let prefix = match e {
+            FormatError::Parse { .. } => kind.parse_prefix,
+            _ => kind.exec_prefix,
+        };
+        CliError::plain(format!("{prefix}{e}"))
+    })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let io = |e: std::io::Error| CliError::plain(format!("cannot write output: {e}"));
-    if table {
-        let mut tw = TabWriter::new(&mut out);
-        writeln!(tw, "{}", render(&t, headers)?).map_err(io)?;
-        for r in rows {
-            writeln!(tw, "{}", render(&t, r)?).map_err(io)?;
-        }
-        tw.flush().map_err(io)?;
-    } else {
-        for r in rows {
-            writeln!(out, "{}", render(&t, r)?).map_err(io)?;
-        }
-    }
-    Ok(())
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    out.flush().map_err(io_error)
 }
 
 /// `inspect` output: a JSON array indented like Go's `json.MarshalIndent(v, "", "    ")`,
-/// or one rendered line per object with `-f`.
+/// or one rendered line per object with `-f` (parsed as typed, as Docker does).
 pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let io = |e: std::io::Error| CliError::plain(format!("cannot write output: {e}"));
     match format {
         None => {
             let text = go_indent_json(&Value::Array(objects.to_vec()));
-            writeln!(out, "{text}").map_err(io)?;
+            writeln!(out, "{text}").map_err(io_error)?;
         }
         Some(f) => {
-            let (_, body) = pre_format(f);
-            let t = parse(&body)?;
+            let t = Template::parse(f).map_err(|e| CliError::Message {
+                text: format!("template parsing error: {e}"),
+                code: 64,
+            })?;
+            let options = RenderOptions::inspect();
             for o in objects {
-                writeln!(out, "{}", render(&t, o)?).map_err(io)?;
+                match t.render_with(o, &options) {
+                    Ok(line) => writeln!(out, "{line}").map_err(io_error)?,
+                    Err(e) => {
+                        writeln!(out).map_err(io_error)?;
+                        return Err(CliError::plain(format!("template parsing error: {e}")));
+                    }
+                }
             }
         }
     }
-    Ok(())
+    out.flush().map_err(io_error)
 }
 
 /// Go's `json.MarshalIndent` with four spaces (and no HTML escaping, as Docker's CLI).
