@@ -271,7 +271,11 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
             if !channel.wait_for_start() {
                 exit(1)
             }
-            ChildFailure::Exec(process::exec(&plan.process))
+            // Last, so that a vanished caller cannot kill the setup with SIGPIPE.
+            match process::reset_signals() {
+                Ok(()) => ChildFailure::Exec(process::exec(&plan.process)),
+                Err(failure) => failure,
+            }
         }
         Ok(Err(failure)) => failure,
         Err(_) => internal("setting up the container (panic)"),
