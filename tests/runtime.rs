@@ -1160,3 +1160,14 @@ fn many_containers_start_concurrently_from_many_threads() {
         );
     }
 }
+
+#[test]
+fn signals_start_at_their_defaults_whatever_the_caller_ignores() {
+    // The test harness, like every Rust program, ignores SIGPIPE; the container must not.
+    let out = sh("grep -E 'Sig(Blk|Ign)' /proc/self/status; yes | head -n 1");
+    assert_eq!(
+        out.stdout, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\ny\n",
+        "stderr: {}",
+        out.stderr
+    );
+}

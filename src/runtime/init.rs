@@ -271,7 +271,11 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
             if !channel.wait_for_start() {
                 exit(1)
             }
-            ChildFailure::Exec(process::exec(&plan.process))
+            // Last, so that a vanished caller cannot kill the setup with SIGPIPE.
+            match process::reset_signals() {
+                Ok(()) => ChildFailure::Exec(process::exec(&plan.process)),
+                Err(failure) => failure,
+            }
         }
         Ok(Err(failure)) => failure,
         Err(_) => internal("setting up the container (panic)"),
@@ -284,6 +288,7 @@ fn run_init(plan: &InitPlan, channel: ChildEnd) -> ! {
 fn setup(plan: &InitPlan, channel: &ChildEnd) -> Result<(), ChildFailure> {
     prctl::set_dumpable(false).step(|| "making the init non-dumpable".into())?;
     setsid().step(|| "starting a new session".into())?;
+    join_new_session_keyring()?;
     if let Some(container) = &plan.container {
         setup_container(plan, container)?;
     }
@@ -373,6 +378,25 @@ fn setup_container(plan: &InitPlan, container: &ContainerSetup) -> Result<(), Ch
             .step(|| "making the root filesystem read-only".into())?;
     }
     Ok(())
+}
+
+/// A session keyring of the container's own, so its processes cannot use the caller's keys
+/// (as runc does). Kernels without keys support are fine.
+fn join_new_session_keyring() -> Result<(), ChildFailure> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) creates and joins an anonymous
+    // keyring; it reads no memory of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    match Errno::result(rc) {
+        Ok(_) | Err(Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(e).step(|| "joining a new session keyring".into()),
+    }
 }
 
 fn set_domainname(name: &str) -> nix::Result<()> {

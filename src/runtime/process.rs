@@ -149,6 +149,56 @@ pub fn cloexec_all_but_stdio() -> Result<(), ChildFailure> {
     Ok(())
 }
 
+/// Give the container's process the signal state a fresh process has: every signal at its
+/// default action and none blocked. The caller's ignored signals (Rust ignores `SIGPIPE`)
+/// and blocked mask would otherwise survive `execve`.
+pub fn reset_signals() -> Result<(), ChildFailure> {
+    /// The kernel's `struct sigaction` (not libc's, which refuses glibc's reserved signals).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=64 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads the struct we pass (kernel layout, 8-byte sigset) and
+        // writes nothing back (null old action).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        Errno::result(rc).step(|| format!("resetting signal {signal}"))?;
+    }
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask reads the 8-byte set we pass and writes nothing back.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            std::mem::size_of::<u64>(),
+        )
+    };
+    Errno::result(rc).step(|| "unblocking signals".into())?;
+    Ok(())
+}
+
 /// Close every descriptor above 2 except `keep` (the setup channel), right after the fork,
 /// before anything could use a leaked host descriptor.
 pub fn close_inherited_fds(keep: &[i32]) -> nix::Result<()> {
