@@ -19,9 +19,15 @@ pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 
 /// Build the runtime spec for `c`, whose rootfs is mounted at its `merged` dir.
 pub fn build_spec(c: &Container) -> Result<Spec> {
+    build_spec_rooted(c, &c.paths.merged())
+}
+
+/// Build the spec reading the container's user database under `files` (its `merged` dir
+/// before start; `/proc/<init>/root` while it runs).
+pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     let rootfs = c.paths.merged();
     let cfg = &c.config;
-    let user = resolve_user(&rootfs, &cfg.user)?;
+    let user = resolve_user(files, &cfg.user)?;
     let mut args = vec![cfg.path.clone()];
     args.extend(cfg.args.iter().cloned());
     let env = container_env(&cfg.env, &cfg.hostname, &user.home, cfg.tty);

@@ -1,0 +1,109 @@
+//! `docker exec`: a further process in a running container — its namespaces, cgroup,
+//! user (resolved in the container's own /etc/passwd), capabilities and environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, User};
+
+use super::record::ContainerId;
+use super::spec::{build_spec_rooted, resolve_user};
+use super::store::{ContainerError, ContainerStore};
+use crate::runtime::{self, Cgroup, ExecTarget, Stdio};
+
+/// What `docker exec` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+}
+
+/// A started exec process, a child of the caller.
+pub struct ExecProcess(runtime::ContainerProcess);
+
+impl ExecProcess {
+    /// Wait for it; Docker's exit code (128 + signal when killed).
+    pub fn wait(self) -> Result<i32, ContainerError> {
+        Ok(self
+            .0
+            .wait()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .code())
+    }
+}
+
+/// Start `opts.cmd` in container `id` with the given stdio.
+pub fn exec(
+    store: &ContainerStore,
+    id: &ContainerId,
+    opts: &ExecOptions,
+    stdio: Stdio,
+) -> Result<ExecProcess, ContainerError> {
+    let mut c = store.load(id)?;
+    let init = match c.state.process {
+        Some(p) if c.state.is_running() && p.alive() => p,
+        _ => return Err(ContainerError::NotRunning(id.clone())),
+    };
+    if opts.privileged {
+        c.config.privileged = true;
+    }
+    // The container's files are visible through its init's root, not on the host.
+    let root = PathBuf::from(format!("/proc/{}/root", init.pid));
+    let start_error = |message: String, code: i32| ContainerError::Start {
+        message: format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
+        ),
+        code,
+    };
+    let user = resolve_user(&root, opts.user.as_deref().unwrap_or(&c.config.user))
+        .map_err(|e| ContainerError::Start {
+            message: e.to_string(),
+            code: 126,
+        })?;
+    // Start from the container's own process spec, so exec gets the same identity rules.
+    c.config.path = opts.cmd.first().cloned().unwrap_or_default();
+    c.config.args = opts.cmd.iter().skip(1).cloned().collect();
+    c.config.user = opts.user.clone().unwrap_or(c.config.user);
+    let spec = build_spec_rooted(&c, &root).map_err(|e| ContainerError::Start {
+        message: e.to_string(),
+        code: 126,
+    })?;
+    let mut process: Process = spec.process().clone().context("spec without a process")?;
+    let mut env = process.env().clone().unwrap_or_default();
+    for e in &opts.env {
+        let key = e.split_once('=').map(|(k, _)| k).unwrap_or(e);
+        env.retain(|x| x.split_once('=').map(|(k, _)| k).unwrap_or(x) != key);
+        env.push(e.clone());
+    }
+    process.set_env(Some(env));
+    if let Some(w) = &opts.working_dir {
+        process.set_cwd(Path::new(w).to_path_buf());
+    }
+    let mut u = User::default();
+    u.set_uid(user.uid);
+    u.set_gid(user.gid);
+    u.set_additional_gids((!user.groups.is_empty()).then(|| user.groups.clone()));
+    process.set_user(u);
+
+    let cgroup = Cgroup::create(&PathBuf::from(format!("/dokles/{}", c.config.id)), None).ok();
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let target = ExecTarget {
+        init: Pid::from_raw(init.pid),
+        cgroup: cgroup.as_ref(),
+        seccomp: seccomp.as_ref(),
+    };
+    match runtime::exec_in(target, &process, stdio) {
+        Ok(p) => Ok(ExecProcess(p)),
+        Err(e) => {
+            let code = match e.docker_exit_code() {
+                127 | 126 => 126,
+                _ => 1,
+            };
+            Err(start_error(e.to_string(), code))
+        }
+    }
+}
