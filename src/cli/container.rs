@@ -56,6 +56,7 @@ pub fn container_group(ctx: &Context, args: &[String]) -> CliResult {
         "logs" => logs(ctx, rest),
         "wait" => wait(ctx, rest),
         "rename" => rename(ctx, rest),
+        "exec" => exec(ctx, rest),
         "inspect" => super::image::inspect_typed(ctx, rest, Some("container")),
         "prune" => prune(ctx, rest),
         other => Err(CliError::plain(format!(
@@ -197,11 +198,19 @@ fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<I
     };
     if do_pull {
         let mut err = std::io::stderr().lock();
-        if pull == "missing" {
+        let mut sink = std::io::sink();
+        if pull == "missing" && !quiet {
             let _ = writeln!(err, "Unable to find image '{shown}' locally");
         }
         let cache = Cache::shipped()?;
-        cache::pull(&store, &cache, name, quiet, false, &mut err).map_err(|e| {
+        cache::pull(
+            &store,
+            &cache,
+            name,
+            cache::PullOutput::Run,
+            if quiet { &mut sink } else { &mut err },
+        )
+        .map_err(|e| {
             CliError::plain(format!(
                 "docker: Error response from daemon: {}",
                 CliError::from(e).text()
@@ -941,5 +950,90 @@ pub fn inspect_container(ctx: &Context, name: &str) -> Result<Option<Value>, Cli
         ))),
         Err(ContainerError::NoSuchContainer(_)) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// exec
+
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true)]
+struct ExecArgs {
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    #[arg(long = "env-file")]
+    env_file: Vec<String>,
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    #[arg(long = "privileged")]
+    privileged: bool,
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
+    use crate::engine::container::exec::{exec as exec_in, ExecOptions};
+    use crate::runtime::Stdio;
+    let spec = spec(
+        "docker exec",
+        "docker exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+        Arity::AtLeast(2),
+    );
+    let a: ExecArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if a.interactive || a.tty {
+        return Err(CliError::Message {
+            text: "dokles does not attach stdin or a terminal to exec yet (-i/-t); run the command without them".into(),
+            code: 1,
+        });
+    }
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(read_env_file(f)?);
+    }
+    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    let opts = ExecOptions {
+        cmd: a.args[1..].to_vec(),
+        env,
+        working_dir: a.workdir.clone(),
+        user: a.user.clone(),
+        privileged: a.privileged,
+    };
+    let store = containers(ctx);
+    let id = store.resolve(&a.args[0])?;
+    let stdio = if a.detach {
+        Stdio::null()
+    } else {
+        Stdio::inherit()
+    };
+    let started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
+        ContainerError::Start { message, code } => CliError::Message {
+            text: message,
+            code: code.clamp(0, 255) as u8,
+        },
+        other => other.into(),
+    })?;
+    if a.detach {
+        return Ok(());
+    }
+    let code = started.wait()?;
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Message {
+            text: String::new(),
+            code: code.clamp(0, 255) as u8,
+        })
     }
 }

@@ -368,6 +368,14 @@ struct PullArgs {
     args: Vec<String>,
 }
 
+fn pull_output(quiet: bool) -> cache::PullOutput {
+    if quiet {
+        cache::PullOutput::Quiet
+    } else {
+        cache::PullOutput::Pull
+    }
+}
+
 pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let spec = spec(
         name,
@@ -408,11 +416,11 @@ pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             .into());
         }
         for n in names {
-            cache::pull(&store, &cache, &n, a.quiet, true, &mut out)?;
+            cache::pull(&store, &cache, &n, pull_output(a.quiet), &mut out)?;
         }
         return Ok(());
     }
-    cache::pull(&store, &cache, target, a.quiet, true, &mut out)?;
+    cache::pull(&store, &cache, target, pull_output(a.quiet), &mut out)?;
     Ok(())
 }
 

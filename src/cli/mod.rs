@@ -210,6 +210,7 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
         "logs" => container::logs(&ctx, rest),
         "wait" => container::wait(&ctx, rest),
         "rename" => container::rename(&ctx, rest),
+        "exec" => container::exec(&ctx, rest),
         "-h" | "--help" | "help" => {
             println!("{}", args::DOCKER_USAGE);
             Ok(())

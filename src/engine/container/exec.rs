@@ -28,11 +28,7 @@ pub struct ExecProcess(runtime::ContainerProcess);
 impl ExecProcess {
     /// Wait for it; Docker's exit code (128 + signal when killed).
     pub fn wait(self) -> Result<i32, ContainerError> {
-        Ok(self
-            .0
-            .wait()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .code())
+        Ok(self.0.wait().map_err(|e| anyhow::anyhow!("{e}"))?.code())
     }
 }
 
@@ -53,16 +49,20 @@ pub fn exec(
     }
     // The container's files are visible through its init's root, not on the host.
     let root = PathBuf::from(format!("/proc/{}/root", init.pid));
-    let start_error = |message: String, code: i32| ContainerError::Start {
+    let start_error = |message: String, code: i32| {
+        ContainerError::Start {
         message: format!(
             "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
         ),
         code,
+    }
     };
-    let user = resolve_user(&root, opts.user.as_deref().unwrap_or(&c.config.user))
-        .map_err(|e| ContainerError::Start {
-            message: e.to_string(),
-            code: 126,
+    let user =
+        resolve_user(&root, opts.user.as_deref().unwrap_or(&c.config.user)).map_err(|e| {
+            ContainerError::Start {
+                message: e.to_string(),
+                code: 126,
+            }
         })?;
     // Start from the container's own process spec, so exec gets the same identity rules.
     c.config.path = opts.cmd.first().cloned().unwrap_or_default();

@@ -130,16 +130,27 @@ impl Cache {
     }
 }
 
-/// Pull `name` from the offline cache into `store`, writing Docker's progress lines to `out`
-/// (only the final full name when `quiet`; no final name when not `print_name`, as `run`).
+/// Which of Docker's pull lines to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullOutput {
+    /// `docker pull`: progress, then the full name.
+    Pull,
+    /// `docker pull -q`: only the full name.
+    Quiet,
+    /// `run`/`create`'s implicit pull: progress without "Using default tag" or the name.
+    Run,
+}
+
+/// Pull `name` from the offline cache into `store`, writing Docker's progress lines to `out`.
 pub fn pull(
     store: &ImageStore,
     cache: &Cache,
     name: &str,
-    quiet: bool,
-    print_name: bool,
+    output: PullOutput,
     out: &mut dyn Write,
 ) -> Result<PullOutcome, ImageError> {
+    let quiet = output == PullOutput::Quiet;
+    let print_name = output != PullOutput::Run;
     let reference = Reference::parse(name)?;
     let mut say = |line: String| -> Result<(), ImageError> {
         if !quiet {
@@ -147,7 +158,7 @@ pub fn pull(
         }
         Ok(())
     };
-    if reference.tag().is_none() && reference.digest().is_none() {
+    if reference.tag().is_none() && reference.digest().is_none() && output != PullOutput::Run {
         say("Using default tag: latest".into())?;
     }
     let tag = reference.with_default_tag();
