@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::args::{Arity, Spec};
 use super::output::{render_inspect, render_list};
-use super::units::{ago, human_size};
+use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
 use crate::engine::image::cache::{self, Cache};
 use crate::engine::image::config::go_rfc3339_nano;
@@ -111,6 +111,22 @@ struct ImageFilters {
     labels: Vec<(String, Option<String>)>,
     before: Option<DateTime<Utc>>,
     since: Option<DateTime<Utc>>,
+}
+
+impl ImageFilters {
+    /// Whether the image carries every `label=key` / `label=key=value` asked for.
+    fn labels_match(&self, img: &Image) -> bool {
+        let labels = img
+            .config
+            .runtime_config()
+            .and_then(|c| c.get("Labels"))
+            .and_then(Value::as_object);
+        self.labels.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .is_some_and(|x| v.as_ref().is_none_or(|v| x.as_str() == Some(v)))
+        })
+    }
 }
 
 fn parse_image_filters(store: &ImageStore, raw: &[String]) -> Result<ImageFilters, CliError> {
@@ -303,16 +319,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         {
             continue;
         }
-        let labels = img
-            .config
-            .runtime_config()
-            .and_then(|c| c.get("Labels"))
-            .and_then(Value::as_object);
-        if !filters.labels.iter().all(|(k, v)| {
-            labels
-                .and_then(|l| l.get(k))
-                .is_some_and(|x| v.as_ref().is_none_or(|v| x.as_str() == Some(v)))
-        }) {
+        if !filters.labels_match(&img) {
             continue;
         }
         for r in image_rows(&img, &refs) {
@@ -705,17 +712,16 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     }
     let mut tx = store.begin()?;
     let sizes_before = layer_sizes(&store)?;
-    let candidates: Vec<_> = tx
-        .index()
-        .images
-        .keys()
-        .filter(|id| {
-            let untagged = tx.index().is_untagged(id);
-            (a.all || (untagged && tx.index().children_of(id).is_empty()))
-                && filters.labels.is_empty()
-        })
-        .cloned()
-        .collect();
+    let mut candidates = Vec::new();
+    for id in tx.index().images.keys() {
+        let untagged = tx.index().is_untagged(id);
+        if !(a.all || (untagged && tx.index().children_of(id).is_empty())) {
+            continue;
+        }
+        if filters.labels_match(&store.image(tx.index(), id)?) {
+            candidates.push(id.clone());
+        }
+    }
     let mut removals = Vec::new();
     for id in candidates {
         if tx.index().images.contains_key(&id) {
@@ -738,7 +744,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
         print_removals(&mut out, &removals, true)?;
         writeln!(out).map_err(io)?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(io)?;
+    writeln!(out, "Total reclaimed space: {}", human_size_4(reclaimed)).map_err(io)?;
     Ok(())
 }
 
