@@ -15,7 +15,6 @@ use super::output::{render_inspect, render_list};
 use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
 use crate::engine::image::cache::{self, Cache};
-use crate::engine::image::config::go_rfc3339_nano;
 use crate::engine::image::import::ImportOptions;
 use crate::engine::image::inspect::inspect;
 use crate::engine::image::layers::chain_ids;
@@ -276,7 +275,33 @@ fn image_rows(img: &Image, refs: &[String]) -> Vec<Row> {
 /// Go's `time.Time.String()` in local time: `2026-11-23 13:55:49 +0000 UTC`.
 fn go_time_string(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local);
-    local.format("%Y-%m-%d %H:%M:%S %z %Z").to_string()
+    let zone = zone_abbreviation(t.timestamp()).unwrap_or_else(|| local.format("%:z").to_string());
+    format!("{} {zone}", local.format("%Y-%m-%d %H:%M:%S %z"))
+}
+
+/// The local time zone's abbreviation at `secs` (`UTC`, `CET`, `CEST`), as the C library
+/// reads it from `TZ` / `/etc/localtime`; chrono knows offsets only.
+fn zone_abbreviation(secs: i64) -> Option<String> {
+    let time: libc::time_t = secs;
+    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for the
+    // call. `tm_zone` then points at static storage owned by the C library (or is null).
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&time, &mut tm).is_null() || tm.tm_zone.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(tm.tm_zone)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// Go's `time.Unix(t, 0).Format(time.RFC3339)` in local time (`history`'s CREATED AT).
+fn go_rfc3339_local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn short_or_full(id: &crate::engine::image::Digest, no_trunc: bool) -> String {
@@ -840,10 +865,10 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             "ID": id,
             "CreatedSince": match (created, a.human) {
                 (Some(t), true) => ago(t, now),
-                (Some(t), false) => go_rfc3339_nano(&t).trim_end_matches('Z').to_string() + "Z",
+                (Some(t), false) => go_rfc3339_local(t),
                 (None, _) => "N/A".to_string(),
             },
-            "CreatedAt": created.map(go_time_string).unwrap_or_default(),
+            "CreatedAt": created.map(go_rfc3339_local).unwrap_or_default(),
             "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
             "Size": if a.human { human_size(*size) } else { size.to_string() },
             "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
@@ -852,9 +877,10 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let format = match (&a.format, a.quiet) {
         (Some(f), _) if !f.is_empty() => f.clone(),
         (_, true) => "{{.ID}}".to_string(),
-        _ => {
+        _ if a.human => {
             "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
         }
+        _ => "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string(),
     };
     let headers = json!({
         "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
