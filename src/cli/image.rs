@@ -69,11 +69,22 @@ pub fn image_group(ctx: &Context, args: &[String]) -> CliResult {
     }
 }
 
+/// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
+/// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
+/// does.
 fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
+    let args = usage
+        .strip_prefix("docker ")
+        .filter(|u| !u.starts_with(&format!("{name} ")))
+        .and_then(|u| u.split_once(' ').map(|(_, rest)| rest));
+    let usage = match args {
+        Some(rest) => format!("docker {name} {rest}"),
+        None => usage.to_string(),
+    };
     // Command paths are a small fixed set; leaking them once per invocation is fine.
     Spec {
         path: Box::leak(format!("docker {name}").into_boxed_str()),
-        usage,
+        usage: Box::leak(usage.into_boxed_str()),
         arity,
     }
 }
@@ -128,13 +139,19 @@ impl ImageFilters {
     }
 }
 
-fn parse_image_filters(store: &ImageStore, raw: &[String]) -> Result<ImageFilters, CliError> {
+fn parse_image_filters(
+    spec: &Spec,
+    flag: &str,
+    store: &ImageStore,
+    raw: &[String],
+) -> Result<ImageFilters, CliError> {
     let mut f = ImageFilters::default();
     for item in raw {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(CliError::plain(format!(
-                "invalid argument \"{item}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'docker images --help'."
-            )));
+            return Err(spec.usage_error(
+                format!("invalid argument \"{item}\" for \"{flag}\" flag: bad format of filter (expected name=value)"),
+                "Run",
+            ));
         };
         match key {
             "dangling" => {
@@ -321,7 +338,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let a: ImagesArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
     let store = store(ctx);
-    let filters = parse_image_filters(&store, &a.filter)?;
+    let filters = parse_image_filters(&spec, "-f, --filter", &store, &a.filter)?;
     let mut refs = filters.references.clone();
     refs.extend(a.args.iter().cloned());
     let index = store.index()?;
@@ -726,7 +743,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let a: PruneArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
     let store = store(ctx);
-    let filters = parse_image_filters(&store, &a.filter)?;
+    let filters = parse_image_filters(&spec, "--filter", &store, &a.filter)?;
     let warning = if a.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {

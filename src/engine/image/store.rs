@@ -275,9 +275,15 @@ impl<'s> Transaction<'s> {
         Ok(true)
     }
 
-    /// Point `tag` at `id`; returns the image the tag moved away from, if any.
+    /// Point `tag` at `id` as `docker tag` does, recording the tag time; returns the image
+    /// the tag moved away from, if any.
     pub fn set_tag(&mut self, tag: &TaggedRef, id: &Digest) -> Option<Digest> {
-        self.index.set_tag(tag, id, Utc::now())
+        self.index.set_tag(tag, id, Some(Utc::now()))
+    }
+
+    /// Point `tag` at `id` as `docker load` and `pull` do: `LastTagTime` stays as it was.
+    pub fn add_tag(&mut self, tag: &TaggedRef, id: &Digest) -> Option<Digest> {
+        self.index.set_tag(tag, id, None)
     }
 
     /// Remove an image by name with Docker's `rmi` rules (see `ImageDelete` in moby):
