@@ -594,7 +594,7 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let tag = match a.args.get(1) {
         None => None,
         Some(t) => {
-            let r = Reference::parse(t).map_err(|e| CliError::daemon(e.to_string()))?;
+            let r = Reference::parse(t).map_err(|e| CliError::plain(e.to_string()))?;
             Some(
                 r.with_default_tag()
                     .ok_or_else(|| CliError::daemon("cannot import with a digest reference"))?,
@@ -979,7 +979,10 @@ fn inspect_images(
             Err(e) => errors.push(not_found(name, e)),
         }
     }
-    if !(objects.is_empty() && a.format.is_some()) {
+    if objects.is_empty() && a.format.is_some() {
+        // docker/cli's TemplateInspector flushes a bare newline when nothing was rendered.
+        println!();
+    } else {
         render_inspect(a.format.as_deref(), &objects)?;
     }
     if errors.is_empty() {
