@@ -33,7 +33,7 @@ pub fn select(
         })?;
         let image = store.image(&index, &id)?;
         let tags: Vec<TaggedRef> = match Reference::parse(name) {
-            Ok(r) if r.digest().is_none() && !image.id.hex().starts_with(name) => match r.tag() {
+            Ok(r) if r.digest().is_none() && !names_an_id(&image, name) => match r.tag() {
                 Some(_) => r.with_default_tag().into_iter().collect(),
                 None => image
                     .tags
@@ -56,6 +56,12 @@ pub fn select(
         }
     }
     Ok(out)
+}
+
+/// Whether `name` picked `image` by its ID (`8ebf`, `sha256:8ebf…`) rather than by a tag.
+fn names_an_id(image: &Image, name: &str) -> bool {
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    !hex.is_empty() && image.id.hex().starts_with(hex)
 }
 
 /// Write the archive for `images` to `out`.

@@ -126,7 +126,9 @@ impl ImageStore {
             .iter()
             .filter_map(|t| Reference::parse(t).ok()?.with_default_tag())
             .collect();
-        tags.sort();
+        // Docker's reference store lists an image's tags sorted by their full string
+        // (so `app-x:latest` comes before `app:1`).
+        tags.sort_by_cached_key(|t| t.full());
         Ok(Image {
             id: id.clone(),
             config,
