@@ -176,7 +176,10 @@ fn images_filter_dangling_selects_untagged_images() {
     let out = d.ok(&["images", "--filter", "dangling=true"]);
     assert_eq!(
         lines(&out)[1],
-        format!("<none>       <none>    {}   2 years ago   1.98MB", short(&untagged))
+        format!(
+            "<none>       <none>    {}   2 years ago   1.98MB",
+            short(&untagged)
+        )
     );
 }
 
@@ -215,19 +218,14 @@ fn images_filter_label_matches_key_or_key_and_value() {
             .created("2025-01-01T00:00:00Z"),
     );
     d.load(&a);
-    let names = |filter: &str| {
-        d.ok(&[
-            "images",
-            "--format",
-            "{{.Repository}}",
-            "--filter",
-            filter,
-        ])
-    };
+    let names = |filter: &str| d.ok(&["images", "--format", "{{.Repository}}", "--filter", filter]);
     assert_eq!(names("label=tier"), "labelled\n");
     assert_eq!(names("label=tier=web"), "labelled\n");
     assert_eq!(names("label=tier=db"), "");
-    assert_eq!(names("label=org.dokles.test=busybox"), "labelled\napp\nother\n");
+    assert_eq!(
+        names("label=org.dokles.test=busybox"),
+        "labelled\napp\nother\n"
+    );
 }
 
 #[test]
@@ -284,11 +282,21 @@ fn images_format_renders_plain_lines_and_tables() {
     let t = scratch();
     let id = loaded(&d, t.path());
     assert_eq!(
-        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}", "app"]),
+        d.ok(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}",
+            "app"
+        ]),
         format!("app:1 {} 1.98MB\n", short(&id))
     );
     assert_eq!(
-        d.ok(&["images", "--format", "table {{.Repository}}\\t{{.Tag}}", "app"]),
+        d.ok(&[
+            "images",
+            "--format",
+            "table {{.Repository}}\\t{{.Tag}}",
+            "app"
+        ]),
         "REPOSITORY   TAG\napp          1\n"
     );
     assert_eq!(
@@ -339,10 +347,8 @@ fn load_accepts_gzip_compressed_archives() {
     let t = scratch();
     let (a, id) = archive(t.path(), "a.tar", ArchiveSpec::new(&["app:1"], "x\n"));
     let gz = t.path().join("a.tar.gz");
-    let mut enc = flate2::write::GzEncoder::new(
-        fs::File::create(&gz).unwrap(),
-        flate2::Compression::fast(),
-    );
+    let mut enc =
+        flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::fast());
     std::io::copy(&mut fs::File::open(&a).unwrap(), &mut enc).unwrap();
     enc.finish().unwrap();
     d.load(&gz);
@@ -481,6 +487,8 @@ fn save_by_id_writes_an_untagged_image() {
     d.ok(&["image", "save", "-o", out.to_str().unwrap(), &short(&id)]);
     let e = Dokles::new();
     assert_eq!(e.load(&out), format!("Loaded image ID: {id}\n"));
+    d.ok(&["save", "-o", out.to_str().unwrap(), &id]);
+    assert_eq!(Dokles::new().load(&out), format!("Loaded image ID: {id}\n"));
 }
 
 #[test]
@@ -666,7 +674,14 @@ fn rmi_by_id_of_an_image_in_several_repositories_needs_force() {
     );
     let out = d.ok(&["rmi", "-f", &short(&id)]);
     let l = lines(&out);
-    assert_eq!(&l[..3], ["Untagged: app:1", "Untagged: other:latest", &format!("Deleted: {id}")]);
+    assert_eq!(
+        &l[..3],
+        [
+            "Untagged: app:1",
+            "Untagged: other:latest",
+            &format!("Deleted: {id}")
+        ]
+    );
     assert_eq!(d.ok(&["images", "-q"]), "");
 }
 
@@ -680,7 +695,11 @@ fn rmi_by_id_of_an_image_tagged_in_one_repository_untags_all_and_deletes() {
     let out = d.ok(&["rmi", &id]);
     assert_eq!(
         &lines(&out)[..3],
-        ["Untagged: app:1", "Untagged: app:2", &format!("Deleted: {id}")]
+        [
+            "Untagged: app:1",
+            "Untagged: app:2",
+            &format!("Deleted: {id}")
+        ]
     );
 }
 
@@ -791,7 +810,10 @@ fn image_prune_with_nothing_to_do_reclaims_zero() {
     let d = Dokles::new();
     let t = scratch();
     loaded(&d, t.path());
-    assert_eq!(d.ok(&["image", "prune", "-f"]), "Total reclaimed space: 0B\n");
+    assert_eq!(
+        d.ok(&["image", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
 }
 
 #[test]
@@ -865,7 +887,10 @@ fn history_lists_layers_newest_first_with_truncated_commands() {
         d.ok(&["history", "app:1"]),
         HISTORY.replace("{id}", &short(&id))
     );
-    assert_eq!(d.ok(&["image", "history", "app:1"]), d.ok(&["history", "app:1"]));
+    assert_eq!(
+        d.ok(&["image", "history", "app:1"]),
+        d.ok(&["history", "app:1"])
+    );
 }
 
 #[test]
@@ -875,7 +900,9 @@ fn history_no_trunc_shows_full_ids_and_commands() {
     let id = loaded(&d, t.path());
     let out = d.ok(&["history", "--no-trunc", "app:1"]);
     let l = lines(&out);
-    assert!(l[1].starts_with(&format!("{id}   2 years ago   /bin/sh -c #(nop)  CMD [\"sh\"]  ")));
+    assert!(l[1].starts_with(&format!(
+        "{id}   2 years ago   /bin/sh -c #(nop)  CMD [\"sh\"]  "
+    )));
     assert!(l[4].contains(
         "/bin/sh -c #(nop) ADD file:4f6f35b2b4d1e3d08e8b6f0e0d64a3e1b6a1b0a2c1f0e9d8 in /    1.98MB"
     ));
@@ -959,9 +986,24 @@ fn image_inspect_prints_dockers_fields_in_order() {
     assert_eq!(
         keys,
         [
-            "Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Container",
-            "ContainerConfig", "DockerVersion", "Author", "Config", "Architecture", "Os",
-            "Size", "VirtualSize", "GraphDriver", "RootFS", "Metadata"
+            "Id",
+            "RepoTags",
+            "RepoDigests",
+            "Parent",
+            "Comment",
+            "Created",
+            "Container",
+            "ContainerConfig",
+            "DockerVersion",
+            "Author",
+            "Config",
+            "Architecture",
+            "Os",
+            "Size",
+            "VirtualSize",
+            "GraphDriver",
+            "RootFS",
+            "Metadata"
         ]
     );
     assert_eq!(o["Id"], id.as_str());
@@ -985,11 +1027,24 @@ fn image_inspect_format_renders_each_image() {
     let t = scratch();
     let id = loaded(&d, t.path());
     assert_eq!(
-        d.ok(&["image", "inspect", "-f", "{{.Id}} {{.Os}}", "app:1", "other"]),
+        d.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{.Os}}",
+            "app:1",
+            "other"
+        ]),
         format!("{id} linux\n{id} linux\n")
     );
     assert_eq!(
-        d.ok(&["image", "inspect", "--format", "{{json .RepoTags}}", "app:1"]),
+        d.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RepoTags}}",
+            "app:1"
+        ]),
         "[\"app:1\",\"other:latest\"]\n"
     );
 }
@@ -1042,7 +1097,10 @@ fn inspect_finds_images() {
     let d = Dokles::new();
     let t = scratch();
     let id = loaded(&d, t.path());
-    assert_eq!(d.ok(&["inspect", "-f", "{{.Id}}", "app:1"]), format!("{id}\n"));
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.Id}}", "app:1"]),
+        format!("{id}\n")
+    );
     assert_eq!(
         d.ok(&["inspect", "--type", "image", "-f", "{{.Id}}", "app:1"]),
         format!("{id}\n")
@@ -1186,12 +1244,18 @@ fn a_load_killed_midway_leaves_no_half_image_and_the_next_writer_cleans_up() {
     };
     while staged() < 50 << 20 {
         assert!(Instant::now() < deadline, "the load never staged 50 MB");
-        assert!(child.try_wait().unwrap().is_none(), "the load ended before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the load ended before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(!d.staging_entries().is_empty(), "the killed load left its staging behind");
+    assert!(
+        !d.staging_entries().is_empty(),
+        "the killed load left its staging behind"
+    );
 
     // Readers see the store as it was.
     assert_eq!(
@@ -1205,9 +1269,16 @@ fn a_load_killed_midway_leaves_no_half_image_and_the_next_writer_cleans_up() {
     );
 
     // The next writer removes the leftovers.
-    assert_eq!(d.ok(&["image", "prune", "-f"]), "Total reclaimed space: 0B\n");
+    assert_eq!(
+        d.ok(&["image", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
     assert_eq!(d.staging_entries(), Vec::<String>::new());
-    assert_eq!(store_snapshot(&d), before, "no orphan layers or blobs remain");
+    assert_eq!(
+        store_snapshot(&d),
+        before,
+        "no orphan layers or blobs remain"
+    );
 
     // And the same archive loads fine afterwards.
     assert_eq!(d.load(&big), "Loaded image: big:1\n");
@@ -1276,7 +1347,11 @@ fn hostile_archive(path: &Path, manifest: serde_json::Value, symlinks: &[(&str, 
         h.set_mode(0o777);
         b.append_link(&mut h, name, target).unwrap();
     }
-    common::append_bytes(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    common::append_bytes(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
     b.into_inner().unwrap();
 }
 
@@ -1300,7 +1375,10 @@ fn an_archive_pointing_outside_itself_is_refused_and_nothing_changes() {
         (
             "symlink-up.tar",
             serde_json::json!([{"Config": "cfg.json", "RepoTags": ["evil:1"], "Layers": ["l/layer.tar"]}]),
-            vec![("cfg.json", "../../../../../../../../etc/passwd"), ("l", "../../../../../../../../etc")],
+            vec![
+                ("cfg.json", "../../../../../../../../etc/passwd"),
+                ("l", "../../../../../../../../etc"),
+            ],
         ),
         (
             "symlink-abs.tar",

@@ -258,6 +258,20 @@ pub fn busybox_rootfs_tar() -> &'static Path {
     })
 }
 
+/// The busybox rootfs plus `etc/salt` holding `salt`.
+fn salted_rootfs(salt: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut a = tar::Archive::new(File::open(busybox_rootfs_tar()).unwrap());
+    for e in a.entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header().clone();
+        b.append(&h, e).unwrap();
+    }
+    let mut h = header(tar::EntryType::Regular, 0o644, salt.len() as u64);
+    b.append_data(&mut h, "etc/salt", salt.as_bytes()).unwrap();
+    b.into_inner().unwrap()
+}
+
 /// A tar holding one file.
 pub fn single_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -277,6 +291,8 @@ pub struct ArchiveSpec {
     pub created: String,
     /// Extra labels.
     pub labels: Vec<(String, String)>,
+    /// Written as `/etc/salt` into the base layer, to give it a layer no other image has.
+    pub salt: Option<String>,
 }
 
 impl ArchiveSpec {
@@ -286,7 +302,15 @@ impl ArchiveSpec {
             motd: motd.to_string(),
             created: "2024-01-02T03:04:05.123456789Z".to_string(),
             labels: Vec::new(),
+            salt: None,
         }
+    }
+
+    /// Make the base layer unique to this image (so removing it deletes it, whatever else a
+    /// shared Docker daemon holds).
+    pub fn salt(mut self, salt: &str) -> Self {
+        self.salt = Some(salt.to_string());
+        self
     }
 
     pub fn created(mut self, t: &str) -> Self {
@@ -331,7 +355,10 @@ impl ArchiveSpec {
     /// Write the image as a classic docker-archive (what `docker save` of Docker < 25 writes)
     /// to `path`; returns the image ID (`sha256:…`).
     pub fn write(&self, path: &Path) -> String {
-        let base = fs::read(busybox_rootfs_tar()).unwrap();
+        let base = match &self.salt {
+            None => fs::read(busybox_rootfs_tar()).unwrap(),
+            Some(salt) => salted_rootfs(salt),
+        };
         let motd = single_file_tar("etc/motd", self.motd.as_bytes());
         let layers = [base, motd];
         let diff_ids: Vec<String> = layers
@@ -358,7 +385,11 @@ impl ArchiveSpec {
             "RepoTags": if self.tags.is_empty() { Value::Null } else { json!(self.tags) },
             "Layers": manifest_layers,
         }]);
-        append_bytes(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+        append_bytes(
+            &mut b,
+            "manifest.json",
+            &serde_json::to_vec(&manifest).unwrap(),
+        );
         b.into_inner().unwrap().sync_all().unwrap();
         format!("sha256:{id}")
     }
@@ -394,8 +425,13 @@ pub fn write_big_archive(dir: &Path, tag: &str, size: u64) -> PathBuf {
     let archive = dir.join("big.tar");
     let mut b = tar::Builder::new(File::create(&archive).unwrap());
     append_bytes(&mut b, &format!("{id}.json"), &config);
-    let manifest = json!([{"Config": format!("{id}.json"), "RepoTags": [tag], "Layers": ["layer/layer.tar"]}]);
-    append_bytes(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    let manifest =
+        json!([{"Config": format!("{id}.json"), "RepoTags": [tag], "Layers": ["layer/layer.tar"]}]);
+    append_bytes(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
     b.append_path_with_name(&layer_path, "layer/layer.tar")
         .unwrap();
     b.into_inner().unwrap().sync_all().unwrap();
