@@ -376,7 +376,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
                 "Size": human_size(img.size),
                 "Tag": r.tag,
                 "UniqueSize": "N/A",
-                "VirtualSize": human_size(img.size),
+                "VirtualSize": human_size_4(img.size),
             }));
         }
     }
