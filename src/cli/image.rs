@@ -879,16 +879,17 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             "<missing>".to_string()
         };
         rows.push(json!({
-            "ID": id,
+            // Keys in the order `{{json .}}` prints them (docker/cli marshals a Go map).
+            "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
+            "CreatedAt": created.map(go_rfc3339_local).unwrap_or_default(),
+            "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
             "CreatedSince": match (created, a.human) {
                 (Some(t), true) => ago(t, now),
                 (Some(t), false) => go_rfc3339_local(t),
                 (None, _) => "N/A".to_string(),
             },
-            "CreatedAt": created.map(go_rfc3339_local).unwrap_or_default(),
-            "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
+            "ID": id,
             "Size": if a.human { human_size(*size) } else { size.to_string() },
-            "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
         }));
     }
     let format = match (&a.format, a.quiet) {
