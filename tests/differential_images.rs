@@ -264,6 +264,11 @@ fn error_texts_and_exit_codes_match() {
         vec!["image", "prune", "--filter", "xx"],
         vec!["import"],
         vec!["import", "/nonexistent.tar"],
+        vec!["pull"],
+        vec!["pull", "a", "b"],
+        vec!["pull", "BAD"],
+        vec!["pull", "-a", "x:1"],
+        vec!["pull", "--bogus", "x"],
     ] {
         same(&d, &args);
     }

@@ -1419,3 +1419,81 @@ fn an_archive_pointing_outside_itself_is_refused_and_nothing_changes() {
     assert!(!d.root().join("tmp/escaped.tx").exists());
     assert_eq!(store_snapshot(&d), before);
 }
+
+// ---------------------------------------------------------------------------------------
+// pull (from the offline cache) and how dokles is invoked
+
+#[test]
+fn pull_checks_its_arguments_like_docker() {
+    let d = Dokles::new();
+    assert_eq!(
+        d.run(&["pull"]).fails(1),
+        "docker: 'docker pull' requires 1 argument\n\n\
+         Usage:  docker pull [OPTIONS] NAME[:TAG|@DIGEST]\n\n\
+         Run 'docker pull --help' for more information\n"
+    );
+    assert_eq!(
+        d.run(&["pull", "BAD"]).fails(1),
+        "invalid reference format: repository name (library/BAD) must be lowercase\n"
+    );
+    assert_eq!(
+        d.run(&["pull", "-a", "x:1"]).fails(1),
+        "tag can't be used with --all-tags/-a\n"
+    );
+}
+
+#[test]
+fn pull_of_an_image_missing_from_the_offline_cache_fails_and_says_so() {
+    let d = Dokles::new();
+    let out = d.run(&["pull", "dokles-not-cached"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "Using default tag: latest\n");
+    assert!(
+        out.stderr.starts_with(
+            "Error response from daemon: image dokles-not-cached:latest is not in dokles' offline image cache"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(d.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn the_state_root_comes_from_dokles_root_when_no_flag_is_given() {
+    let d = Dokles::new();
+    let t = scratch();
+    let id = loaded(&d, t.path());
+    let out = std::process::Command::new(common::binary())
+        .args(["docker", "images", "-q"])
+        .env("DOKLES_ROOT", d.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", short(&id))
+    );
+}
+
+#[test]
+fn a_docker_symlink_to_dokles_is_the_docker_cli() {
+    let d = Dokles::new();
+    let t = scratch();
+    let id = loaded(&d, t.path());
+    let link = t.path().join("docker");
+    std::os::unix::fs::symlink(common::binary(), &link).unwrap();
+    let out = std::process::Command::new(&link)
+        .args(["image", "inspect", "-f", "{{.Id}}", "app:1"])
+        .env("DOKLES_ROOT", d.root())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{id}\n"));
+    let out = std::process::Command::new(&link)
+        .args(["rmi", "nope"])
+        .env("DOKLES_ROOT", d.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error response from daemon: No such image: nope:latest\n"
+    );
+}
