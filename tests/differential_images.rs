@@ -236,6 +236,7 @@ fn error_texts_and_exit_codes_match() {
     let _guard = DockerImages::new();
     let d = Dokles::new();
     let missing = unique_name("dokles-diff-missing");
+    let missing_tag = format!("{missing}:1");
     for args in [
         vec!["rmi", missing.as_str()],
         vec!["rmi"],
@@ -257,6 +258,8 @@ fn error_texts_and_exit_codes_match() {
         vec!["inspect", missing.as_str()],
         vec!["inspect", "-f", "{{.Id}}", missing.as_str()],
         vec!["save", "-o", "/tmp/never-written.tar", missing.as_str()],
+        vec!["save", "-o", "/tmp/never-written.tar", &missing_tag],
+        vec!["save", "-o", "/tmp/never-written.tar", "sha256:0000"],
         vec!["load", "extra"],
         vec!["load", "-i", "/nonexistent/archive.tar"],
         vec!["image", "load", "-i"],

@@ -492,6 +492,49 @@ fn save_by_id_writes_an_untagged_image() {
 }
 
 #[test]
+fn save_of_a_repository_saves_every_tag_in_it() {
+    let d = Dokles::new();
+    let t = scratch();
+    let (a, one) = archive(t.path(), "a.tar", ArchiveSpec::new(&["app:1"], "one\n"));
+    let (b, two) = archive(
+        t.path(),
+        "b.tar",
+        ArchiveSpec::new(&["app:2", "x:1"], "two\n"),
+    );
+    d.load(&a);
+    d.load(&b);
+    let out = t.path().join("repo.tar");
+    d.ok(&["save", "-o", out.to_str().unwrap(), "app"]);
+    let e = Dokles::new();
+    assert_eq!(e.load(&out), "Loaded image: app:1\nLoaded image: app:2\n");
+    assert_eq!(e.id_of("app:1"), one);
+    assert_eq!(e.id_of("app:2"), two);
+    assert_eq!(
+        e.run(&["image", "inspect", "x:1"]).code,
+        1,
+        "x:1 is not in repository app"
+    );
+}
+
+#[test]
+fn save_of_a_missing_tag_says_the_reference_does_not_exist() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let out = t.path().join("x.tar");
+    assert_eq!(
+        d.run(&["save", "-o", out.to_str().unwrap(), "app:2"])
+            .fails(1),
+        "Error response from daemon: reference does not exist\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", out.to_str().unwrap(), "sha256:0000"])
+            .fails(1),
+        "Error response from daemon: No such image: sha256:0000\n"
+    );
+}
+
+#[test]
 fn save_of_a_missing_image_fails_without_writing() {
     let d = Dokles::new();
     let t = scratch();
