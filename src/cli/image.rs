@@ -381,7 +381,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         }
     }
     let format = match (&a.format, a.quiet, a.digests) {
-        (Some(f), _, _) if !f.is_empty() => f.clone(),
+        (Some(f), _, _) if !f.is_empty() && f != "table" => f.clone(),
         (_, true, _) => "{{.ID}}".to_string(),
         (_, false, true) => {
             "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -893,7 +893,7 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         }));
     }
     let format = match (&a.format, a.quiet) {
-        (Some(f), _) if !f.is_empty() => f.clone(),
+        (Some(f), _) if !f.is_empty() && f != "table" => f.clone(),
         (_, true) => "{{.ID}}".to_string(),
         _ if a.human => {
             "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
@@ -927,8 +927,21 @@ fn image_inspect(ctx: &Context, args: &[String]) -> CliResult {
         "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
         Arity::AtLeast(1),
     );
-    let a: InspectArgs = spec.parse(args)?;
+    // `docker image inspect` has only --format (no --size, no --type).
+    #[derive(Parser, Debug)]
+    struct ImageInspectArgs {
+        #[arg(short = 'f', long = "format")]
+        format: Option<String>,
+        args: Vec<String>,
+    }
+    let a: ImageInspectArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    let a = InspectArgs {
+        format: a.format,
+        size: false,
+        kind: None,
+        args: a.args,
+    };
     inspect_images(ctx, &a, |name, e| match e {
         ImageError::NoSuchImage(shown) => {
             format!("Error response from daemon: no such image: {name}: No such image: {shown}")
@@ -949,7 +962,25 @@ pub fn inspect_any(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: InspectArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    const TYPES: [&str; 10] = [
+        "config",
+        "container",
+        "image",
+        "network",
+        "node",
+        "plugin",
+        "secret",
+        "service",
+        "task",
+        "volume",
+    ];
     if let Some(k) = &a.kind {
+        if !TYPES.contains(&k.as_str()) {
+            return Err(CliError::plain(format!(
+                "unknown type: {k:?}: must be one of {}",
+                TYPES.map(|t| format!("{t:?}")).join(", ")
+            )));
+        }
         if k != "image" {
             return Err(CliError::plain(format!(
                 "\"{k}\" is not a valid value for --type"
@@ -970,13 +1001,18 @@ fn inspect_images(
     a: &InspectArgs,
     not_found: impl Fn(&str, ImageError) -> String,
 ) -> CliResult {
-    let _ = a.size;
     let store = store(ctx);
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     for name in &a.args {
         match store.get(name) {
-            Ok(img) => objects.push(inspect(&store, &img)),
+            Ok(img) => {
+                if a.size {
+                    // An image's size is always in its inspect output.
+                    eprintln!("WARNING: --size ignored for image");
+                }
+                objects.push(inspect(&store, &img))
+            }
             Err(e) => errors.push(not_found(name, e)),
         }
     }
