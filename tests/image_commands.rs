@@ -1136,6 +1136,49 @@ fn inspect_of_a_missing_object_says_no_such_object() {
 }
 
 #[test]
+fn inspect_size_is_ignored_for_images_with_a_warning() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let out = d.run(&["inspect", "-s", "-f", "{{.Size}}", "app:1"]);
+    assert_eq!(out.ok(), "1984136\n");
+    assert_eq!(out.stderr, "WARNING: --size ignored for image\n");
+    assert!(d
+        .run(&["image", "inspect", "--size", "app:1"])
+        .fails(125)
+        .starts_with("unknown flag: --size\n"));
+}
+
+#[test]
+fn inspect_refuses_an_unknown_type() {
+    let d = Dokles::new();
+    assert_eq!(
+        d.run(&["inspect", "--type", "bogus", "x"]).fails(1),
+        "unknown type: \"bogus\": must be one of \"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", \"service\", \"task\", \"volume\"\n"
+    );
+}
+
+#[test]
+fn a_format_of_just_table_is_the_default_table() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    assert_eq!(d.ok(&["images", "--format", "table"]), d.ok(&["images"]));
+    assert_eq!(
+        d.ok(&["images", "-q", "--format", "table"]),
+        d.ok(&["images", "-q"])
+    );
+    assert_eq!(
+        d.ok(&["history", "--format", "table", "app:1"]),
+        d.ok(&["history", "app:1"])
+    );
+    assert_eq!(
+        d.ok(&["history", "-H=false", "--format", "table", "app:1"]),
+        d.ok(&["history", "-H=false", "app:1"])
+    );
+}
+
+#[test]
 fn inspect_finds_images() {
     let d = Dokles::new();
     let t = scratch();
