@@ -643,7 +643,7 @@ pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         ))
     })?;
     if target_ref.digest().is_some() {
-        return Err(CliError::daemon(
+        return Err(CliError::plain(
             "refusing to create a tag with a digest reference",
         ));
     }
