@@ -645,6 +645,42 @@ fn tag_refuses_an_invalid_target() {
 }
 
 #[test]
+fn tag_refuses_a_digest_target() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let digest = format!("x@sha256:{}", "0".repeat(64));
+    assert_eq!(
+        d.run(&["tag", "app:1", &digest]).fails(1),
+        "refusing to create a tag with a digest reference\n"
+    );
+}
+
+#[test]
+fn tags_may_name_registries_and_nested_repositories() {
+    let d = Dokles::new();
+    let t = scratch();
+    let id = loaded(&d, t.path());
+    d.ok(&["tag", "app:1", "a/b/c:x"]);
+    d.ok(&["tag", "app:1", "localhost:5000/x/y:1"]);
+    assert_eq!(d.id_of("localhost:5000/x/y:1"), id);
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{json .RepoTags}}", "app:1"]),
+        "[\"a/b/c:x\",\"app:1\",\"other:latest\",\"localhost:5000/x/y:1\"]\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            "reference=*/*/*"
+        ]),
+        "a/b/c:x\nlocalhost:5000/x/y:1\n"
+    );
+}
+
+#[test]
 fn tag_requires_exactly_two_arguments() {
     let d = Dokles::new();
     assert_eq!(
