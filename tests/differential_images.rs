@@ -370,7 +370,7 @@ fn docker_save_of_an_imported_image_loads_into_dokles() {
         "CMD [\"sh\"]",
         "-m",
         "from the test",
-        common::busybox_rootfs_tar().to_str().unwrap(),
+        common::busybox_rootfs_tar(t.path()).to_str().unwrap(),
         &tag,
     ]);
     assert_eq!(imported.code, 0, "{imported:?}");

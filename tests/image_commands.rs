@@ -1,7 +1,7 @@
 //! The image commands of `dokles docker`, one behaviour per test, with the texts and exit
 //! codes the real Docker CLI (client 28, engine 20.10) prints for the same command.
 //!
-//! Images are made offline from the host's busybox: `busybox_rootfs_tar()` for `import`, and
+//! Images are made offline from the host's busybox: `busybox_rootfs()` for `import`, and
 //! [`ArchiveSpec`] docker-archives (two layers, a fixed config and history) for `load`.
 
 mod common;
@@ -1251,8 +1251,8 @@ fn import_from_a_file_creates_a_one_layer_image() {
 #[test]
 fn import_from_stdin_without_a_tag_makes_a_dangling_image() {
     let d = Dokles::new();
-    let tar = fs::read(common::busybox_rootfs_tar()).unwrap();
-    let out = d.run_stdin(&["import", "-"], &tar);
+    let tar = common::busybox_rootfs();
+    let out = d.run_stdin(&["import", "-"], tar);
     let id = out.ok().trim().to_string();
     assert_eq!(
         d.ok(&["images", "-q", "--filter", "dangling=true"]),
@@ -1263,7 +1263,10 @@ fn import_from_stdin_without_a_tag_makes_a_dangling_image() {
 #[test]
 fn import_applies_changes_and_message() {
     let d = Dokles::new();
-    let tar = common::busybox_rootfs_tar().to_str().unwrap().to_string();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
     d.ok(&[
         "import",
         "-c",
@@ -1297,7 +1300,10 @@ fn import_of_a_missing_file_fails() {
 #[test]
 fn import_refuses_an_invalid_tag() {
     let d = Dokles::new();
-    let tar = common::busybox_rootfs_tar().to_str().unwrap().to_string();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         d.run(&["import", &tar, "BAD"]).fails(1),
         "invalid reference format: repository name (library/BAD) must be lowercase\n"

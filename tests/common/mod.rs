@@ -56,16 +56,26 @@ pub fn binary() -> &'static str {
 /// dokles with a private state root, removed when dropped.
 pub struct Dokles {
     root: tempfile::TempDir,
+    work: tempfile::TempDir,
 }
 
 impl Dokles {
     pub fn new() -> Self {
-        Self {
-            root: tempfile::Builder::new()
-                .prefix("dokles-test-")
+        let temp = |prefix: &str| {
+            tempfile::Builder::new()
+                .prefix(prefix)
                 .tempdir()
-                .expect("temp state root"),
+                .expect("temp dir")
+        };
+        Self {
+            root: temp("dokles-test-root-"),
+            work: temp("dokles-test-work-"),
         }
+    }
+
+    /// A scratch directory that lives as long as this `Dokles`.
+    pub fn work(&self) -> &Path {
+        self.work.path()
     }
 
     /// The state root (canonical, as dokles reports paths under it).
@@ -119,7 +129,7 @@ impl Dokles {
     /// `docker import` the busybox rootfs as `tag`; returns the full image ID.
     #[track_caller]
     pub fn import_busybox(&self, tag: &str) -> String {
-        let tar = busybox_rootfs_tar();
+        let tar = busybox_rootfs_tar(self.work.path());
         self.ok(&["import", tar.to_str().unwrap(), tag])
             .trim()
             .to_string()
@@ -194,18 +204,6 @@ fn sha256_file(path: &Path) -> String {
     hex::encode(h.finalize())
 }
 
-/// A per-process directory for cached artefacts (removed with the process' temp dir guard).
-fn process_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("dokles-test-cache-")
-            .tempdir()
-            .expect("process temp dir")
-    })
-    .path()
-}
-
 /// The applets the host's busybox provides.
 fn busybox_applets() -> Vec<String> {
     let out = Command::new("/bin/busybox")
@@ -234,13 +232,12 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
-/// A busybox root filesystem as a tar (bytes are the same on every call): `bin/busybox`, an
-/// applet symlink for each applet, `etc/`, `tmp/`. Cached per test process.
-pub fn busybox_rootfs_tar() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = process_dir().join("busybox-rootfs.tar");
-        let mut b = tar::Builder::new(File::create(&path).expect("create rootfs tar"));
+/// A busybox root filesystem as a tar (the same bytes on every call): `bin/busybox`, an
+/// applet symlink for each applet, `etc/`, `tmp/`. Built once per test process, in memory.
+pub fn busybox_rootfs() -> &'static [u8] {
+    static TAR: OnceLock<Vec<u8>> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let mut b = tar::Builder::new(Vec::new());
         for dir in ["bin/", "etc/", "tmp/"] {
             let mut h = header(tar::EntryType::Directory, 0o755, 0);
             b.append_data(&mut h, dir, std::io::empty()).unwrap();
@@ -253,15 +250,23 @@ pub fn busybox_rootfs_tar() -> &'static Path {
             b.append_link(&mut h, format!("bin/{applet}"), "busybox")
                 .unwrap();
         }
-        b.into_inner().unwrap().sync_all().unwrap();
-        path
+        b.into_inner().unwrap()
     })
+}
+
+/// Write [`busybox_rootfs`] to `dir/busybox-rootfs.tar` (if not there yet) and return its path.
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let path = dir.join("busybox-rootfs.tar");
+    if !path.exists() {
+        fs::write(&path, busybox_rootfs()).expect("write rootfs tar");
+    }
+    path
 }
 
 /// The busybox rootfs plus `etc/salt` holding `salt`.
 fn salted_rootfs(salt: &str) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    let mut a = tar::Archive::new(File::open(busybox_rootfs_tar()).unwrap());
+    let mut a = tar::Archive::new(busybox_rootfs());
     for e in a.entries().unwrap() {
         let e = e.unwrap();
         let h = e.header().clone();
@@ -356,7 +361,7 @@ impl ArchiveSpec {
     /// to `path`; returns the image ID (`sha256:…`).
     pub fn write(&self, path: &Path) -> String {
         let base = match &self.salt {
-            None => fs::read(busybox_rootfs_tar()).unwrap(),
+            None => busybox_rootfs().to_vec(),
             Some(salt) => salted_rootfs(salt),
         };
         let motd = single_file_tar("etc/motd", self.motd.as_bytes());
