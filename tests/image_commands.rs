@@ -1254,9 +1254,14 @@ fn import_from_stdin_without_a_tag_makes_a_dangling_image() {
     let tar = common::busybox_rootfs();
     let out = d.run_stdin(&["import", "-"], tar);
     let id = out.ok().trim().to_string();
+    assert_eq!(common::mask_ids(&id), "<id>");
     assert_eq!(
         d.ok(&["images", "-q", "--filter", "dangling=true"]),
         format!("{}\n", short(&id))
+    );
+    assert_eq!(
+        normalise(&common::mask_ids(&d.ok(&["images"]))),
+        "REPOSITORY | TAG | IMAGE ID | CREATED | SIZE\n<none> | <none> | <id> | <ago> | 1.98MB\n"
     );
 }
 

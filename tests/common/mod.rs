@@ -486,6 +486,36 @@ fn normalise_times(line: &str) -> String {
     res.join(" ")
 }
 
+/// Replace image IDs — `sha256:` + 64 hex, bare 64 hex, and 12-hex short IDs standing as
+/// words — by `<id>`, for outputs whose IDs depend on when an image was made (`import`).
+pub fn mask_ids(s: &str) -> String {
+    let is_hex = |w: &str| {
+        w.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let bare = word.strip_prefix("sha256:").unwrap_or(word);
+        if (bare.len() == 64 || (bare.len() == 12 && bare.len() == word.len())) && is_hex(bare) {
+            out.push_str("<id>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == ':' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Replace `path` (a state root) by `<root>`.
 pub fn without_root(s: &str, root: &Path) -> String {
     s.replace(root.to_str().unwrap(), "<root>")
