@@ -53,7 +53,8 @@ fn plural(n: usize) -> &'static str {
 }
 
 impl Spec {
-    fn usage_error(&self, head: String, verb: &str) -> CliError {
+    /// A flag error: `head`, the usage line, a pointer to `--help`; exit 125.
+    pub fn usage_error(&self, head: String, verb: &str) -> CliError {
         CliError::Message {
             text: format!(
                 "{head}\n\nUsage:  {}\n\n{verb} '{} --help' for more information",
@@ -66,6 +67,7 @@ impl Spec {
     /// Check the positional argument count.
     pub fn check(&self, n: usize) -> Result<(), CliError> {
         let (ok, text, verb) = match self.arity {
+            Arity::Exact(0) => (n == 0, "accepts no arguments".to_string(), "Run"),
             Arity::Exact(k) => (n == k, format!("requires {k} {}", plural(k)), "Run"),
             Arity::AtLeast(k) => (
                 n >= k,
@@ -77,6 +79,12 @@ impl Spec {
         if ok {
             return Ok(());
         }
+        // docker/cli's RequiresMaxArgs really prints "SRun" (a typo in its format string).
+        let verb = if matches!(self.arity, Arity::AtMost(_)) {
+            "SRun"
+        } else {
+            verb
+        };
         let mut e = self.usage_error(format!("docker: '{}' {text}", self.path), verb);
         if let CliError::Message { code, .. } = &mut e {
             *code = 1;

@@ -12,10 +12,9 @@ use serde_json::{json, Value};
 
 use super::args::{Arity, Spec};
 use super::output::{render_inspect, render_list};
-use super::units::{ago, human_size};
+use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
 use crate::engine::image::cache::{self, Cache};
-use crate::engine::image::config::go_rfc3339_nano;
 use crate::engine::image::import::ImportOptions;
 use crate::engine::image::inspect::inspect;
 use crate::engine::image::layers::chain_ids;
@@ -70,11 +69,22 @@ pub fn image_group(ctx: &Context, args: &[String]) -> CliResult {
     }
 }
 
+/// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
+/// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
+/// does.
 fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
+    let args = usage
+        .strip_prefix("docker ")
+        .filter(|u| !u.starts_with(&format!("{name} ")))
+        .and_then(|u| u.split_once(' ').map(|(_, rest)| rest));
+    let usage = match args {
+        Some(rest) => format!("docker {name} {rest}"),
+        None => usage.to_string(),
+    };
     // Command paths are a small fixed set; leaking them once per invocation is fine.
     Spec {
         path: Box::leak(format!("docker {name}").into_boxed_str()),
-        usage,
+        usage: Box::leak(usage.into_boxed_str()),
         arity,
     }
 }
@@ -113,13 +123,35 @@ struct ImageFilters {
     since: Option<DateTime<Utc>>,
 }
 
-fn parse_image_filters(store: &ImageStore, raw: &[String]) -> Result<ImageFilters, CliError> {
+impl ImageFilters {
+    /// Whether the image carries every `label=key` / `label=key=value` asked for.
+    fn labels_match(&self, img: &Image) -> bool {
+        let labels = img
+            .config
+            .runtime_config()
+            .and_then(|c| c.get("Labels"))
+            .and_then(Value::as_object);
+        self.labels.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .is_some_and(|x| v.as_ref().is_none_or(|v| x.as_str() == Some(v)))
+        })
+    }
+}
+
+fn parse_image_filters(
+    spec: &Spec,
+    flag: &str,
+    store: &ImageStore,
+    raw: &[String],
+) -> Result<ImageFilters, CliError> {
     let mut f = ImageFilters::default();
     for item in raw {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(CliError::plain(format!(
-                "invalid argument \"{item}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'docker images --help'."
-            )));
+            return Err(spec.usage_error(
+                format!("invalid argument \"{item}\" for \"{flag}\" flag: bad format of filter (expected name=value)"),
+                "Run",
+            ));
         };
         match key {
             "dangling" => {
@@ -260,7 +292,33 @@ fn image_rows(img: &Image, refs: &[String]) -> Vec<Row> {
 /// Go's `time.Time.String()` in local time: `2026-11-23 13:55:49 +0000 UTC`.
 pub(super) fn go_time_string(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local);
-    local.format("%Y-%m-%d %H:%M:%S %z %Z").to_string()
+    let zone = zone_abbreviation(t.timestamp()).unwrap_or_else(|| local.format("%:z").to_string());
+    format!("{} {zone}", local.format("%Y-%m-%d %H:%M:%S %z"))
+}
+
+/// The local time zone's abbreviation at `secs` (`UTC`, `CET`, `CEST`), as the C library
+/// reads it from `TZ` / `/etc/localtime`; chrono knows offsets only.
+fn zone_abbreviation(secs: i64) -> Option<String> {
+    let time: libc::time_t = secs;
+    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for the
+    // call. `tm_zone` then points at static storage owned by the C library (or is null).
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&time, &mut tm).is_null() || tm.tm_zone.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(tm.tm_zone)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// Go's `time.Unix(t, 0).Format(time.RFC3339)` in local time (`history`'s CREATED AT).
+fn go_rfc3339_local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn short_or_full(id: &crate::engine::image::Digest, no_trunc: bool) -> String {
@@ -280,7 +338,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let a: ImagesArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
     let store = store(ctx);
-    let filters = parse_image_filters(&store, &a.filter)?;
+    let filters = parse_image_filters(&spec, "-f, --filter", &store, &a.filter)?;
     let mut refs = filters.references.clone();
     refs.extend(a.args.iter().cloned());
     let index = store.index()?;
@@ -303,16 +361,7 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         {
             continue;
         }
-        let labels = img
-            .config
-            .runtime_config()
-            .and_then(|c| c.get("Labels"))
-            .and_then(Value::as_object);
-        if !filters.labels.iter().all(|(k, v)| {
-            labels
-                .and_then(|l| l.get(k))
-                .is_some_and(|x| v.as_ref().is_none_or(|v| x.as_str() == Some(v)))
-        }) {
+        if !filters.labels_match(&img) {
             continue;
         }
         for r in image_rows(&img, &refs) {
@@ -327,12 +376,12 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
                 "Size": human_size(img.size),
                 "Tag": r.tag,
                 "UniqueSize": "N/A",
-                "VirtualSize": human_size(img.size),
+                "VirtualSize": human_size_4(img.size),
             }));
         }
     }
     let format = match (&a.format, a.quiet, a.digests) {
-        (Some(f), _, _) if !f.is_empty() => f.clone(),
+        (Some(f), _, _) if !f.is_empty() && f != "table" => f.clone(),
         (_, true, _) => "{{.ID}}".to_string(),
         (_, false, true) => {
             "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -553,7 +602,7 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let tag = match a.args.get(1) {
         None => None,
         Some(t) => {
-            let r = Reference::parse(t).map_err(|e| CliError::daemon(e.to_string()))?;
+            let r = Reference::parse(t).map_err(|e| CliError::plain(e.to_string()))?;
             Some(
                 r.with_default_tag()
                     .ok_or_else(|| CliError::daemon("cannot import with a digest reference"))?,
@@ -602,7 +651,7 @@ pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         ))
     })?;
     if target_ref.digest().is_some() {
-        return Err(CliError::daemon(
+        return Err(CliError::plain(
             "refusing to create a tag with a digest reference",
         ));
     }
@@ -711,7 +760,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let a: PruneArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
     let store = store(ctx);
-    let filters = parse_image_filters(&store, &a.filter)?;
+    let filters = parse_image_filters(&spec, "--filter", &store, &a.filter)?;
     let warning = if a.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
@@ -728,18 +777,16 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
         .collect();
     let mut tx = store.begin()?;
     let sizes_before = layer_sizes(&store)?;
-    let candidates: Vec<_> = tx
-        .index()
-        .images
-        .keys()
-        .filter(|id| {
-            let untagged = tx.index().is_untagged(id);
-            (a.all || (untagged && tx.index().children_of(id).is_empty()))
-                && filters.labels.is_empty()
-                && !used.contains(*id)
-        })
-        .cloned()
-        .collect();
+    let mut candidates = Vec::new();
+    for id in tx.index().images.keys() {
+        let untagged = tx.index().is_untagged(id);
+        if !(a.all || (untagged && tx.index().children_of(id).is_empty())) || used.contains(id) {
+            continue;
+        }
+        if filters.labels_match(&store.image(tx.index(), id)?) {
+            candidates.push(id.clone());
+        }
+    }
     let mut removals = Vec::new();
     for id in candidates {
         if tx.index().images.contains_key(&id) {
@@ -762,7 +809,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
         print_removals(&mut out, &removals, true)?;
         writeln!(out).map_err(io)?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(reclaimed)).map_err(io)?;
+    writeln!(out, "Total reclaimed space: {}", human_size_4(reclaimed)).map_err(io)?;
     Ok(())
 }
 
@@ -855,24 +902,26 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             "<missing>".to_string()
         };
         rows.push(json!({
-            "ID": id,
+            // Keys in the order `{{json .}}` prints them (docker/cli marshals a Go map).
+            "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
+            "CreatedAt": created.map(go_rfc3339_local).unwrap_or_default(),
+            "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
             "CreatedSince": match (created, a.human) {
                 (Some(t), true) => ago(t, now),
-                (Some(t), false) => go_rfc3339_nano(&t).trim_end_matches('Z').to_string() + "Z",
+                (Some(t), false) => go_rfc3339_local(t),
                 (None, _) => "N/A".to_string(),
             },
-            "CreatedAt": created.map(go_time_string).unwrap_or_default(),
-            "CreatedBy": if a.no_trunc { created_by.clone() } else { ellipsis(&created_by, 45) },
+            "ID": id,
             "Size": if a.human { human_size(*size) } else { size.to_string() },
-            "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
         }));
     }
     let format = match (&a.format, a.quiet) {
-        (Some(f), _) if !f.is_empty() => f.clone(),
+        (Some(f), _) if !f.is_empty() && f != "table" => f.clone(),
         (_, true) => "{{.ID}}".to_string(),
-        _ => {
+        _ if a.human => {
             "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
         }
+        _ => "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string(),
     };
     let headers = json!({
         "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
@@ -904,41 +953,88 @@ pub fn inspect_any(ctx: &Context, args: &[String]) -> CliResult {
     inspect_typed(ctx, args, None)
 }
 
+/// The kinds `docker inspect --type` knows (dokles has images and containers so far).
+const TYPES: [&str; 10] = [
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
 /// `inspect` of objects of one kind (`docker image inspect`, `docker container inspect`) or,
 /// with `forced` None, of any kind (`docker inspect [--type]`).
 pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> CliResult {
-    let (path, usage): (&'static str, &'static str) = match forced {
-        Some("image") => (
-            "docker image inspect",
-            "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
-        ),
-        Some(_) => (
-            "docker container inspect",
-            "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
-        ),
-        None => (
-            "docker inspect",
-            "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
-        ),
-    };
-    let spec = Spec {
-        path,
-        usage,
-        arity: Arity::AtLeast(1),
-    };
-    let a: InspectArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
-    let kind = match (forced, a.kind.as_deref()) {
-        (Some(k), _) => Some(k),
-        (None, Some(k @ ("image" | "container"))) => Some(k),
-        (None, Some(other)) => {
-            return Err(CliError::plain(format!(
-                "\"{other}\" is not a valid value for --type"
-            )))
+    let a: InspectArgs = match forced {
+        Some("image") => {
+            // `docker image inspect` has only --format (no --size, no --type).
+            #[derive(Parser, Debug)]
+            struct ImageInspectArgs {
+                #[arg(short = 'f', long = "format")]
+                format: Option<String>,
+                args: Vec<String>,
+            }
+            let spec = spec(
+                "image inspect",
+                "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
+                Arity::AtLeast(1),
+            );
+            let a: ImageInspectArgs = spec.parse(args)?;
+            spec.check(a.args.len())?;
+            InspectArgs {
+                format: a.format,
+                size: false,
+                kind: None,
+                args: a.args,
+            }
         }
-        (None, None) => None,
+        Some(_) => {
+            let spec = spec(
+                "container inspect",
+                "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+                Arity::AtLeast(1),
+            );
+            let a: InspectArgs = spec.parse(args)?;
+            spec.check(a.args.len())?;
+            a
+        }
+        None => {
+            let spec = spec(
+                "inspect",
+                "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
+                Arity::AtLeast(1),
+            );
+            let a: InspectArgs = spec.parse(args)?;
+            spec.check(a.args.len())?;
+            a
+        }
     };
-    let _ = a.size;
+    if let Some(k) = &a.kind {
+        if !TYPES.contains(&k.as_str()) {
+            return Err(CliError::plain(format!(
+                "unknown type: {k:?}: must be one of {}",
+                TYPES.map(|t| format!("{t:?}")).join(", ")
+            )));
+        }
+    }
+    let kind = forced.or(a.kind.as_deref());
+    if let Some(k) = kind {
+        if k != "image" && k != "container" {
+            // Kinds dokles does not have yet hold no objects.
+            let errors: Vec<String> = a
+                .args
+                .iter()
+                .map(|n| format!("Error: No such {k}: {n}"))
+                .collect();
+            render_inspect(a.format.as_deref(), &[])?;
+            return Err(CliError::plain(errors.join("\n")));
+        }
+    }
     let store = store(ctx);
     let mut objects = Vec::new();
     let mut errors = Vec::new();
@@ -954,7 +1050,13 @@ pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> Cl
             continue;
         }
         match store.get(name) {
-            Ok(img) => objects.push(inspect(&store, &img)),
+            Ok(img) => {
+                if a.size {
+                    // An image's size is always in its inspect output.
+                    eprintln!("WARNING: --size ignored for image");
+                }
+                objects.push(inspect(&store, &img))
+            }
             Err(ImageError::NoSuchImage(shown)) => errors.push(match kind {
                 Some(_) => format!(
                     "Error response from daemon: no such image: {name}: No such image: {shown}"
@@ -967,7 +1069,10 @@ pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> Cl
             )),
         }
     }
-    if !(objects.is_empty() && a.format.is_some()) {
+    if objects.is_empty() && a.format.is_some() {
+        // docker/cli's TemplateInspector flushes a bare newline when nothing was rendered.
+        println!();
+    } else {
         render_inspect(a.format.as_deref(), &objects)?;
     }
     if errors.is_empty() {

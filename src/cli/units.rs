@@ -5,6 +5,16 @@ use chrono::{DateTime, Utc};
 
 /// `units.HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits, Go's `%g`.
 pub fn human_size(size: u64) -> String {
+    human_size_with_precision(size, 3)
+}
+
+/// `units.HumanSize(size)`: as [`human_size`] with four significant digits (what `prune`
+/// prints as reclaimed space).
+pub fn human_size_4(size: u64) -> String {
+    human_size_with_precision(size, 4)
+}
+
+fn human_size_with_precision(size: u64, precision: usize) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut s = size as f64;
     let mut i = 0;
@@ -12,7 +22,7 @@ pub fn human_size(size: u64) -> String {
         s /= 1000.0;
         i += 1;
     }
-    format!("{}{}", go_g(s, 3), UNITS[i])
+    format!("{}{}", go_g(s, precision), UNITS[i])
 }
 
 /// Go's `%.{prec}g` for non-negative values.
@@ -93,6 +103,8 @@ mod tests {
         assert_eq!(human_size(5_000_000), "5MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_020_000_000), "1.02GB");
+        assert_eq!(human_size_4(1_984_132), "1.984MB");
+        assert_eq!(human_size_4(6), "6B");
     }
 
     #[test]

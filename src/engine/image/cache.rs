@@ -218,7 +218,7 @@ pub fn pull(
         }
     }
     if let Some(t) = &tag {
-        tx.set_tag(t, &entry.id);
+        tx.add_tag(t, &entry.id);
     }
     tx.index_mut()
         .repo_digests

@@ -19,6 +19,15 @@ pub fn docker_config(raw: Option<&Value>) -> Value {
             .unwrap_or(Value::Bool(false))
     };
     let nullable = |k: &str| get(k).unwrap_or(Value::Null);
+    // Go maps (ExposedPorts, Volumes, Labels) marshal with their keys sorted.
+    let go_map = |k: &str| match get(k) {
+        Some(Value::Object(o)) => {
+            let mut entries: Vec<(String, Value)> = o.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        other => other.unwrap_or(Value::Null),
+    };
     let mut m = Map::new();
     m.insert("Hostname".into(), text("Hostname"));
     m.insert("Domainname".into(), text("Domainname"));
@@ -26,8 +35,9 @@ pub fn docker_config(raw: Option<&Value>) -> Value {
     m.insert("AttachStdin".into(), flag("AttachStdin"));
     m.insert("AttachStdout".into(), flag("AttachStdout"));
     m.insert("AttachStderr".into(), flag("AttachStderr"));
-    if let Some(p) = get("ExposedPorts").filter(|v| !v.is_null()) {
-        m.insert("ExposedPorts".into(), p);
+    let ports = go_map("ExposedPorts");
+    if !ports.is_null() {
+        m.insert("ExposedPorts".into(), ports);
     }
     m.insert("Tty".into(), flag("Tty"));
     m.insert("OpenStdin".into(), flag("OpenStdin"));
@@ -41,11 +51,11 @@ pub fn docker_config(raw: Option<&Value>) -> Value {
         m.insert("ArgsEscaped".into(), a);
     }
     m.insert("Image".into(), text("Image"));
-    m.insert("Volumes".into(), nullable("Volumes"));
+    m.insert("Volumes".into(), go_map("Volumes"));
     m.insert("WorkingDir".into(), text("WorkingDir"));
     m.insert("Entrypoint".into(), nullable("Entrypoint"));
     m.insert("OnBuild".into(), nullable("OnBuild"));
-    m.insert("Labels".into(), nullable("Labels"));
+    m.insert("Labels".into(), go_map("Labels"));
     for k in ["StopSignal", "StopTimeout", "Shell"] {
         if let Some(v) = get(k).filter(|v| !v.is_null()) {
             m.insert(k.into(), v);

@@ -67,10 +67,17 @@ impl Index {
     }
 
     /// Point `tag` at `id`; returns the image the tag was taken from, if another one.
-    pub fn set_tag(&mut self, tag: &TaggedRef, id: &Digest, now: DateTime<Utc>) -> Option<Digest> {
+    /// `tag_time` becomes the image's `LastTagTime` when given (Docker records it for
+    /// `docker tag` and `import`, not for `load` or `pull`).
+    pub fn set_tag(
+        &mut self,
+        tag: &TaggedRef,
+        id: &Digest,
+        tag_time: Option<DateTime<Utc>>,
+    ) -> Option<Digest> {
         let old = self.tags.insert(tag.full(), id.clone());
-        if let Some(rec) = self.images.get_mut(id) {
-            rec.last_tag_time = Some(now);
+        if let (Some(rec), Some(t)) = (self.images.get_mut(id), tag_time) {
+            rec.last_tag_time = Some(t);
         }
         old.filter(|o| o != id)
     }

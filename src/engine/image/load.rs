@@ -100,7 +100,7 @@ pub fn load(store: &ImageStore, input: impl Read) -> Result<Vec<LoadEvent>> {
             events.push(LoadEvent::LoadedId(id.clone()));
         }
         for tag in tags {
-            if let Some(old) = tx.set_tag(&tag, &id) {
+            if let Some(old) = tx.add_tag(&tag, &id) {
                 events.push(LoadEvent::Renamed {
                     tag: tag.clone(),
                     old,

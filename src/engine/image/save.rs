@@ -18,8 +18,10 @@ pub const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MT_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-/// The images and tags a list of `save` arguments names, in argument order. A repository name
-/// without a tag saves all of that repository's tags, as Docker does; an ID saves no tag.
+/// The images and tags a list of `save` arguments names, in argument order, by the rules of
+/// Docker's `tarexport.parseNames`: a repository name without a tag saves every tag of that
+/// repository (or, if it has none, the image the name finds as an ID); `name:tag` saves that
+/// tag; an ID (`8ebf`, `sha256:8ebf…`) or a digest saves the image without a tag.
 pub fn select(
     store: &ImageStore,
     names: &[String],
@@ -27,32 +29,53 @@ pub fn select(
     let index = store.index()?;
     let mut out: Vec<(Image, Vec<TaggedRef>)> = Vec::new();
     for name in names {
-        let id = store.resolve(&index, name).map_err(|e| match e {
-            ImageError::NoSuchImage(_) => ImageError::NoSuchImage(name.clone()),
-            other => other,
-        })?;
-        let image = store.image(&index, &id)?;
-        let tags: Vec<TaggedRef> = match Reference::parse(name) {
-            Ok(r) if r.digest().is_none() && !image.id.hex().starts_with(name) => match r.tag() {
-                Some(_) => r.with_default_tag().into_iter().collect(),
-                None => image
+        let by_id = || {
+            store.resolve(&index, name).map_err(|e| match e {
+                ImageError::NoSuchImage(_) => ImageError::NoSuchImage(name.clone()),
+                other => other,
+            })
+        };
+        let by_reference = || {
+            store.resolve(&index, name).map_err(|e| match e {
+                ImageError::NoSuchImage(_) => {
+                    ImageError::Other(anyhow::anyhow!("reference does not exist"))
+                }
+                other => other,
+            })
+        };
+        let picks: Vec<(Digest, Option<TaggedRef>)> = match Reference::parse(name) {
+            // "sha256:8ebf" parses as repository "sha256"; Docker takes it as an ID.
+            Ok(r) if r.repo().familiar() == "sha256" => vec![(by_id()?, None)],
+            Ok(r) if r.digest().is_some() => vec![(by_reference()?, None)],
+            Ok(r) if r.tag().is_some() => vec![(by_reference()?, r.with_default_tag())],
+            Ok(r) => {
+                let tagged: Vec<(Digest, Option<TaggedRef>)> = index
                     .tags
                     .iter()
-                    .filter(|t| t.repo() == r.repo())
-                    .cloned()
-                    .collect(),
-            },
-            _ => Vec::new(),
-        };
-        match out.iter_mut().find(|(i, _)| i.id == image.id) {
-            Some((_, existing)) => {
-                for t in tags {
-                    if !existing.contains(&t) {
-                        existing.push(t);
-                    }
+                    .filter_map(|(full, id)| {
+                        let t = Reference::parse(full).ok()?.with_default_tag()?;
+                        (t.repo() == r.repo()).then(|| (id.clone(), Some(t)))
+                    })
+                    .collect();
+                if tagged.is_empty() {
+                    vec![(by_id()?, None)]
+                } else {
+                    tagged
                 }
             }
-            None => out.push((image, tags)),
+            Err(_) => vec![(by_id()?, None)],
+        };
+        for (id, tag) in picks {
+            match out.iter_mut().find(|(i, _)| i.id == id) {
+                Some((_, existing)) => {
+                    if let Some(t) = tag {
+                        if !existing.contains(&t) {
+                            existing.push(t);
+                        }
+                    }
+                }
+                None => out.push((store.image(&index, &id)?, tag.into_iter().collect())),
+            }
         }
     }
     Ok(out)

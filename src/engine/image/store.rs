@@ -163,7 +163,9 @@ impl ImageStore {
             .iter()
             .filter_map(|t| Reference::parse(t).ok()?.with_default_tag())
             .collect();
-        tags.sort();
+        // Docker's reference store lists an image's tags sorted by their full string
+        // (so `app-x:latest` comes before `app:1`).
+        tags.sort_by_cached_key(|t| t.full());
         Ok(Image {
             id: id.clone(),
             config,
@@ -312,9 +314,15 @@ impl<'s> Transaction<'s> {
         Ok(true)
     }
 
-    /// Point `tag` at `id`; returns the image the tag moved away from, if any.
+    /// Point `tag` at `id` as `docker tag` does, recording the tag time; returns the image
+    /// the tag moved away from, if any.
     pub fn set_tag(&mut self, tag: &TaggedRef, id: &Digest) -> Option<Digest> {
-        self.index.set_tag(tag, id, Utc::now())
+        self.index.set_tag(tag, id, Some(Utc::now()))
+    }
+
+    /// Point `tag` at `id` as `docker load` and `pull` do: `LastTagTime` stays as it was.
+    pub fn add_tag(&mut self, tag: &TaggedRef, id: &Digest) -> Option<Digest> {
+        self.index.set_tag(tag, id, None)
     }
 
     /// Remove an image by name with Docker's `rmi` rules (moby's `ImageDelete`): a tag that is

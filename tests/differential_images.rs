@@ -1,0 +1,503 @@
+//! dokles and the real Docker Engine side by side: the same archives loaded into both must
+//! list, show history and inspect alike; each one's `save` output must load into the other
+//! (and run there); skopeo must read dokles' archives, and dokles the OCI layouts skopeo writes.
+//!
+//! These tests need a reachable Docker daemon and fail loudly without one. Every image they
+//! put into Docker has a unique repository name and is removed again, even when a test fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{json, unique_name, ArchiveSpec, Dokles, Output};
+use serde_json::Value;
+
+/// Run the real docker CLI.
+fn docker(args: &[&str]) -> Output {
+    let out = Command::new("docker")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("the docker CLI is installed");
+    Output {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// Images put into the real Docker by a test; removed on drop, pass or fail.
+struct DockerImages {
+    refs: Vec<String>,
+}
+
+impl DockerImages {
+    /// Check that Docker answers; panics (never skips) if not.
+    fn new() -> Self {
+        let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
+        assert!(
+            info.code == 0 && !info.stdout.trim().is_empty(),
+            "these tests need a running Docker daemon (`docker info` failed): {info:?}"
+        );
+        Self { refs: Vec::new() }
+    }
+
+    fn track(&mut self, r: &str) {
+        self.refs.push(r.to_string());
+    }
+}
+
+impl Drop for DockerImages {
+    fn drop(&mut self) {
+        for r in &self.refs {
+            let _ = docker(&["rmi", "-f", r]);
+        }
+    }
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("dokles-diff-")
+        .tempdir()
+        .unwrap()
+}
+
+/// Run the same docker arguments against both and require equal stdout, stderr and exit code.
+#[track_caller]
+fn same(d: &Dokles, args: &[&str]) -> String {
+    let ours = d.run(args);
+    let theirs = docker(args);
+    assert_eq!(
+        (ours.code, &ours.stderr, &ours.stdout),
+        (theirs.code, &theirs.stderr, &theirs.stdout),
+        "`docker {}` differs (left: dokles, right: Docker)",
+        args.join(" ")
+    );
+    ours.stdout
+}
+
+/// As [`same`] for `images`, whose rows Docker's CLI groups by repository in Go map order
+/// (random between runs): the rows are compared as a set, the header as is.
+#[track_caller]
+fn same_images(d: &Dokles, args: &[&str]) {
+    let sorted = |o: Output| {
+        let mut lines: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+        let body = if args.contains(&"-q") || args.contains(&"--format") {
+            &mut lines[..]
+        } else {
+            &mut lines[1..]
+        };
+        body.sort();
+        (o.code, o.stderr, lines)
+    };
+    assert_eq!(
+        sorted(d.run(args)),
+        sorted(docker(args)),
+        "`docker {}` differs (left: dokles, right: Docker)",
+        args.join(" ")
+    );
+}
+
+/// `image inspect` output with what legitimately differs between engines blanked: the layer
+/// directories on the host and the engine version that wrote the config.
+fn comparable_inspect(text: &str) -> String {
+    let mut v = json(text);
+    for img in v.as_array_mut().unwrap() {
+        let o = img.as_object_mut().unwrap();
+        if let Some(data) = o
+            .get_mut("GraphDriver")
+            .and_then(|g| g.get_mut("Data"))
+            .and_then(Value::as_object_mut)
+        {
+            for (_, path) in data.iter_mut() {
+                *path = Value::String("<host path>".into());
+            }
+        }
+    }
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+/// Write an archive with unique repository names (and a unique base layer) for one test.
+fn unique_archive(dir: &Path, tags: &[&str]) -> (std::path::PathBuf, String, Vec<String>) {
+    let repo = unique_name("dokles-diff");
+    let tags: Vec<String> = tags.iter().map(|t| format!("{repo}{t}")).collect();
+    let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let path = dir.join("image.tar");
+    let id = ArchiveSpec::new(&tag_refs, "differential\n")
+        .label("org.dokles.diff", &repo)
+        .salt(&repo)
+        .write(&path);
+    (path, id, tags)
+}
+
+#[test]
+fn loading_the_same_archive_gives_the_same_images_history_and_inspect() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, id, tags) = unique_archive(t.path(), &[":1", "-other:latest"]);
+    for tag in &tags {
+        guard.track(tag);
+    }
+    let d = Dokles::new();
+    let a = archive.to_str().unwrap();
+    same(&d, &["load", "-i", a]);
+
+    let repo = tags[0].trim_end_matches(":1");
+    same_images(&d, &["images", repo]);
+    same_images(&d, &["images", "--no-trunc", repo]);
+    same_images(&d, &["images", "--digests", &tags[1]]);
+    same_images(&d, &["images", "-q", repo]);
+    let reference = format!("reference={repo}*");
+    same_images(&d, &["images", "--filter", &reference]);
+    same_images(
+        &d,
+        &[
+            "images",
+            "--filter",
+            &reference,
+            "--filter",
+            "label=org.dokles.test",
+        ],
+    );
+    same_images(
+        &d,
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}|{{.Tag}}|{{.ID}}|{{.Size}}|{{.CreatedAt}}|{{.CreatedSince}}",
+            repo,
+        ],
+    );
+
+    for image in [tags[0].as_str(), id.as_str()] {
+        same(&d, &["history", image]);
+        same(&d, &["history", "--no-trunc", image]);
+        same(&d, &["history", "-H=false", image]);
+        same(&d, &["history", "-q", image]);
+        same(
+            &d,
+            &[
+                "history",
+                "--format",
+                "{{.ID}}|{{.CreatedAt}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}",
+                image,
+            ],
+        );
+    }
+
+    let ours = d.ok(&["image", "inspect", &tags[0]]);
+    let theirs = docker(&["image", "inspect", &tags[0]]);
+    assert_eq!(theirs.code, 0, "{theirs:?}");
+    assert_eq!(
+        comparable_inspect(&ours),
+        comparable_inspect(&theirs.stdout)
+    );
+    same(
+        &d,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{.Size}} {{.Os}} {{.Architecture}} {{json .RepoTags}}",
+            &tags[1],
+        ],
+    );
+}
+
+#[test]
+fn tag_and_rmi_print_the_same_lines() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, id, tags) = unique_archive(t.path(), &[":1"]);
+    let repo = tags[0].trim_end_matches(":1").to_string();
+    let second = format!("{repo}-second:2");
+    let third = format!("{repo}:3");
+    for r in [&tags[0], &second, &third] {
+        guard.track(r);
+    }
+    let d = Dokles::new();
+    same(&d, &["load", "-i", archive.to_str().unwrap()]);
+    same(&d, &["tag", &tags[0], &second]);
+    same(&d, &["tag", &id, &third]);
+    same_images(&d, &["images", "--filter", &format!("reference={repo}*")]);
+    // In two repositories now: removing by ID needs -f.
+    same(&d, &["rmi", &common::short(&id)]);
+    same(&d, &["rmi", &third]);
+    same(&d, &["rmi", &second, &format!("{repo}:nope")]);
+    // The last tag: the image and its (unique) layers go.
+    same(&d, &["rmi", &tags[0]]);
+    same_images(&d, &["images", "-q", &repo]);
+    same(&d, &["rmi", &tags[0]]);
+}
+
+#[test]
+fn error_texts_and_exit_codes_match() {
+    let _guard = DockerImages::new();
+    let d = Dokles::new();
+    let missing = unique_name("dokles-diff-missing");
+    let missing_tag = format!("{missing}:1");
+    for args in [
+        vec!["rmi", missing.as_str()],
+        vec!["rmi"],
+        vec!["image", "rm"],
+        vec!["rmi", "--bogus", "x"],
+        vec!["images", "--bogus"],
+        vec!["images", "a", "b"],
+        vec!["images", "--filter", "xx"],
+        vec!["images", "--filter", "foo=bar"],
+        vec!["images", "--filter", "dangling=maybe"],
+        vec!["image", "ls", "-f", "xx"],
+        vec!["tag", "a"],
+        vec!["tag", missing.as_str(), "x"],
+        vec!["history"],
+        vec!["history", missing.as_str()],
+        vec!["image", "history", "-z", "x"],
+        vec!["image", "inspect", missing.as_str()],
+        vec!["image", "inspect", "-f", "{{.Id}}", missing.as_str()],
+        vec!["inspect", missing.as_str()],
+        vec!["inspect", "-f", "{{.Id}}", missing.as_str()],
+        vec!["save", "-o", "/tmp/never-written.tar", missing.as_str()],
+        vec!["save", "-o", "/tmp/never-written.tar", &missing_tag],
+        vec!["save", "-o", "/tmp/never-written.tar", "sha256:0000"],
+        vec!["load", "extra"],
+        vec!["load", "-i", "/nonexistent/archive.tar"],
+        vec!["image", "load", "-i"],
+        vec!["image", "prune", "x"],
+        vec!["image", "prune", "--filter", "xx"],
+        vec!["import"],
+        vec!["import", "/nonexistent.tar"],
+        vec!["inspect", "--type", "bogus", "x"],
+        vec!["image", "inspect", "--size", "x"],
+        vec!["images", "--format", "table", "-q", missing.as_str()],
+        vec!["pull"],
+        vec!["pull", "a", "b"],
+        vec!["pull", "BAD"],
+        vec!["pull", "-a", "x:1"],
+        vec!["pull", "--bogus", "x"],
+    ] {
+        same(&d, &args);
+    }
+}
+
+#[test]
+fn tag_refuses_an_uppercase_name_like_docker() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, _, tags) = unique_archive(t.path(), &[":1"]);
+    guard.track(&tags[0]);
+    let d = Dokles::new();
+    same(&d, &["load", "-i", archive.to_str().unwrap()]);
+    same(&d, &["tag", &tags[0], "BAD"]);
+    same(&d, &["tag", &tags[0], "bad name"]);
+}
+
+#[test]
+fn dokles_save_loads_into_docker_and_runs_there() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, id, tags) = unique_archive(t.path(), &[":1"]);
+    guard.track(&tags[0]);
+    let d = Dokles::new();
+    d.load(&archive);
+    let saved = t.path().join("from-dokles.tar");
+    d.ok(&["save", "-o", saved.to_str().unwrap(), &tags[0]]);
+
+    let loaded = docker(&["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(loaded.code, 0, "{loaded:?}");
+    assert_eq!(loaded.stdout, format!("Loaded image: {}\n", tags[0]));
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &tags[0]]).stdout,
+        format!("{id}\n")
+    );
+    let run = docker(&["run", "--rm", "--network", "none", &tags[0], "echo", "ok"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "ok\n"), "{run:?}");
+    let run = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tags[0],
+        "cat",
+        "/etc/motd",
+    ]);
+    assert_eq!(run.stdout, "differential\n", "{run:?}");
+    same(&d, &["history", "--no-trunc", &tags[0]]);
+}
+
+#[test]
+fn docker_save_loads_into_dokles() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, id, tags) = unique_archive(t.path(), &[":1", ":2"]);
+    for tag in &tags {
+        guard.track(tag);
+    }
+    assert_eq!(docker(&["load", "-i", archive.to_str().unwrap()]).code, 0);
+    let saved = t.path().join("from-docker.tar");
+    let out = docker(&["save", "-o", saved.to_str().unwrap(), &tags[0], &tags[1]]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let d = Dokles::new();
+    let loaded = d.load(&saved);
+    let mut lines: Vec<&str> = loaded.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!("Loaded image: {}", tags[0]),
+            format!("Loaded image: {}", tags[1])
+        ]
+    );
+    assert_eq!(d.id_of(&tags[1]), id);
+    let repo = tags[0].trim_end_matches(":1");
+    same_images(&d, &["images", repo]);
+    same(&d, &["history", &tags[0]]);
+    let ours = d.ok(&["image", "inspect", &tags[0]]);
+    let theirs = docker(&["image", "inspect", &tags[0]]).stdout;
+    assert_eq!(comparable_inspect(&ours), comparable_inspect(&theirs));
+}
+
+#[test]
+fn docker_save_of_an_imported_image_loads_into_dokles() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let tag = format!("{}:imported", unique_name("dokles-diff"));
+    guard.track(&tag);
+    let imported = docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-m",
+        "from the test",
+        common::busybox_rootfs_tar(t.path()).to_str().unwrap(),
+        &tag,
+    ]);
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let saved = t.path().join("imported.tar");
+    assert_eq!(
+        docker(&["save", "-o", saved.to_str().unwrap(), &tag]).code,
+        0
+    );
+    let d = Dokles::new();
+    assert_eq!(d.load(&saved), format!("Loaded image: {tag}\n"));
+    assert_eq!(d.id_of(&tag), imported.stdout.trim());
+    // Imported images carry the engine's version; inspect agrees except for host paths and
+    // the tag time (Docker's import records it, a load does not).
+    let mut ours = json(&d.ok(&["image", "inspect", &tag]));
+    let mut theirs = json(&docker(&["image", "inspect", &tag]).stdout);
+    for v in [&mut ours, &mut theirs] {
+        v[0]["GraphDriver"]["Data"] = Value::Null;
+        v[0]["Metadata"] = Value::Null;
+    }
+    assert_eq!(ours, theirs);
+    // Imported just now: the CREATED column may tick between the two commands.
+    assert_eq!(
+        common::normalise(&d.ok(&["history", "--no-trunc", &tag])),
+        common::normalise(&docker(&["history", "--no-trunc", &tag]).stdout)
+    );
+}
+
+/// Tar up a directory's contents (as a student would with `tar -C dir -cf out .`).
+fn tar_dir(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn skopeo_reads_dokles_archives_and_dokles_loads_skopeos_oci_layouts() {
+    let _guard = DockerImages::new();
+    let t = scratch();
+    let (archive, id, tags) = unique_archive(t.path(), &[":1"]);
+    let d = Dokles::new();
+    d.load(&archive);
+    let saved = t.path().join("saved.tar");
+    d.ok(&["save", "-o", saved.to_str().unwrap(), &tags[0]]);
+
+    let inspect = Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("docker-archive:{}", saved.display()))
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let v = json(&String::from_utf8_lossy(&inspect.stdout));
+    assert_eq!(v["Architecture"], "amd64");
+    assert_eq!(v["Os"], "linux");
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
+    assert_eq!(v["Labels"]["org.dokles.test"], "busybox");
+    let raw_config = Command::new("skopeo")
+        .args(["inspect", "--config", "--raw"])
+        .arg(format!("docker-archive:{}", saved.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        format!("sha256:{}", common::sha256_hex(&raw_config.stdout)),
+        id,
+        "the config skopeo reads is the image's config"
+    );
+
+    let oci = t.path().join("oci");
+    let copy = Command::new("skopeo")
+        .arg("copy")
+        .arg(format!("docker-archive:{}", saved.display()))
+        .arg(format!("oci:{}:{}", oci.display(), "v1"))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    let oci_tar = t.path().join("oci.tar");
+    tar_dir(&oci, &oci_tar);
+
+    // skopeo rewrites the config as an OCI config (other key order), so the image ID in the
+    // layout is the digest of that new config.
+    let index = json(&std::fs::read_to_string(oci.join("index.json")).unwrap());
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest = json(
+        &std::fs::read_to_string(oci.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
+    );
+    let oci_id = manifest["config"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+
+    let e = Dokles::new();
+    // skopeo names the manifest "v1", a bare tag without a repository: the image loads
+    // untagged.
+    assert_eq!(e.load(&oci_tar), format!("Loaded image ID: {oci_id}\n"));
+    // Same layers (the diff IDs of the gzip-compressed blobs), same history, same size.
+    let layers = "{{json .RootFS.Layers}} {{.Size}} {{.Created}}";
+    assert_eq!(
+        e.ok(&["image", "inspect", "-f", layers, &oci_id]),
+        d.ok(&["image", "inspect", "-f", layers, &id])
+    );
+    let history = |x: &Dokles, image: &str| {
+        x.ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}|{{.Size}}|{{.Comment}}",
+            image,
+        ])
+    };
+    assert_eq!(history(&e, &oci_id), history(&d, &id));
+    // And what dokles saves from it loads into a third root as the same image.
+    let again = t.path().join("again.tar");
+    e.ok(&["save", "-o", again.to_str().unwrap(), &oci_id]);
+    let f = Dokles::new();
+    assert_eq!(f.load(&again), format!("Loaded image ID: {oci_id}\n"));
+}
