@@ -62,6 +62,11 @@ pub fn render_list(
 
 /// `inspect` output: a JSON array indented like Go's `json.MarshalIndent(v, "", "    ")`,
 /// or one rendered line per object with `-f` (parsed as typed, as Docker does).
+///
+/// Like docker/cli, a `-f` template runs first on the *typed* view of an object (the Go
+/// struct the client decodes: field `ID` rather than `Id`, the image config without empty
+/// fields, times as Go prints `time.Time`), and only if that fails on the raw JSON, whose maps
+/// `json` prints with sorted keys.
 pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -77,7 +82,10 @@ pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), Cli
             })?;
             let options = RenderOptions::inspect();
             for o in objects {
-                match t.render_with(o, &options) {
+                let rendered = t
+                    .render_with(&typed_view(o), &options)
+                    .or_else(|_| t.render_with(&sorted(o), &options));
+                match rendered {
                     Ok(line) => writeln!(out, "{line}").map_err(io_error)?,
                     Err(e) => {
                         writeln!(out).map_err(io_error)?;
@@ -88,6 +96,108 @@ pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), Cli
         }
     }
     out.flush().map_err(io_error)
+}
+
+/// The image config fields of the client's typed config, in its field order; all omitempty.
+const TYPED_IMAGE_CONFIG: [&str; 13] = [
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
+];
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    }
+}
+
+/// Go's `time.Time` printed by a template: `2006-01-02 15:04:05.999999999 -0700 MST`.
+fn go_time_value(s: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let frac = t.timestamp_subsec_nanos();
+    let base = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    Some(if frac == 0 {
+        format!("{base} +0000 UTC")
+    } else {
+        format!(
+            "{base}.{} +0000 UTC",
+            format!("{frac:09}").trim_end_matches('0')
+        )
+    })
+}
+
+/// The typed view of an inspect object (see [`render_inspect`]).
+fn typed_view(raw: &Value) -> Value {
+    let Value::Object(o) = raw else {
+        return raw.clone();
+    };
+    let is_image = o.contains_key("RootFS");
+    let mut t = serde_json::Map::new();
+    for (k, v) in o {
+        match k.as_str() {
+            "Id" => {
+                t.insert("ID".into(), v.clone());
+            }
+            "Config" if is_image => {
+                let mut c = serde_json::Map::new();
+                for f in TYPED_IMAGE_CONFIG {
+                    if let Some(x) = v.get(f).filter(|x| !is_empty(x)) {
+                        c.insert(f.into(), x.clone());
+                    }
+                }
+                t.insert(k.clone(), Value::Object(c));
+            }
+            "Metadata" => {
+                let mut m = v.clone();
+                if let Some(s) = m
+                    .get("LastTagTime")
+                    .and_then(Value::as_str)
+                    .and_then(go_time_value)
+                {
+                    m["LastTagTime"] = Value::String(s);
+                }
+                t.insert(k.clone(), m);
+            }
+            _ => {
+                t.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(t)
+}
+
+/// Raw JSON decoded into Go maps: keys sorted at every level.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Go's `json.MarshalIndent` with four spaces (and no HTML escaping, as Docker's CLI).

@@ -56,28 +56,78 @@ pub fn ingest_layer(
     parent: Option<&Digest>,
     expected: Option<&Digest>,
 ) -> Result<LayerMeta> {
-    let store = tx.store();
     let staging = tx.staging()?;
-    let diff = staging.path().join("layer/diff");
-    fs::create_dir_all(&diff).with_context(|| format!("cannot create {}", diff.display()))?;
     let blob_path = staging.path().join("layer.tar");
     let blob = File::create(&blob_path).context("cannot create staged layer blob")?;
-
-    let tee = Tee {
+    let mut tee = Tee {
         reader: Hashing::new(maybe_decompress(reader)?),
         writer: io::BufWriter::with_capacity(1 << 20, blob),
     };
-    let mut tee = tee;
-    unpack_layer(&mut tee, &diff, &UnpackOptions::default()).context("cannot unpack layer")?;
-    // The tar reader stops at the end-of-archive marker; hash the padding after it too.
-    io::copy(&mut tee, &mut io::sink()).context("cannot read layer")?;
+    let diff = unpack_staged(&staging, &mut tee)?;
     let Tee { reader, writer } = tee;
     writer
         .into_inner()
         .map_err(|e| e.into_error())
         .context("cannot write staged layer blob")?;
     let (diff_id, _, _) = reader.finish();
+    store_layer(tx, &staging, &diff, &blob_path, diff_id, parent, expected)
+}
 
+/// Ingest a layer tarball that already sits in a staging file (an extracted image archive):
+/// an uncompressed one is hashed and unpacked in one read and then moved into the blob
+/// store as is, without another copy.
+pub fn ingest_layer_file(
+    tx: &Transaction<'_>,
+    path: &Path,
+    parent: Option<&Digest>,
+    expected: Option<&Digest>,
+) -> Result<LayerMeta> {
+    // The same tar may serve several layers of an archive; after the first it is a blob.
+    if let Some(d) = expected.filter(|d| !path.exists() && tx.store().blobs().contains(d)) {
+        let blob = open(&tx.store().blobs().path(d))?;
+        return ingest_layer(tx, blob, parent, expected);
+    }
+    let mut file = open(path)?;
+    let mut magic = [0u8; 6];
+    let n = file.read(&mut magic).context("cannot read layer")?;
+    let compressed = n >= 2 && magic[..2] == [0x1f, 0x8b]
+        || n >= 3 && &magic[..3] == b"BZh"
+        || n >= 6 && magic == [0xfd, b'7', b'z', b'X', b'Z', 0]
+        || n >= 4 && magic[..4] == [0x28, 0xb5, 0x2f, 0xfd];
+    let file = open(path)?;
+    if compressed {
+        return ingest_layer(tx, file, parent, expected);
+    }
+    let staging = tx.staging()?;
+    let mut reader = Hashing::new(io::BufReader::with_capacity(1 << 20, file));
+    let diff = unpack_staged(&staging, &mut reader)?;
+    let (diff_id, _, _) = reader.finish();
+    store_layer(tx, &staging, &diff, path, diff_id, parent, expected)
+}
+
+/// Unpack `reader` into a fresh `layer/diff` under `staging`, reading it to the end (the
+/// bytes after the end-of-archive marker count for the digest too).
+fn unpack_staged(
+    staging: &tempfile::TempDir,
+    reader: &mut impl Read,
+) -> Result<std::path::PathBuf> {
+    let diff = staging.path().join("layer/diff");
+    fs::create_dir_all(&diff).with_context(|| format!("cannot create {}", diff.display()))?;
+    unpack_layer(&mut *reader, &diff, &UnpackOptions::default()).context("cannot unpack layer")?;
+    io::copy(reader, &mut io::sink()).context("cannot read layer")?;
+    Ok(diff)
+}
+
+/// Check the diff ID and move the unpacked layer and its tar into the stores.
+fn store_layer(
+    tx: &Transaction<'_>,
+    staging: &tempfile::TempDir,
+    diff: &Path,
+    blob_path: &Path,
+    diff_id: Digest,
+    parent: Option<&Digest>,
+    expected: Option<&Digest>,
+) -> Result<LayerMeta> {
     if let Some(exp) = expected {
         if *exp != diff_id {
             bail!("invalid diffID for layer: expected {exp}, got {diff_id}");
@@ -88,13 +138,15 @@ pub fn ingest_layer(
         Some(p) => chain_ids(&[p.clone(), diff_id.clone()])[1].clone(),
     };
     let meta = LayerMeta {
-        chain_id: chain_id.clone(),
+        chain_id,
         diff_id: diff_id.clone(),
         parent: parent.cloned(),
-        size: dir_size(&diff)?,
+        size: dir_size(diff)?,
     };
-    store.blobs().adopt(&blob_path, &diff_id)?;
-    store.layers().adopt(&staging.path().join("layer"), &meta)?;
+    tx.store().blobs().adopt(blob_path, &diff_id)?;
+    tx.store()
+        .layers()
+        .adopt(&staging.path().join("layer"), &meta)?;
     Ok(meta)
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::config::ImageConfig;
 use super::digest::Digest;
-use super::ingest::{have_layer, ingest_layer, maybe_decompress};
+use super::ingest::{have_layer, ingest_layer_file, maybe_decompress};
 use super::layers::chain_ids;
 use super::reference::{Reference, TaggedRef};
 use super::store::{ImageStore, Transaction};
@@ -161,10 +161,8 @@ fn load_one(tx: &mut Transaction<'_>, dir: &Path, img: &ArchivedImage) -> Result
             continue;
         }
         let path = resolve_in(dir, layer)?;
-        let file =
-            File::open(&path).with_context(|| format!("cannot open layer {}", layer.display()))?;
         let parent = if i == 0 { None } else { Some(&chain[i - 1]) };
-        ingest_layer(tx, file, parent, Some(&diff_ids[i]))
+        ingest_layer_file(tx, &path, parent, Some(&diff_ids[i]))
             .with_context(|| format!("cannot load layer {}", layer.display()))?;
     }
     tx.store().blobs().put_bytes(config.raw())?;
