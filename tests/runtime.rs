@@ -1171,3 +1171,45 @@ fn signals_start_at_their_defaults_whatever_the_caller_ignores() {
         out.stderr
     );
 }
+
+#[test]
+fn a_container_reports_usage_and_can_be_frozen_and_thawed() {
+    use std::time::{Duration, Instant};
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; done",
+    );
+    let (running, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let cgroup = running
+        .process
+        .as_ref()
+        .and_then(|p| p.cgroup())
+        .expect("a cgroup");
+    let count = || fs::read_to_string(rootfs.path().join("tmp/count")).unwrap_or_default();
+    let changes = |within: Duration| {
+        let (before, deadline) = (count(), Instant::now() + within);
+        while Instant::now() < deadline {
+            if count() != before {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    };
+    assert!(changes(Duration::from_secs(10)), "the loop never ran");
+
+    let stats = cgroup.stats().expect("stats");
+    assert_eq!(stats.memory_limit, 32 * 1024 * 1024);
+    assert!(stats.memory_usage > 0, "{stats:?}");
+    assert!(stats.cpu_usage_ns > 0, "{stats:?}");
+    assert!(stats.pids >= 1, "{stats:?}");
+
+    cgroup.freeze().expect("freeze");
+    assert!(!changes(Duration::from_millis(300)), "ran while frozen");
+    cgroup.thaw().expect("thaw");
+    assert!(
+        changes(Duration::from_secs(10)),
+        "did not resume after thaw"
+    );
+}

@@ -1,5 +1,6 @@
-//! cgroups v1 (on v1 and hybrid hosts): the container's own cgroup in the memory, pids, cpu
-//! and cpuacct hierarchies, its limits from `linux.resources`, and its removal.
+//! cgroups v1 (on v1 and hybrid hosts): the container's own cgroup in the memory, pids, cpu,
+//! cpuacct and freezer hierarchies, its limits from `linux.resources`, its usage
+//! (`docker stats`), freezing (`docker pause`) and removal.
 //!
 //! `linux.cgroupsPath` absolute (`/dokles/abc`) is taken from each hierarchy's root; relative
 //! (`dokles/abc`) from the caller's own cgroup, so containers stay inside whatever limits the
@@ -17,7 +18,23 @@ use oci_spec::runtime::LinuxResources;
 use super::error::RuntimeError;
 
 /// The v1 controllers dokles manages.
-const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuacct"];
+const CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "cpuacct", "freezer"];
+
+/// How long `freeze` waits for every task to stop.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A container's resource usage, as `docker stats` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupStats {
+    /// Memory in use, bytes (`memory.usage_in_bytes`).
+    pub memory_usage: u64,
+    /// The memory limit, bytes (the kernel's "unlimited" is a huge number).
+    pub memory_limit: u64,
+    /// CPU time used, nanoseconds (`cpuacct.usage`).
+    pub cpu_usage_ns: u64,
+    /// Tasks in the cgroup (`pids.current`).
+    pub pids: u64,
+}
 
 /// How long `remove` waits for the container's last processes to leave the cgroup.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,6 +102,42 @@ impl Cgroup {
     /// The cgroup's directories, one per hierarchy.
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// Current usage figures.
+    pub fn stats(&self) -> Result<CgroupStats, RuntimeError> {
+        Ok(CgroupStats {
+            memory_usage: self.read_number("memory", "memory.usage_in_bytes")?,
+            memory_limit: self.read_number("memory", "memory.limit_in_bytes")?,
+            cpu_usage_ns: self.read_number("cpuacct", "cpuacct.usage")?,
+            pids: self.read_number("pids", "pids.current")?,
+        })
+    }
+
+    /// Stop every process of the container (`docker pause`), waiting until all are frozen.
+    /// Frozen processes do not act on signals, SIGKILL included, until thawed.
+    pub fn freeze(&self) -> Result<(), RuntimeError> {
+        self.write("freezer", "freezer.state", "FROZEN")?;
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        loop {
+            if self.read("freezer", "freezer.state")?.trim() == "FROZEN" {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                // Leave nothing half-frozen behind.
+                let _ = self.thaw();
+                return Err(RuntimeError::host(
+                    "cannot freeze the container",
+                    io::Error::from(io::ErrorKind::TimedOut),
+                ));
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Let the container's processes run again (`docker unpause`).
+    pub fn thaw(&self) -> Result<(), RuntimeError> {
+        self.write("freezer", "freezer.state", "THAWED")
     }
 
     /// Move the calling process into the cgroup (its future children follow).
@@ -173,6 +226,24 @@ impl Cgroup {
             .iter()
             .find(|(c, _)| *c == controller)
             .map(|(_, dir)| dir.join(name))
+    }
+
+    fn read(&self, controller: &str, name: &str) -> Result<String, RuntimeError> {
+        let Some(file) = self.file(controller, name) else {
+            return Err(RuntimeError::InvalidSpec(format!("no {controller} cgroup")));
+        };
+        fs::read_to_string(&file)
+            .map_err(|e| RuntimeError::host(format!("cannot read {}", file.display()), e))
+    }
+
+    fn read_number(&self, controller: &str, name: &str) -> Result<u64, RuntimeError> {
+        let text = self.read(controller, name)?;
+        text.trim().parse().map_err(|_| {
+            RuntimeError::host(
+                format!("unexpected contents in {name}: {:?}", text.trim()),
+                io::Error::from(io::ErrorKind::InvalidData),
+            )
+        })
     }
 
     fn write(
