@@ -1213,3 +1213,30 @@ fn a_container_reports_usage_and_can_be_frozen_and_thawed() {
         "did not resume after thaw"
     );
 }
+
+#[test]
+fn a_volume_cannot_be_redirected_into_proc_by_a_symlink_in_the_image() {
+    let rootfs = Rootfs::new();
+    let volume = rootfs.host_dir("volume");
+    symlink("/proc/sys/kernel", rootfs.path().join("vol")).expect("symlink vol");
+    let mut spec = rootfs.spec(&["true"]);
+    let mut bind = Mount::default();
+    bind.set_destination(PathBuf::from("/vol"));
+    bind.set_typ(Some("bind".into()));
+    bind.set_source(Some(volume));
+    bind.set_options(Some(vec!["rbind".into()]));
+    spec.mounts_mut().as_mut().expect("mounts").push(bind);
+    match run_spec(&spec, &rootfs.path()) {
+        Err(RuntimeError::UnsafeMount {
+            destination,
+            reason,
+        }) => {
+            assert_eq!(destination, Path::new("/vol"));
+            assert!(reason.contains("/proc/sys/kernel"), "{reason}");
+        }
+        other => panic!(
+            "expected an unsafe mount error, got {:?}",
+            other.map(|o| o.status)
+        ),
+    }
+}
