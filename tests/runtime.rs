@@ -1240,3 +1240,35 @@ fn a_volume_cannot_be_redirected_into_proc_by_a_symlink_in_the_image() {
         ),
     }
 }
+
+#[test]
+fn devices_are_deny_by_default_like_dockers() {
+    // CAP_MKNOD lets the container create any node; the devices cgroup decides what opens.
+    let out = sh("cat /sys/fs/cgroup/devices/devices.list; \
+         mknod /dev/fuse c 10 229 && (exec 3</dev/fuse) && echo fuse-opened; \
+         mknod /dev/null2 c 1 3 && echo x > /dev/null2 && echo null-ok");
+    let rules: BTreeSet<&str> = out.stdout.lines().filter(|l| !l.ends_with("-ok")).collect();
+    let docker: BTreeSet<&str> = [
+        "b *:* m",
+        "c *:* m",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:1 rwm",
+        "c 5:2 rwm",
+        "c 10:200 rwm",
+        "c 136:* rwm",
+    ]
+    .into();
+    assert_eq!(rules, docker, "stderr: {}", out.stderr);
+    assert!(out.stdout.ends_with("null-ok\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("fuse-opened"));
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+}

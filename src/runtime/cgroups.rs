@@ -1,6 +1,12 @@
 //! cgroups v1 (on v1 and hybrid hosts): the container's own cgroup in the memory, pids, cpu,
-//! cpuacct and freezer hierarchies, its limits from `linux.resources`, its usage
-//! (`docker stats`), freezing (`docker pause`) and removal.
+//! cpuacct, freezer and devices hierarchies, its limits from `linux.resources`, its device
+//! access rules, its usage (`docker stats`), freezing (`docker pause`) and removal.
+//!
+//! Device access is deny-by-default, as runc does it: everything denied, then the spec's
+//! `linux.resources.devices` rules in order, then runc's always-allowed devices (null, zero,
+//! full, random, urandom, tty, ptmx, pts, tun and `mknod` of any node), then the spec's
+//! `linux.devices`. Without this, `CAP_MKNOD` (in Docker's default set) would let a
+//! container create and open any host device node.
 //!
 //! `linux.cgroupsPath` absolute (`/dokles/abc`) is taken from each hierarchy's root; relative
 //! (`dokles/abc`) from the caller's own cgroup, so containers stay inside whatever limits the
@@ -13,12 +19,27 @@ use std::path::{Component, Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::error::RuntimeError;
 
 /// The v1 controllers dokles manages.
-const CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "cpuacct", "freezer"];
+const CONTROLLERS: [&str; 6] = ["memory", "pids", "cpu", "cpuacct", "freezer", "devices"];
+
+/// Devices every container may use (runc's `AllowedDevices`), as `devices.allow` lines.
+const ALWAYS_ALLOWED_DEVICES: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:8 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:5 rwm",
+    "c 1:9 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
+];
 
 /// How long `freeze` waits for every task to stop.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,8 +70,8 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Create the cgroup at `path` and write the limits of `resources`.
-    pub fn create(path: &Path, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+    /// Create the cgroup at `path` and write the limits and device rules of `linux`.
+    pub fn create(path: &Path, linux: Option<&Linux>) -> Result<Self, RuntimeError> {
         if path
             .components()
             .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
@@ -92,7 +113,10 @@ impl Cgroup {
                 RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
             })?;
         }
-        if let Err(e) = cgroup.apply(resources) {
+        let applied = cgroup
+            .apply(linux.and_then(|l| l.resources().as_ref()))
+            .and_then(|()| cgroup.restrict_devices(linux));
+        if let Err(e) = applied {
             let _ = cgroup.remove();
             return Err(e);
         }
@@ -169,6 +193,37 @@ impl Cgroup {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Deny every device, then allow the ones a container may use (see the module docs).
+    fn restrict_devices(&self, linux: Option<&Linux>) -> Result<(), RuntimeError> {
+        self.write("devices", "devices.deny", "a")?;
+        let rules = linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().as_ref());
+        for rule in rules.into_iter().flatten() {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            self.write("devices", file, device_rule(rule))?;
+        }
+        // After the spec's rules, whose usual first rule ("deny all") would erase them.
+        for rule in ALWAYS_ALLOWED_DEVICES {
+            self.write("devices", "devices.allow", rule)?;
+        }
+        let devices = linux.and_then(|l| l.devices().as_ref());
+        for device in devices.into_iter().flatten() {
+            let typ = match device.typ() {
+                LinuxDeviceType::B => "b",
+                LinuxDeviceType::P => continue, // FIFOs are not device-controlled.
+                _ => "c",
+            };
+            let rule = format!("{typ} {}:{} rwm", device.major(), device.minor());
+            self.write("devices", "devices.allow", rule)?;
         }
         Ok(())
     }
@@ -262,6 +317,21 @@ impl Cgroup {
     }
 }
 
+/// A `linux.resources.devices` rule as a `devices.allow`/`devices.deny` line.
+fn device_rule(rule: &LinuxDeviceCgroup) -> String {
+    let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    let access = rule.access().as_deref().unwrap_or("rwm");
+    match rule.typ().unwrap_or(LinuxDeviceType::A) {
+        LinuxDeviceType::A => "a".to_string(),
+        typ => format!(
+            "{} {}:{} {access}",
+            if typ == LinuxDeviceType::B { "b" } else { "c" },
+            number(rule.major()),
+            number(rule.minor())
+        ),
+    }
+}
+
 /// Where a controller's hierarchy is mounted, and the caller's cgroup in it.
 struct Hierarchy {
     mount_point: PathBuf,
@@ -305,6 +375,18 @@ fn read(path: &str) -> Result<String, RuntimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_rules_are_written_as_the_kernel_reads_them() {
+        let mut rule = LinuxDeviceCgroup::default();
+        rule.set_allow(true);
+        rule.set_typ(Some(LinuxDeviceType::C));
+        rule.set_major(Some(136));
+        rule.set_access(Some("rwm".into()));
+        assert_eq!(device_rule(&rule), "c 136:* rwm");
+        rule.set_typ(None);
+        assert_eq!(device_rule(&rule), "a");
+    }
 
     #[test]
     fn hierarchies_are_found_with_the_callers_own_cgroup() {

@@ -3,7 +3,9 @@
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -93,7 +95,11 @@ impl ExitStatus {
     }
 }
 
-/// A running container's init process, a child of the caller of [`spawn`].
+/// A running container's init process (or an [`exec_in`] process), a child of the caller.
+///
+/// Dropping it leaves the process running: call [`wait`](Self::wait) or
+/// [`try_wait`](Self::try_wait) until it has exited, or it stays a zombie and its cgroup
+/// stays behind.
 #[derive(Debug)]
 pub struct ContainerProcess {
     /// The init's PID as seen from the caller (it is PID 1 inside its own PID namespace).
@@ -109,7 +115,8 @@ impl ContainerProcess {
         self.console.take()
     }
 
-    /// The container's cgroup, if the spec asked for one (`linux.cgroupsPath`).
+    /// The container's cgroup (`linux.cgroupsPath`, or one of dokles' choosing); `None` for
+    /// an [`exec_in`] process, which joins its container's.
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
     }
@@ -189,7 +196,7 @@ impl CreatedContainer {
         self.pid
     }
 
-    /// The container's cgroup, if the spec asked for one.
+    /// The container's cgroup (`linux.cgroupsPath`, or one of dokles' choosing).
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
     }
@@ -253,13 +260,11 @@ impl Drop for CreatedContainer {
 pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContainer, RuntimeError> {
     let plan = InitPlan::from_spec(spec, rootfs)?;
     let linux = spec.linux().as_ref();
-    let cgroup = match linux.and_then(|l| l.cgroups_path().as_ref()) {
-        Some(path) => Some(Cgroup::create(
-            path,
-            linux.and_then(|l| l.resources().as_ref()),
-        )?),
-        None => None,
-    };
+    // Every container gets a cgroup, if only for its device rules.
+    let path = linux
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(unique_cgroup_path);
+    let cgroup = Some(Cgroup::create(&path, linux)?);
     match launch(&plan, cgroup.as_ref(), stdio) {
         Ok((pid, channel, console)) => Ok(CreatedContainer {
             pid,
@@ -277,6 +282,20 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
             Err(e)
         }
     }
+}
+
+/// A cgroup path for a spec that names none: relative (under the caller's own cgroup) and
+/// unique among the caller's containers and across callers.
+fn unique_cgroup_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    PathBuf::from(format!(
+        "dokles-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// The running container an [`exec_in`] process joins.
