@@ -100,11 +100,10 @@ impl Drop for Running {
     }
 }
 
-/// `docker exec` into `init`'s container, without cgroup or seccomp.
+/// `docker exec` into `init`'s container, without seccomp.
 fn target(init: &ContainerProcess) -> ExecTarget<'_> {
     ExecTarget {
         init: init.pid,
-        cgroup: None,
         seccomp: None,
     }
 }
@@ -651,7 +650,8 @@ fn exec_runs_a_second_process_inside_a_running_container() {
         "sh".into(),
         "-c".into(),
         "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; grep CapEff /proc/self/status; \
-         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs"
+         cat /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/devices/cgroup.procs \
+         | grep -c \"^$$\\$\""
             .into(),
     ]));
     let (out_r, out_w) = pipe();
@@ -665,7 +665,6 @@ fn exec_runs_a_second_process_inside_a_running_container() {
             exec_in(
                 ExecTarget {
                     init: init.pid,
-                    cgroup: init.cgroup(),
                     seccomp: None,
                 },
                 &process,
@@ -690,7 +689,7 @@ fn exec_runs_a_second_process_inside_a_running_container() {
             "inside",
             "sleep\u{0}100\u{0}",
             "CapEff:\t00000000a80425fb",
-            "1"
+            "2"
         ]
     );
 }

@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::unistd::Pid;
 use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::error::RuntimeError;
@@ -162,14 +163,6 @@ impl Cgroup {
     /// Let the container's processes run again (`docker unpause`).
     pub fn thaw(&self) -> Result<(), RuntimeError> {
         self.write("freezer", "freezer.state", "THAWED")
-    }
-
-    /// Move the calling process into the cgroup (its future children follow).
-    pub fn join_self(&self) -> io::Result<()> {
-        for dir in &self.dirs {
-            fs::write(dir.join("cgroup.procs"), "0")?;
-        }
-        Ok(())
     }
 
     /// Remove the cgroup's directories, waiting briefly for exiting processes to leave.
@@ -317,6 +310,42 @@ impl Cgroup {
     }
 }
 
+/// The v1 cgroup directories the running process `pid` belongs to, one per hierarchy: what
+/// a process joining its container (`docker exec`) must join, devices cgroup included.
+pub fn dirs_of_process(pid: Pid) -> Result<Vec<PathBuf>, RuntimeError> {
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let theirs = read(&format!("/proc/{pid}/cgroup"))?;
+    let mut dirs = Vec::new();
+    for line in theirs.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Some(controller) = controllers.split(',').find(|c| !c.is_empty()) else {
+            continue; // the v2 line of a hybrid host: dokles does not use it
+        };
+        // Locate the hierarchy through the caller's view, then apply their path.
+        let Some(mount) = mount_of(&mountinfo, controller) else {
+            continue;
+        };
+        let Ok(relative) = Path::new(path).strip_prefix(mount.0) else {
+            continue;
+        };
+        dirs.push(PathBuf::from(mount.1).join(relative));
+    }
+    Ok(dirs)
+}
+
+/// Move the calling process into every directory of `dirs` (its children follow).
+pub fn join(dirs: &[PathBuf]) -> io::Result<()> {
+    for dir in dirs {
+        fs::write(dir.join("cgroup.procs"), "0")?;
+    }
+    Ok(())
+}
+
 /// A `linux.resources.devices` rule as a `devices.allow`/`devices.deny` line.
 fn device_rule(rule: &LinuxDeviceCgroup) -> String {
     let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
@@ -340,19 +369,7 @@ struct Hierarchy {
 }
 
 fn hierarchy(mountinfo: &str, own_cgroups: &str, controller: &str) -> Option<Hierarchy> {
-    let (root, mount_point) = mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let mut right = right.split(' ');
-        if right.next()? != "cgroup" {
-            return None;
-        }
-        let super_options = right.nth(1)?;
-        if !super_options.split(',').any(|o| o == controller) {
-            return None;
-        }
-        let left: Vec<&str> = left.split(' ').collect();
-        Some((*left.get(3)?, *left.get(4)?))
-    })?;
+    let (root, mount_point) = mount_of(mountinfo, controller)?;
     let own = own_cgroups.lines().find_map(|line| {
         let mut fields = line.splitn(3, ':');
         let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
@@ -365,6 +382,23 @@ fn hierarchy(mountinfo: &str, own_cgroups: &str, controller: &str) -> Option<Hie
     Some(Hierarchy {
         mount_point: PathBuf::from(mount_point),
         own: own.to_path_buf(),
+    })
+}
+
+/// (root, mount point) of the v1 hierarchy holding `controller` (or `name=...`).
+fn mount_of<'a>(mountinfo: &'a str, controller: &str) -> Option<(&'a str, &'a str)> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut right = right.split(' ');
+        if right.next()? != "cgroup" {
+            return None;
+        }
+        let super_options = right.nth(1)?;
+        if !super_options.split(',').any(|o| o == controller) {
+            return None;
+        }
+        let left: Vec<&str> = left.split(' ').collect();
+        Some((*left.get(3)?, *left.get(4)?))
     })
 }
 

@@ -13,7 +13,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
-use super::cgroups::Cgroup;
+use super::cgroups::{self, Cgroup};
 use super::error::RuntimeError;
 use super::init::{self, InitPlan};
 use super::sync::{self, ChildMessage, ParentEnd};
@@ -264,21 +264,19 @@ pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContain
     let path = linux
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_else(unique_cgroup_path);
-    let cgroup = Some(Cgroup::create(&path, linux)?);
-    match launch(&plan, cgroup.as_ref(), stdio) {
+    let cgroup = Cgroup::create(&path, linux)?;
+    match launch(&plan, cgroup.dirs(), stdio) {
         Ok((pid, channel, console)) => Ok(CreatedContainer {
             pid,
-            cgroup,
+            cgroup: Some(cgroup),
             console,
             channel,
             done: false,
         }),
         Err(e) => {
-            if let Some(cgroup) = cgroup {
-                // The setup processes are reaped, so the cgroup is empty. Failing to remove
-                // it is secondary to the error being reported.
-                let _ = cgroup.remove();
-            }
+            // The setup processes are reaped, so the cgroup is empty. Failing to remove it
+            // is secondary to the error being reported.
+            let _ = cgroup.remove();
             Err(e)
         }
     }
@@ -301,16 +299,15 @@ fn unique_cgroup_path() -> PathBuf {
 /// The running container an [`exec_in`] process joins.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecTarget<'a> {
-    /// The container's init, as [`ContainerProcess::pid`] gives it.
+    /// The container's init, as [`ContainerProcess::pid`] gives it. Its namespaces and
+    /// cgroups are the ones joined.
     pub init: Pid,
-    /// The container's cgroup, joined if given.
-    pub cgroup: Option<&'a Cgroup>,
     /// The container's seccomp profile (`linux.seccomp` of its spec), applied if given.
     pub seccomp: Option<&'a LinuxSeccomp>,
 }
 
 /// Run `process` inside a running container (`docker exec`): join its namespaces and
-/// cgroup; then user, capabilities, seccomp and `exec` as for the init. Returns once the
+/// cgroups (those of its init); then user, capabilities, seccomp and `exec` as for the init. Returns once the
 /// process runs.
 pub fn exec_in(
     target: ExecTarget<'_>,
@@ -318,7 +315,8 @@ pub fn exec_in(
     stdio: Stdio,
 ) -> Result<ContainerProcess, RuntimeError> {
     let plan = InitPlan::for_exec(target.init, process, target.seccomp)?;
-    let (pid, channel, console) = launch(&plan, target.cgroup, stdio)?;
+    let cgroup_dirs = cgroups::dirs_of_process(target.init)?;
+    let (pid, channel, console) = launch(&plan, &cgroup_dirs, stdio)?;
     CreatedContainer {
         pid,
         // The cgroup belongs to the container, not to this process.
@@ -333,7 +331,7 @@ pub fn exec_in(
 /// Fork the setup processes for `plan` and wait until the process is ready to `exec`.
 fn launch(
     plan: &InitPlan,
-    cgroup: Option<&Cgroup>,
+    cgroup_dirs: &[PathBuf],
     stdio: Stdio,
 ) -> Result<(Pid, ParentEnd, Option<OwnedFd>), RuntimeError> {
     let stdio = stdio.resolve()?;
@@ -344,7 +342,7 @@ fn launch(
         ForkResult::Child => {
             drop(parent_end);
             let raw = [0, 1, 2].map(|i| stdio[i].as_ref().map(|fd| fd.as_raw_fd()));
-            init::run_intermediate(plan, cgroup, child_end, raw)
+            init::run_intermediate(plan, cgroup_dirs, child_end, raw)
         }
         ForkResult::Parent { child } => {
             drop(child_end);
