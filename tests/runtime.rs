@@ -1271,3 +1271,23 @@ fn devices_are_deny_by_default_like_dockers() {
         out.stderr
     );
 }
+
+#[test]
+fn a_symlink_loop_at_a_mount_destination_fails_cleanly() {
+    let rootfs = Rootfs::new();
+    symlink("/b", rootfs.path().join("a")).expect("a -> b");
+    symlink("/a", rootfs.path().join("b")).expect("b -> a");
+    let mut spec = rootfs.spec(&["true"]);
+    let mut tmpfs = Mount::default();
+    tmpfs.set_destination(PathBuf::from("/a/data"));
+    tmpfs.set_typ(Some("tmpfs".into()));
+    tmpfs.set_source(Some(PathBuf::from("tmpfs")));
+    spec.mounts_mut().as_mut().expect("mounts").push(tmpfs);
+    match run_spec(&spec, &rootfs.path()) {
+        Err(RuntimeError::Setup { step, message }) => {
+            assert_eq!(step, "creating mount point /a/data");
+            assert!(message.contains("symbolic links"), "{message}");
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.status)),
+    }
+}
