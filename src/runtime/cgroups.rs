@@ -72,7 +72,7 @@ pub struct Cgroup {
 
 impl Cgroup {
     /// Create the cgroup at `path` and write the limits and device rules of `linux`.
-    pub fn create(path: &Path, linux: Option<&Linux>) -> Result<Self, RuntimeError> {
+    pub(super) fn create(path: &Path, linux: Option<&Linux>) -> Result<Self, RuntimeError> {
         if path
             .components()
             .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
