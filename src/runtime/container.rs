@@ -122,7 +122,9 @@ impl ContainerProcess {
     }
 
     /// Wait until the init exits. When it does, the kernel kills every other process of the
-    /// container's PID namespace; the container's cgroup is then removed.
+    /// container's PID namespace; the container's cgroup is then removed (if processes
+    /// outside that namespace keep it busy, [`RuntimeError::CgroupNotRemoved`] still carries
+    /// the exit status).
     pub fn wait(&self) -> Result<ExitStatus, RuntimeError> {
         loop {
             if let Some(status) = self.wait_with(None)? {
@@ -154,7 +156,12 @@ impl ContainerProcess {
             }
         };
         if let Some(cgroup) = &self.cgroup {
-            cgroup.remove()?;
+            cgroup
+                .remove()
+                .map_err(|e| RuntimeError::CgroupNotRemoved {
+                    status,
+                    source: Box::new(e),
+                })?;
         }
         Ok(Some(status))
     }
