@@ -100,11 +100,10 @@ impl Drop for Running {
     }
 }
 
-/// `docker exec` into `init`'s container, without cgroup or seccomp.
+/// `docker exec` into `init`'s container, without seccomp.
 fn target(init: &ContainerProcess) -> ExecTarget<'_> {
     ExecTarget {
         init: init.pid,
-        cgroup: None,
         seccomp: None,
     }
 }
@@ -651,7 +650,8 @@ fn exec_runs_a_second_process_inside_a_running_container() {
         "sh".into(),
         "-c".into(),
         "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; grep CapEff /proc/self/status; \
-         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs"
+         cat /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/devices/cgroup.procs \
+         | grep -c \"^$$\\$\""
             .into(),
     ]));
     let (out_r, out_w) = pipe();
@@ -665,7 +665,6 @@ fn exec_runs_a_second_process_inside_a_running_container() {
             exec_in(
                 ExecTarget {
                     init: init.pid,
-                    cgroup: init.cgroup(),
                     seccomp: None,
                 },
                 &process,
@@ -690,7 +689,7 @@ fn exec_runs_a_second_process_inside_a_running_container() {
             "inside",
             "sleep\u{0}100\u{0}",
             "CapEff:\t00000000a80425fb",
-            "1"
+            "2"
         ]
     );
 }
@@ -1170,4 +1169,125 @@ fn signals_start_at_their_defaults_whatever_the_caller_ignores() {
         "stderr: {}",
         out.stderr
     );
+}
+
+#[test]
+fn a_container_reports_usage_and_can_be_frozen_and_thawed() {
+    use std::time::{Duration, Instant};
+    let rootfs = Rootfs::new();
+    let spec = limited_spec(
+        &rootfs,
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; done",
+    );
+    let (running, _out, _err) = start(&spec, &rootfs.path()).expect("container starts");
+    let cgroup = running
+        .process
+        .as_ref()
+        .and_then(|p| p.cgroup())
+        .expect("a cgroup");
+    let count = || fs::read_to_string(rootfs.path().join("tmp/count")).unwrap_or_default();
+    let changes = |within: Duration| {
+        let (before, deadline) = (count(), Instant::now() + within);
+        while Instant::now() < deadline {
+            if count() != before {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    };
+    assert!(changes(Duration::from_secs(10)), "the loop never ran");
+
+    let stats = cgroup.stats().expect("stats");
+    assert_eq!(stats.memory_limit, 32 * 1024 * 1024);
+    assert!(stats.memory_usage > 0, "{stats:?}");
+    assert!(stats.cpu_usage_ns > 0, "{stats:?}");
+    assert!(stats.pids >= 1, "{stats:?}");
+
+    cgroup.freeze().expect("freeze");
+    assert!(!changes(Duration::from_millis(300)), "ran while frozen");
+    cgroup.thaw().expect("thaw");
+    assert!(
+        changes(Duration::from_secs(10)),
+        "did not resume after thaw"
+    );
+}
+
+#[test]
+fn a_volume_cannot_be_redirected_into_proc_by_a_symlink_in_the_image() {
+    let rootfs = Rootfs::new();
+    let volume = rootfs.host_dir("volume");
+    symlink("/proc/sys/kernel", rootfs.path().join("vol")).expect("symlink vol");
+    let mut spec = rootfs.spec(&["true"]);
+    let mut bind = Mount::default();
+    bind.set_destination(PathBuf::from("/vol"));
+    bind.set_typ(Some("bind".into()));
+    bind.set_source(Some(volume));
+    bind.set_options(Some(vec!["rbind".into()]));
+    spec.mounts_mut().as_mut().expect("mounts").push(bind);
+    match run_spec(&spec, &rootfs.path()) {
+        Err(RuntimeError::UnsafeMount {
+            destination,
+            reason,
+        }) => {
+            assert_eq!(destination, Path::new("/vol"));
+            assert!(reason.contains("/proc/sys/kernel"), "{reason}");
+        }
+        other => panic!(
+            "expected an unsafe mount error, got {:?}",
+            other.map(|o| o.status)
+        ),
+    }
+}
+
+#[test]
+fn devices_are_deny_by_default_like_dockers() {
+    // CAP_MKNOD lets the container create any node; the devices cgroup decides what opens.
+    let out = sh("cat /sys/fs/cgroup/devices/devices.list; \
+         mknod /dev/fuse c 10 229 && (exec 3</dev/fuse) && echo fuse-opened; \
+         mknod /dev/null2 c 1 3 && echo x > /dev/null2 && echo null-ok");
+    let rules: BTreeSet<&str> = out.stdout.lines().filter(|l| !l.ends_with("-ok")).collect();
+    let docker: BTreeSet<&str> = [
+        "b *:* m",
+        "c *:* m",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:1 rwm",
+        "c 5:2 rwm",
+        "c 10:200 rwm",
+        "c 136:* rwm",
+    ]
+    .into();
+    assert_eq!(rules, docker, "stderr: {}", out.stderr);
+    assert!(out.stdout.ends_with("null-ok\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("fuse-opened"));
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_symlink_loop_at_a_mount_destination_fails_cleanly() {
+    let rootfs = Rootfs::new();
+    symlink("/b", rootfs.path().join("a")).expect("a -> b");
+    symlink("/a", rootfs.path().join("b")).expect("b -> a");
+    let mut spec = rootfs.spec(&["true"]);
+    let mut tmpfs = Mount::default();
+    tmpfs.set_destination(PathBuf::from("/a/data"));
+    tmpfs.set_typ(Some("tmpfs".into()));
+    tmpfs.set_source(Some(PathBuf::from("tmpfs")));
+    spec.mounts_mut().as_mut().expect("mounts").push(tmpfs);
+    match run_spec(&spec, &rootfs.path()) {
+        Err(RuntimeError::Setup { step, message }) => {
+            assert_eq!(step, "creating mount point /a/data");
+            assert!(message.contains("symbolic links"), "{message}");
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.status)),
+    }
 }

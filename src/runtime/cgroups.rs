@@ -1,5 +1,12 @@
-//! cgroups v1 (on v1 and hybrid hosts): the container's own cgroup in the memory, pids, cpu
-//! and cpuacct hierarchies, its limits from `linux.resources`, and its removal.
+//! cgroups v1 (on v1 and hybrid hosts): the container's own cgroup in the memory, pids, cpu,
+//! cpuacct, freezer and devices hierarchies, its limits from `linux.resources`, its device
+//! access rules, its usage (`docker stats`), freezing (`docker pause`) and removal.
+//!
+//! Device access is deny-by-default, as runc does it: everything denied, then the spec's
+//! `linux.resources.devices` rules in order, then runc's always-allowed devices (null, zero,
+//! full, random, urandom, tty, ptmx, pts, tun and `mknod` of any node), then the spec's
+//! `linux.devices`. Without this, `CAP_MKNOD` (in Docker's default set) would let a
+//! container create and open any host device node.
 //!
 //! `linux.cgroupsPath` absolute (`/dokles/abc`) is taken from each hierarchy's root; relative
 //! (`dokles/abc`) from the caller's own cgroup, so containers stay inside whatever limits the
@@ -12,12 +19,44 @@ use std::path::{Component, Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::LinuxResources;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::error::RuntimeError;
 
 /// The v1 controllers dokles manages.
-const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuacct"];
+const CONTROLLERS: [&str; 6] = ["memory", "pids", "cpu", "cpuacct", "freezer", "devices"];
+
+/// Devices every container may use (runc's `AllowedDevices`), as `devices.allow` lines.
+const ALWAYS_ALLOWED_DEVICES: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:8 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:5 rwm",
+    "c 1:9 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
+];
+
+/// How long `freeze` waits for every task to stop.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A container's resource usage, as `docker stats` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupStats {
+    /// Memory in use, bytes (`memory.usage_in_bytes`).
+    pub memory_usage: u64,
+    /// The memory limit, bytes (the kernel's "unlimited" is a huge number).
+    pub memory_limit: u64,
+    /// CPU time used, nanoseconds (`cpuacct.usage`).
+    pub cpu_usage_ns: u64,
+    /// Tasks in the cgroup (`pids.current`).
+    pub pids: u64,
+}
 
 /// How long `remove` waits for the container's last processes to leave the cgroup.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,8 +71,8 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Create the cgroup at `path` and write the limits of `resources`.
-    pub fn create(path: &Path, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+    /// Create the cgroup at `path` and write the limits and device rules of `linux`.
+    pub(super) fn create(path: &Path, linux: Option<&Linux>) -> Result<Self, RuntimeError> {
         if path
             .components()
             .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
@@ -75,7 +114,10 @@ impl Cgroup {
                 RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
             })?;
         }
-        if let Err(e) = cgroup.apply(resources) {
+        let applied = cgroup
+            .apply(linux.and_then(|l| l.resources().as_ref()))
+            .and_then(|()| cgroup.restrict_devices(linux));
+        if let Err(e) = applied {
             let _ = cgroup.remove();
             return Err(e);
         }
@@ -87,12 +129,40 @@ impl Cgroup {
         &self.dirs
     }
 
-    /// Move the calling process into the cgroup (its future children follow).
-    pub fn join_self(&self) -> io::Result<()> {
-        for dir in &self.dirs {
-            fs::write(dir.join("cgroup.procs"), "0")?;
+    /// Current usage figures.
+    pub fn stats(&self) -> Result<CgroupStats, RuntimeError> {
+        Ok(CgroupStats {
+            memory_usage: self.read_number("memory", "memory.usage_in_bytes")?,
+            memory_limit: self.read_number("memory", "memory.limit_in_bytes")?,
+            cpu_usage_ns: self.read_number("cpuacct", "cpuacct.usage")?,
+            pids: self.read_number("pids", "pids.current")?,
+        })
+    }
+
+    /// Stop every process of the container (`docker pause`), waiting until all are frozen.
+    /// Frozen processes do not act on signals, SIGKILL included, until thawed.
+    pub fn freeze(&self) -> Result<(), RuntimeError> {
+        self.write("freezer", "freezer.state", "FROZEN")?;
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        loop {
+            if self.read("freezer", "freezer.state")?.trim() == "FROZEN" {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                // Leave nothing half-frozen behind.
+                let _ = self.thaw();
+                return Err(RuntimeError::host(
+                    "cannot freeze the container",
+                    io::Error::from(io::ErrorKind::TimedOut),
+                ));
+            }
+            thread::sleep(Duration::from_millis(2));
         }
-        Ok(())
+    }
+
+    /// Let the container's processes run again (`docker unpause`).
+    pub fn thaw(&self) -> Result<(), RuntimeError> {
+        self.write("freezer", "freezer.state", "THAWED")
     }
 
     /// Remove the cgroup's directories, waiting briefly for exiting processes to leave.
@@ -116,6 +186,37 @@ impl Cgroup {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Deny every device, then allow the ones a container may use (see the module docs).
+    fn restrict_devices(&self, linux: Option<&Linux>) -> Result<(), RuntimeError> {
+        self.write("devices", "devices.deny", "a")?;
+        let rules = linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().as_ref());
+        for rule in rules.into_iter().flatten() {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            self.write("devices", file, device_rule(rule))?;
+        }
+        // After the spec's rules, whose usual first rule ("deny all") would erase them.
+        for rule in ALWAYS_ALLOWED_DEVICES {
+            self.write("devices", "devices.allow", rule)?;
+        }
+        let devices = linux.and_then(|l| l.devices().as_ref());
+        for device in devices.into_iter().flatten() {
+            let typ = match device.typ() {
+                LinuxDeviceType::B => "b",
+                LinuxDeviceType::P => continue, // FIFOs are not device-controlled.
+                _ => "c",
+            };
+            let rule = format!("{typ} {}:{} rwm", device.major(), device.minor());
+            self.write("devices", "devices.allow", rule)?;
         }
         Ok(())
     }
@@ -175,6 +276,24 @@ impl Cgroup {
             .map(|(_, dir)| dir.join(name))
     }
 
+    fn read(&self, controller: &str, name: &str) -> Result<String, RuntimeError> {
+        let Some(file) = self.file(controller, name) else {
+            return Err(RuntimeError::InvalidSpec(format!("no {controller} cgroup")));
+        };
+        fs::read_to_string(&file)
+            .map_err(|e| RuntimeError::host(format!("cannot read {}", file.display()), e))
+    }
+
+    fn read_number(&self, controller: &str, name: &str) -> Result<u64, RuntimeError> {
+        let text = self.read(controller, name)?;
+        text.trim().parse().map_err(|_| {
+            RuntimeError::host(
+                format!("unexpected contents in {name}: {:?}", text.trim()),
+                io::Error::from(io::ErrorKind::InvalidData),
+            )
+        })
+    }
+
     fn write(
         &self,
         controller: &str,
@@ -191,6 +310,57 @@ impl Cgroup {
     }
 }
 
+/// The v1 cgroup directories the running process `pid` belongs to, one per hierarchy: what
+/// a process joining its container (`docker exec`) must join, devices cgroup included.
+pub fn dirs_of_process(pid: Pid) -> Result<Vec<PathBuf>, RuntimeError> {
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let theirs = read(&format!("/proc/{pid}/cgroup"))?;
+    let mut dirs = Vec::new();
+    for line in theirs.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Some(controller) = controllers.split(',').find(|c| !c.is_empty()) else {
+            continue; // the v2 line of a hybrid host: dokles does not use it
+        };
+        // Locate the hierarchy through the caller's view, then apply their path.
+        let Some(mount) = mount_of(&mountinfo, controller) else {
+            continue;
+        };
+        let Ok(relative) = Path::new(path).strip_prefix(mount.0) else {
+            continue;
+        };
+        dirs.push(PathBuf::from(mount.1).join(relative));
+    }
+    Ok(dirs)
+}
+
+/// Move the calling process into every directory of `dirs` (its children follow).
+pub fn join(dirs: &[PathBuf]) -> io::Result<()> {
+    for dir in dirs {
+        fs::write(dir.join("cgroup.procs"), "0")?;
+    }
+    Ok(())
+}
+
+/// A `linux.resources.devices` rule as a `devices.allow`/`devices.deny` line.
+fn device_rule(rule: &LinuxDeviceCgroup) -> String {
+    let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    let access = rule.access().as_deref().unwrap_or("rwm");
+    match rule.typ().unwrap_or(LinuxDeviceType::A) {
+        LinuxDeviceType::A => "a".to_string(),
+        typ => format!(
+            "{} {}:{} {access}",
+            if typ == LinuxDeviceType::B { "b" } else { "c" },
+            number(rule.major()),
+            number(rule.minor())
+        ),
+    }
+}
+
 /// Where a controller's hierarchy is mounted, and the caller's cgroup in it.
 struct Hierarchy {
     mount_point: PathBuf,
@@ -199,19 +369,7 @@ struct Hierarchy {
 }
 
 fn hierarchy(mountinfo: &str, own_cgroups: &str, controller: &str) -> Option<Hierarchy> {
-    let (root, mount_point) = mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let mut right = right.split(' ');
-        if right.next()? != "cgroup" {
-            return None;
-        }
-        let super_options = right.nth(1)?;
-        if !super_options.split(',').any(|o| o == controller) {
-            return None;
-        }
-        let left: Vec<&str> = left.split(' ').collect();
-        Some((*left.get(3)?, *left.get(4)?))
-    })?;
+    let (root, mount_point) = mount_of(mountinfo, controller)?;
     let own = own_cgroups.lines().find_map(|line| {
         let mut fields = line.splitn(3, ':');
         let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
@@ -227,6 +385,23 @@ fn hierarchy(mountinfo: &str, own_cgroups: &str, controller: &str) -> Option<Hie
     })
 }
 
+/// (root, mount point) of the v1 hierarchy holding `controller` (or `name=...`).
+fn mount_of<'a>(mountinfo: &'a str, controller: &str) -> Option<(&'a str, &'a str)> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut right = right.split(' ');
+        if right.next()? != "cgroup" {
+            return None;
+        }
+        let super_options = right.nth(1)?;
+        if !super_options.split(',').any(|o| o == controller) {
+            return None;
+        }
+        let left: Vec<&str> = left.split(' ').collect();
+        Some((*left.get(3)?, *left.get(4)?))
+    })
+}
+
 fn read(path: &str) -> Result<String, RuntimeError> {
     fs::read_to_string(path).map_err(|e| RuntimeError::host(format!("cannot read {path}"), e))
 }
@@ -234,6 +409,18 @@ fn read(path: &str) -> Result<String, RuntimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_rules_are_written_as_the_kernel_reads_them() {
+        let mut rule = LinuxDeviceCgroup::default();
+        rule.set_allow(true);
+        rule.set_typ(Some(LinuxDeviceType::C));
+        rule.set_major(Some(136));
+        rule.set_access(Some("rwm".into()));
+        assert_eq!(device_rule(&rule), "c 136:* rwm");
+        rule.set_typ(None);
+        assert_eq!(device_rule(&rule), "a");
+    }
 
     #[test]
     fn hierarchies_are_found_with_the_callers_own_cgroup() {

@@ -3,7 +3,9 @@
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -11,7 +13,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
-use super::cgroups::Cgroup;
+use super::cgroups::{self, Cgroup};
 use super::error::RuntimeError;
 use super::init::{self, InitPlan};
 use super::sync::{self, ChildMessage, ParentEnd};
@@ -93,7 +95,11 @@ impl ExitStatus {
     }
 }
 
-/// A running container's init process, a child of the caller of [`spawn`].
+/// A running container's init process (or an [`exec_in`] process), a child of the caller.
+///
+/// Dropping it leaves the process running: call [`wait`](Self::wait) or
+/// [`try_wait`](Self::try_wait) until it has exited, or it stays a zombie and its cgroup
+/// stays behind.
 #[derive(Debug)]
 pub struct ContainerProcess {
     /// The init's PID as seen from the caller (it is PID 1 inside its own PID namespace).
@@ -109,13 +115,16 @@ impl ContainerProcess {
         self.console.take()
     }
 
-    /// The container's cgroup, if the spec asked for one (`linux.cgroupsPath`).
+    /// The container's cgroup (`linux.cgroupsPath`, or one of dokles' choosing); `None` for
+    /// an [`exec_in`] process, which joins its container's.
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
     }
 
     /// Wait until the init exits. When it does, the kernel kills every other process of the
-    /// container's PID namespace; the container's cgroup is then removed.
+    /// container's PID namespace; the container's cgroup is then removed (if processes
+    /// outside that namespace keep it busy, [`RuntimeError::CgroupNotRemoved`] still carries
+    /// the exit status).
     pub fn wait(&self) -> Result<ExitStatus, RuntimeError> {
         loop {
             if let Some(status) = self.wait_with(None)? {
@@ -147,7 +156,12 @@ impl ContainerProcess {
             }
         };
         if let Some(cgroup) = &self.cgroup {
-            cgroup.remove()?;
+            cgroup
+                .remove()
+                .map_err(|e| RuntimeError::CgroupNotRemoved {
+                    status,
+                    source: Box::new(e),
+                })?;
         }
         Ok(Some(status))
     }
@@ -189,7 +203,7 @@ impl CreatedContainer {
         self.pid
     }
 
-    /// The container's cgroup, if the spec asked for one.
+    /// The container's cgroup (`linux.cgroupsPath`, or one of dokles' choosing).
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
     }
@@ -253,45 +267,54 @@ impl Drop for CreatedContainer {
 pub fn create(spec: &Spec, rootfs: &Path, stdio: Stdio) -> Result<CreatedContainer, RuntimeError> {
     let plan = InitPlan::from_spec(spec, rootfs)?;
     let linux = spec.linux().as_ref();
-    let cgroup = match linux.and_then(|l| l.cgroups_path().as_ref()) {
-        Some(path) => Some(Cgroup::create(
-            path,
-            linux.and_then(|l| l.resources().as_ref()),
-        )?),
-        None => None,
-    };
-    match launch(&plan, cgroup.as_ref(), stdio) {
+    // Every container gets a cgroup, if only for its device rules.
+    let path = linux
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(unique_cgroup_path);
+    let cgroup = Cgroup::create(&path, linux)?;
+    match launch(&plan, cgroup.dirs(), stdio) {
         Ok((pid, channel, console)) => Ok(CreatedContainer {
             pid,
-            cgroup,
+            cgroup: Some(cgroup),
             console,
             channel,
             done: false,
         }),
         Err(e) => {
-            if let Some(cgroup) = cgroup {
-                // The setup processes are reaped, so the cgroup is empty. Failing to remove
-                // it is secondary to the error being reported.
-                let _ = cgroup.remove();
-            }
+            // The setup processes are reaped, so the cgroup is empty. Failing to remove it
+            // is secondary to the error being reported.
+            let _ = cgroup.remove();
             Err(e)
         }
     }
 }
 
+/// A cgroup path for a spec that names none: relative (under the caller's own cgroup) and
+/// unique among the caller's containers and across callers.
+fn unique_cgroup_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    PathBuf::from(format!(
+        "dokles-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// The running container an [`exec_in`] process joins.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecTarget<'a> {
-    /// The container's init, as [`ContainerProcess::pid`] gives it.
+    /// The container's init, as [`ContainerProcess::pid`] gives it. Its namespaces and
+    /// cgroups are the ones joined.
     pub init: Pid,
-    /// The container's cgroup, joined if given.
-    pub cgroup: Option<&'a Cgroup>,
     /// The container's seccomp profile (`linux.seccomp` of its spec), applied if given.
     pub seccomp: Option<&'a LinuxSeccomp>,
 }
 
 /// Run `process` inside a running container (`docker exec`): join its namespaces and
-/// cgroup; then user, capabilities, seccomp and `exec` as for the init. Returns once the
+/// cgroups (those of its init); then user, capabilities, seccomp and `exec` as for the init. Returns once the
 /// process runs.
 pub fn exec_in(
     target: ExecTarget<'_>,
@@ -299,7 +322,8 @@ pub fn exec_in(
     stdio: Stdio,
 ) -> Result<ContainerProcess, RuntimeError> {
     let plan = InitPlan::for_exec(target.init, process, target.seccomp)?;
-    let (pid, channel, console) = launch(&plan, target.cgroup, stdio)?;
+    let cgroup_dirs = cgroups::dirs_of_process(target.init)?;
+    let (pid, channel, console) = launch(&plan, &cgroup_dirs, stdio)?;
     CreatedContainer {
         pid,
         // The cgroup belongs to the container, not to this process.
@@ -314,7 +338,7 @@ pub fn exec_in(
 /// Fork the setup processes for `plan` and wait until the process is ready to `exec`.
 fn launch(
     plan: &InitPlan,
-    cgroup: Option<&Cgroup>,
+    cgroup_dirs: &[PathBuf],
     stdio: Stdio,
 ) -> Result<(Pid, ParentEnd, Option<OwnedFd>), RuntimeError> {
     let stdio = stdio.resolve()?;
@@ -325,7 +349,7 @@ fn launch(
         ForkResult::Child => {
             drop(parent_end);
             let raw = [0, 1, 2].map(|i| stdio[i].as_ref().map(|fd| fd.as_raw_fd()));
-            init::run_intermediate(plan, cgroup, child_end, raw)
+            init::run_intermediate(plan, cgroup_dirs, child_end, raw)
         }
         ForkResult::Parent { child } => {
             drop(child_end);

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::container::ExitStatus;
+
 /// Everything that can go wrong while creating or waiting for a container.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -39,6 +41,15 @@ pub enum RuntimeError {
     UnsafeMount {
         destination: PathBuf,
         reason: String,
+    },
+
+    /// The container exited, but processes it left behind (outside its PID namespace, e.g.
+    /// with the host's) keep its cgroup busy. The exit status is still known.
+    #[error("container exited ({status:?}) but its cgroup could not be removed: {source}")]
+    CgroupNotRemoved {
+        status: ExitStatus,
+        #[source]
+        source: Box<RuntimeError>,
     },
 
     /// The setup process died without saying why (killed, or crashed).

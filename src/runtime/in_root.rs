@@ -39,13 +39,28 @@ const MAX_SYMLINK_HOPS: u32 = 40;
 #[derive(Debug)]
 pub struct RootDir {
     fd: OwnedFd,
+    path: PathBuf,
 }
 
 impl RootDir {
+    /// Open the rootfs at `path` (canonical: no symlinks in it).
     pub fn open(path: &Path) -> io::Result<Self> {
         let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC);
         let fd = openat2(libc::AT_FDCWD, path, how)?;
-        Ok(Self { fd: owned(fd) })
+        Ok(Self {
+            fd: owned(fd),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where the file behind `fd` is, as the container will see it (`None` if outside the
+    /// rootfs, which lookups through this type never produce).
+    pub fn container_path(&self, fd: &OwnedFd) -> io::Result<Option<PathBuf>> {
+        let host = std::fs::read_link(fd_path(fd))?;
+        Ok(host
+            .strip_prefix(&self.path)
+            .ok()
+            .map(|inside| Path::new("/").join(inside)))
     }
 
     /// Open an existing `path` (taken relative to the rootfs even if absolute) as `O_PATH`.

@@ -6,8 +6,8 @@
 //! makes the container's init a direct child of the caller, who can `waitpid` it. The
 //! intermediate reports the init's PID and exits.
 //!
-//! If the spec names a cgroup, the caller has created it; the intermediate joins it before
-//! anything else, so the init is born inside it.
+//! The caller has created the container's cgroup; the intermediate joins it before anything
+//! else, so the init is born inside it.
 //!
 //! `docker exec` takes the same path with a plan that joins the running container's
 //! namespaces and cgroup instead of creating them, and skips the filesystem setup.
@@ -36,7 +36,7 @@ use nix::unistd::{dup2, sethostname, setsid, Pid};
 use oci_spec::runtime::{LinuxSeccomp, Mount, Process, Spec};
 
 use super::capabilities::{self, CapabilityPlan};
-use super::cgroups::Cgroup;
+use super::cgroups;
 use super::console;
 use super::devices::{self, DevicePlan};
 use super::error::RuntimeError;
@@ -155,13 +155,13 @@ impl InitPlan {
 /// `stdio[n]` is the descriptor that becomes the container's fd `n` (`None`: keep ours).
 pub fn run_intermediate(
     plan: &InitPlan,
-    cgroup: Option<&Cgroup>,
+    cgroup_dirs: &[PathBuf],
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
 ) -> ! {
     // Only the intermediate returns here: the init execs or exits inside.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        intermediate(plan, cgroup, channel, stdio)
+        intermediate(plan, cgroup_dirs, channel, stdio)
     }));
     exit(outcome.unwrap_or(2))
 }
@@ -169,7 +169,7 @@ pub fn run_intermediate(
 /// The intermediate's work; returns its exit code.
 fn intermediate(
     plan: &InitPlan,
-    cgroup: Option<&Cgroup>,
+    cgroup_dirs: &[PathBuf],
     channel: ChildEnd,
     stdio: [Option<RawFd>; 3],
 ) -> i32 {
@@ -178,7 +178,8 @@ fn intermediate(
     let Ok(channel) = channel.lift_above_stdio() else {
         return 1;
     };
-    let forked = prepare_process(plan, &channel, stdio).and_then(|()| enter_and_fork(plan, cgroup));
+    let forked =
+        prepare_process(plan, &channel, stdio).and_then(|()| enter_and_fork(plan, cgroup_dirs));
     match forked {
         Ok(0) => run_init(plan, channel),
         Ok(init) => {
@@ -218,13 +219,9 @@ fn prepare_process(
 
 /// Join the cgroup, enter the namespaces, fork the init. Returns 0 in the init and the
 /// init's PID in the intermediate.
-fn enter_and_fork(plan: &InitPlan, cgroup: Option<&Cgroup>) -> Result<i32, ChildFailure> {
+fn enter_and_fork(plan: &InitPlan, cgroup_dirs: &[PathBuf]) -> Result<i32, ChildFailure> {
     // The cgroup first: a new cgroup namespace is rooted at the cgroup joined.
-    if let Some(cgroup) = cgroup {
-        cgroup
-            .join_self()
-            .step(|| "joining the container's cgroup".into())?;
-    }
+    cgroups::join(cgroup_dirs).step(|| "joining the container's cgroup".into())?;
     plan.namespaces
         .enter()
         .step(|| "entering namespaces".into())?;

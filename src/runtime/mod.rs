@@ -42,7 +42,7 @@ mod seccomp;
 mod spec;
 mod sync;
 
-pub use cgroups::Cgroup;
+pub use cgroups::{Cgroup, CgroupStats};
 pub use container::{
     create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, Stdio,
     StdioFd,

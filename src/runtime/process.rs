@@ -225,8 +225,9 @@ fn close_range(first: u32, last: u32) -> nix::Result<()> {
 
 /// Replace this process with the container's command. Only returns on failure.
 pub fn exec(plan: &ProcessPlan) -> ExecError {
-    let command = plan.args[0].to_string_lossy().into_owned();
-    let program = match find_executable(&command, plan.path_env()) {
+    let raw_command = OsStr::from_bytes(plan.args[0].as_bytes());
+    let command = raw_command.to_string_lossy().into_owned();
+    let program = match find_executable(raw_command, plan.path_env()) {
         Ok(program) => program,
         Err((kind, detail)) => {
             return ExecError {
@@ -258,16 +259,17 @@ pub fn exec(plan: &ProcessPlan) -> ExecError {
 /// Go's `exec.LookPath`, as runc runs it inside the container: a name with a slash is used
 /// as is, a bare name is searched on `PATH`, and only regular files with an execute bit count.
 fn find_executable(
-    command: &str,
+    command: &OsStr,
     path_env: Option<&OsStr>,
 ) -> Result<PathBuf, (ExecErrorKind, String)> {
-    if command.contains('/') {
+    if command.as_bytes().contains(&b'/') {
         let path = PathBuf::from(command);
         return match std::fs::metadata(&path) {
             Err(e) => Err((
                 ExecErrorKind::NoSuchFile,
                 format!(
-                    "stat {command}: {}",
+                    "stat {}: {}",
+                    command.to_string_lossy(),
                     go_error_text(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
                 ),
             )),
@@ -317,9 +319,10 @@ mod tests {
 
     #[test]
     fn bare_names_are_searched_on_path_only() {
-        let found = find_executable("sh", Some(OsStr::new("/nonexistent:/bin")));
+        let sh = OsStr::new("sh");
+        let found = find_executable(sh, Some(OsStr::new("/nonexistent:/bin")));
         assert_eq!(found, Ok(PathBuf::from("/bin/sh")));
-        let missing = find_executable("sh", None);
+        let missing = find_executable(sh, None);
         assert_eq!(
             missing,
             Err((
@@ -332,14 +335,14 @@ mod tests {
     #[test]
     fn paths_are_checked_like_go_lookpath() {
         assert_eq!(
-            find_executable("/nope", None),
+            find_executable(OsStr::new("/nope"), None),
             Err((
                 ExecErrorKind::NoSuchFile,
                 "stat /nope: no such file or directory".to_string()
             ))
         );
         assert_eq!(
-            find_executable("/etc", None),
+            find_executable(OsStr::new("/etc"), None),
             Err((
                 ExecErrorKind::PermissionDenied,
                 "permission denied".to_string()

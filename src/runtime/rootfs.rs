@@ -106,8 +106,26 @@ fn destination_dir(
     destination: &Path,
     symlinks: Symlinks,
 ) -> Result<OwnedFd, ChildFailure> {
+    let target = open_destination(root, destination, Kind::Directory, symlinks)?;
+    let stat = fstat(target.as_raw_fd())
+        .step(|| format!("inspecting mount point {}", destination.display()))?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+        return Err(unsafe_mount(destination, "it is not a directory"));
+    }
+    Ok(target)
+}
+
+/// Open (creating if needed) a mount destination inside the rootfs, and refuse it if a
+/// symlink of the image carried it into `/proc` or `/sys` (CVE-2019-19921: a volume whose
+/// mount point is a symlink to `/proc/self/attr` or `/proc/sys` would cover kernel files).
+fn open_destination(
+    root: &RootDir,
+    destination: &Path,
+    kind: Kind,
+    symlinks: Symlinks,
+) -> Result<OwnedFd, ChildFailure> {
     let target = root
-        .create(destination, Kind::Directory, symlinks)
+        .create(destination, kind, symlinks)
         .map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) if symlinks == Symlinks::Refuse => unsafe_mount(
                 destination,
@@ -119,12 +137,18 @@ fn destination_dir(
                 message: e.to_string(),
             },
         })?;
-    let stat = fstat(target.as_raw_fd())
-        .step(|| format!("inspecting mount point {}", destination.display()))?;
-    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
-        return Err(unsafe_mount(destination, "it is not a directory"));
+    let resolved = root
+        .container_path(&target)
+        .step(|| format!("resolving mount point {}", destination.display()))?;
+    let kernel_fs = |p: &Path| p.starts_with("/proc") || p.starts_with("/sys");
+    match resolved {
+        None => Err(unsafe_mount(destination, "it resolves outside the rootfs")),
+        Some(resolved) if kernel_fs(&resolved) && !kernel_fs(destination) => Err(unsafe_mount(
+            destination,
+            &format!("a symlink leads it to {}", resolved.display()),
+        )),
+        Some(_) => Ok(target),
     }
-    Ok(target)
 }
 
 fn bind_mount(
@@ -147,8 +171,7 @@ fn bind_mount(
     let target = if source_is_dir {
         destination_dir(root, destination, symlinks)?
     } else {
-        root.create(destination, Kind::File, symlinks)
-            .step(|| format!("creating mount point {}", destination.display()))?
+        open_destination(root, destination, Kind::File, symlinks)?
     };
     let recursive = options.flags & MsFlags::MS_REC;
     mount(

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, Linux, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Mount, Process, Root,
-    Spec, User,
+    Capability, Linux, LinuxCapabilities, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace,
+    LinuxNamespaceType, LinuxResources, Mount, Process, Root, Spec, User,
 };
 
 /// Docker's default capability set: `00000000a80425fb` as a bit mask.
@@ -120,11 +120,39 @@ pub fn default_spec(
             .collect(),
     ));
     linux.set_devices(None);
-    linux.set_resources(None);
+    let mut resources = LinuxResources::default();
+    resources.set_devices(Some(default_device_rules()));
+    linux.set_resources(Some(resources));
     linux.set_seccomp(None);
     linux.set_cgroups_path(None);
     spec.set_linux(Some(linux));
     spec
+}
+
+/// Docker's device cgroup rules: deny everything, allow the default devices (null, zero,
+/// urandom, random, tty, console), and deny fuse explicitly.
+fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    let rule =
+        |allow: bool, typ: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>| {
+            let mut rule = LinuxDeviceCgroup::default();
+            rule.set_allow(allow);
+            rule.set_typ(typ);
+            rule.set_major(major);
+            rule.set_minor(minor);
+            rule.set_access(Some("rwm".to_string()));
+            rule
+        };
+    let c = Some(LinuxDeviceType::C);
+    vec![
+        rule(false, None, None, None),
+        rule(true, c, Some(1), Some(5)),
+        rule(true, c, Some(1), Some(3)),
+        rule(true, c, Some(1), Some(9)),
+        rule(true, c, Some(1), Some(8)),
+        rule(true, c, Some(5), Some(0)),
+        rule(true, c, Some(5), Some(1)),
+        rule(false, c, Some(10), Some(229)),
+    ]
 }
 
 fn default_mounts() -> Vec<Mount> {
@@ -223,6 +251,12 @@ mod tests {
         assert_eq!(json["mounts"][2]["options"][4], "ptmxmode=0666");
         assert_eq!(json["mounts"][6]["options"][5], "size=67108864");
         assert_eq!(json["hostname"], "abc123");
+        let devices = &json["linux"]["resources"]["devices"];
+        assert_eq!(
+            devices[0],
+            serde_json::json!({"allow": false, "access": "rwm"})
+        );
+        assert_eq!(devices[7]["major"], 10);
         let back: Spec = serde_json::from_value(json).expect("spec deserializes");
         assert_eq!(back, spec);
     }
