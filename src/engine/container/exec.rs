@@ -10,7 +10,7 @@ use oci_spec::runtime::{Process, User};
 use super::record::ContainerId;
 use super::spec::{build_spec_rooted, resolve_user};
 use super::store::{ContainerError, ContainerStore};
-use crate::runtime::{self, Cgroup, ExecTarget, Stdio};
+use crate::runtime::{self, ExecTarget, Stdio};
 
 /// What `docker exec` asked for.
 #[derive(Debug, Clone, Default)]
@@ -89,11 +89,9 @@ pub fn exec(
     u.set_additional_gids((!user.groups.is_empty()).then(|| user.groups.clone()));
     process.set_user(u);
 
-    let cgroup = Cgroup::create(&PathBuf::from(format!("/dokles/{}", c.config.id)), None).ok();
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let target = ExecTarget {
         init: Pid::from_raw(init.pid),
-        cgroup: cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
     };
     match runtime::exec_in(target, &process, stdio) {
