@@ -105,6 +105,12 @@ struct CreateArgs {
     cap_drop: Vec<String>,
     #[arg(long = "security-opt")]
     security_opt: Vec<String>,
+    #[arg(short = 'm', long = "memory")]
+    memory: Option<String>,
+    #[arg(long = "cpus")]
+    cpus: Option<String>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
     #[arg(long = "pull", default_value = "missing")]
     pull: String,
     #[arg(short = 'q', long = "quiet")]
@@ -172,7 +178,55 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
         cap_drop: a.cap_drop.clone(),
         security_opt: a.security_opt.clone(),
         init: a.init,
+        memory: match &a.memory {
+            Some(m) => parse_bytes(m).ok_or_else(|| {
+                CliError::plain(format!(
+                    "invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'\nSee 'docker run --help'."
+                ))
+            })?,
+            None => 0,
+        },
+        nano_cpus: match &a.cpus {
+            Some(c) => match c.parse::<f64>() {
+                Ok(v) if v >= 0.0 => (v * 1e9) as i64,
+                _ => {
+                    return Err(CliError::plain(format!(
+                        "invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number\nSee 'docker run --help'."
+                    )))
+                }
+            },
+            None => 0,
+        },
+        pids_limit: a.pids_limit.unwrap_or(0),
     })
+    .and_then(|o| {
+        if o.memory > 0 && o.memory < 6 * 1024 * 1024 {
+            return Err(CliError::Message {
+                text: "docker: Error response from daemon: Minimum memory limit allowed is 6MB.\n\nRun 'docker run --help' for more information".into(),
+                code: 125,
+            });
+        }
+        Ok(o)
+    })
+}
+
+/// go-units' `RAMInBytes`: `512m`, `1g`, `100k`, `1024b` (binary multiples).
+fn parse_bytes(s: &str) -> Option<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some((n * mult) as i64)
 }
 
 /// Find the image, pulling it from the offline cache when missing, with Docker's
@@ -1035,5 +1089,28 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
             text: String::new(),
             code: code.clamp(0, 255) as u8,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_like_go_units() {
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_bytes("1g"), Some(1 << 30));
+        assert_eq!(parse_bytes("64MB"), Some(64 << 20));
+        assert_eq!(parse_bytes("lots"), None);
+    }
+
+    #[test]
+    fn commands_are_quoted_like_go() {
+        assert_eq!(go_quote("sh -c 'a \"b\"'"), "\"sh -c 'a \\\"b\\\"'\"");
+        assert_eq!(
+            ellipsis("abcdefghijklmnopqrstuvwxyz", 20),
+            "abcdefghijklmnopqrs…"
+        );
     }
 }

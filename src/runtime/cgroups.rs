@@ -124,6 +124,61 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// The cgroup a running process belongs to (the container's init, seen from any later
+    /// dokles process: `pause`, `stats`, `top`).
+    pub fn of_process(pid: Pid) -> Result<Self, RuntimeError> {
+        let mountinfo = read("/proc/self/mountinfo")?;
+        let theirs = read(&format!("/proc/{pid}/cgroup"))?;
+        let mut by_controller = Vec::new();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for controller in CONTROLLERS {
+            let Some(path) = theirs.lines().find_map(|line| {
+                let mut fields = line.splitn(3, ':');
+                let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then_some(path)
+            }) else {
+                continue;
+            };
+            let Some((root, mount_point)) = mount_of(&mountinfo, controller) else {
+                continue;
+            };
+            let Ok(relative) = Path::new(path).strip_prefix(root) else {
+                continue;
+            };
+            let dir = PathBuf::from(mount_point).join(relative);
+            if !dirs.contains(&dir) {
+                dirs.push(dir.clone());
+            }
+            by_controller.push((controller, dir));
+        }
+        Ok(Cgroup {
+            by_controller,
+            dirs,
+        })
+    }
+
+    /// Whether the kernel's OOM killer has killed a process of this cgroup
+    /// (`oom_kill` in v1's `memory.oom_control`).
+    pub fn oom_killed(&self) -> bool {
+        self.read("memory", "memory.oom_control")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("oom_kill "))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+            .is_some_and(|n| n > 0)
+    }
+
+    /// The PIDs (host view) of every process in the cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>, RuntimeError> {
+        let text = self.read("pids", "cgroup.procs")?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
     /// The cgroup's directories, one per hierarchy.
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs

@@ -43,6 +43,9 @@ pub struct CreateOptions {
     pub cap_drop: Vec<String>,
     pub security_opt: Vec<String>,
     pub init: bool,
+    pub memory: i64,
+    pub nano_cpus: i64,
+    pub pids_limit: i64,
 }
 
 fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
@@ -165,6 +168,9 @@ pub fn create(
         cap_drop: opts.cap_drop.clone(),
         security_opt: opts.security_opt.clone(),
         init: opts.init,
+        memory: opts.memory,
+        nano_cpus: opts.nano_cpus,
+        pids_limit: opts.pids_limit,
         image_config: runtime,
     };
     let paths = store.paths(&id);

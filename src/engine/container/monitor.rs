@@ -118,9 +118,10 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
 
     let mut log = LogWriter::open(&c.paths.log(&c.config.id))?;
     pump(out_r, err_r, &mut log, attach)?;
+    // Read the OOM count while the cgroup still exists (waiting removes it).
+    let oom = process.cgroup().is_some_and(|cg| cg.oom_killed());
     let status = process.wait().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = status.code();
-    let oom = false;
     {
         let lock = store.root().lock()?;
         let mut state: State = store.load(&c.config.id)?.state;

@@ -82,6 +82,13 @@ pub struct ContainerConfig {
     pub cap_drop: Vec<String>,
     pub security_opt: Vec<String>,
     pub init: bool,
+    /// Resource limits (`--memory`, `--cpus`, `--pids-limit`); 0 = none.
+    #[serde(default)]
+    pub memory: i64,
+    #[serde(default)]
+    pub nano_cpus: i64,
+    #[serde(default)]
+    pub pids_limit: i64,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
 }

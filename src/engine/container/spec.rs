@@ -10,7 +10,9 @@ use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{Capability, Mount, Spec, User};
+use oci_spec::runtime::{
+    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec, User,
+};
 
 use super::store::Container;
 use crate::runtime::default_spec;
@@ -83,12 +85,41 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
         linux.set_cgroups_path(Some(PathBuf::from(format!("/dokles/{}", cfg.id))));
+        linux.set_resources(resources(cfg));
         if cfg.privileged {
             linux.set_masked_paths(None);
             linux.set_readonly_paths(None);
         }
     }
     Ok(spec)
+}
+
+/// `--memory`, `--cpus` and `--pids-limit` as OCI resources (Docker's CFS period of 100 ms).
+fn resources(cfg: &super::record::ContainerConfig) -> Option<LinuxResources> {
+    if cfg.memory <= 0 && cfg.nano_cpus <= 0 && cfg.pids_limit <= 0 {
+        return None;
+    }
+    let mut r = LinuxResources::default();
+    if cfg.memory > 0 {
+        let mut m = LinuxMemory::default();
+        m.set_limit(Some(cfg.memory));
+        // Docker's default: swap as large as memory again (memory+swap = 2x).
+        m.set_swap(Some(cfg.memory * 2));
+        r.set_memory(Some(m));
+    }
+    if cfg.nano_cpus > 0 {
+        let period: u64 = 100_000;
+        let mut c = LinuxCpu::default();
+        c.set_period(Some(period));
+        c.set_quota(Some(cfg.nano_cpus * period as i64 / 1_000_000_000));
+        r.set_cpu(Some(c));
+    }
+    if cfg.pids_limit > 0 {
+        let mut p = LinuxPids::default();
+        p.set_limit(cfg.pids_limit);
+        r.set_pids(Some(p));
+    }
+    Some(r)
 }
 
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
