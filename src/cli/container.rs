@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::args::{Arity, Spec};
 use super::output::render_list;
-use super::units::{ago, human_duration, human_size};
+use super::units::{ago, bytes_size, human_duration, human_size};
 use super::{CliError, CliResult, Context};
 use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
 use crate::engine::container::logs::read_from;
@@ -57,6 +57,11 @@ pub fn container_group(ctx: &Context, args: &[String]) -> CliResult {
         "wait" => wait(ctx, rest),
         "rename" => rename(ctx, rest),
         "exec" => exec(ctx, rest),
+        "pause" => pause(ctx, rest),
+        "unpause" => unpause(ctx, rest),
+        "commit" => commit(ctx, rest),
+        "top" => top(ctx, rest),
+        "stats" => stats(ctx, rest),
         "inspect" => super::image::inspect_typed(ctx, rest, Some("container")),
         "prune" => prune(ctx, rest),
         other => Err(CliError::plain(format!(
@@ -1112,5 +1117,318 @@ mod tests {
             ellipsis("abcdefghijklmnopqrstuvwxyz", 20),
             "abcdefghijklmnopqrs…"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// pause / unpause / commit / top / stats
+
+pub fn pause(ctx: &Context, args: &[String]) -> CliResult {
+    one_by_one(ctx, args, "pause", lifecycle::pause)
+}
+
+pub fn unpause(ctx: &Context, args: &[String]) -> CliResult {
+    one_by_one(ctx, args, "unpause", lifecycle::unpause)
+}
+
+fn one_by_one(
+    ctx: &Context,
+    args: &[String],
+    cmd: &'static str,
+    op: fn(&ContainerStore, &crate::engine::container::ContainerId) -> Result<(), ContainerError>,
+) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct Args {
+        args: Vec<String>,
+    }
+    let path: &'static str = Box::leak(format!("docker {cmd}").into_boxed_str());
+    let usage: &'static str =
+        Box::leak(format!("docker {cmd} CONTAINER [CONTAINER...]").into_boxed_str());
+    let spec = spec(path, usage, Arity::AtLeast(1));
+    let a: Args = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    each(&a.args, None, |n| {
+        let id = store.resolve(n)?;
+        op(&store, &id)?;
+        Ok(())
+    })
+}
+
+#[derive(Parser, Debug)]
+struct CommitArgs {
+    #[arg(short = 'a', long = "author")]
+    author: Option<String>,
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    #[arg(short = 'm', long = "message")]
+    message: Option<String>,
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pause: bool,
+    args: Vec<String>,
+}
+
+pub fn commit(ctx: &Context, args: &[String]) -> CliResult {
+    use crate::engine::container::commit::{commit as commit_container, CommitOptions};
+    let spec = spec(
+        "docker commit",
+        "docker commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+        Arity::AtLeast(1),
+    );
+    let a: CommitArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    if a.args.len() > 2 {
+        return Err(CliError::plain(format!(
+            "docker: '{}' requires at most 2 arguments\n\nUsage:  {}\n\nSee '{} --help' for more information",
+            spec.path, spec.usage, spec.path
+        )));
+    }
+    let tag = match a.args.get(1) {
+        None => None,
+        Some(t) => {
+            let r = Reference::parse(t).map_err(|e| {
+                CliError::plain(format!(
+                    "Error parsing reference: {t:?} is not a valid repository/tag: {e}"
+                ))
+            })?;
+            Some(r.with_default_tag().ok_or_else(|| {
+                CliError::daemon("refusing to create a tag with a digest reference")
+            })?)
+        }
+    };
+    let opts = CommitOptions {
+        tag,
+        author: a.author.unwrap_or_default(),
+        message: a.message.unwrap_or_default(),
+        changes: a.change,
+        pause: a.pause,
+    };
+    let id = commit_container(&containers(ctx), &a.args[0], &opts)?;
+    println!("{id}");
+    Ok(())
+}
+
+/// The running container's init, or Docker's "is not running" error.
+fn running_init(store: &ContainerStore, name: &str) -> Result<(Container, i32), CliError> {
+    let c = store.get(name)?;
+    match c
+        .state
+        .process
+        .filter(|p| c.state.is_running() && p.alive())
+    {
+        Some(p) => Ok((c, p.pid)),
+        None => Err(ContainerError::NotRunning(c.config.id.clone()).into()),
+    }
+}
+
+pub fn top(ctx: &Context, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    #[command(disable_help_flag = true)]
+    struct TopArgs {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    }
+    let spec = spec(
+        "docker top",
+        "docker top CONTAINER [ps OPTIONS]",
+        Arity::AtLeast(1),
+    );
+    let a: TopArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let store = containers(ctx);
+    let (_, pid) = running_init(&store, &a.args[0])?;
+    let cg = crate::runtime::Cgroup::of_process(nix::unistd::Pid::from_raw(pid))
+        .map_err(|e| CliError::daemon(e.to_string()))?;
+    let pids: std::collections::HashSet<i32> = cg
+        .pids()
+        .map_err(|e| CliError::daemon(e.to_string()))?
+        .into_iter()
+        .collect();
+    // As Docker: the host's `ps` with the given options, rows filtered to the container.
+    let ps_args: Vec<String> = if a.args.len() > 1 {
+        a.args[1..].to_vec()
+    } else {
+        vec!["-ef".into()]
+    };
+    let out = std::process::Command::new("ps")
+        .args(&ps_args)
+        .output()
+        .map_err(|e| CliError::daemon(format!("Error running ps: {e}")))?;
+    if !out.status.success() {
+        return Err(CliError::daemon(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let pid_col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| CliError::daemon("Couldn't find PID field in ps output"))?;
+    let mut table = crate::format::TabWriter::docker();
+    let cols = header.split_whitespace().count();
+    table.write_str(&header.split_whitespace().collect::<Vec<_>>().join("\t"));
+    table.write_str("\n");
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(p) = fields.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !pids.contains(&p) {
+            continue;
+        }
+        // The last column (the command) keeps its spaces.
+        let mut row: Vec<String> = fields
+            .iter()
+            .take(cols - 1)
+            .map(|s| s.to_string())
+            .collect();
+        row.push(
+            fields
+                .iter()
+                .skip(cols - 1)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        table.write_str(&row.join("\t"));
+        table.write_str("\n");
+    }
+    print!("{}", table.finish());
+    Ok(())
+}
+
+fn host_cpu_ticks() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+pub fn stats(ctx: &Context, args: &[String]) -> CliResult {
+    #[derive(Parser, Debug)]
+    struct StatsArgs {
+        #[arg(short = 'a', long = "all")]
+        all: bool,
+        #[arg(long = "no-stream")]
+        no_stream: bool,
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        #[arg(long = "format")]
+        format: Option<String>,
+        args: Vec<String>,
+    }
+    let spec = spec(
+        "docker stats",
+        "docker stats [OPTIONS] [CONTAINER...]",
+        Arity::AtLeast(0),
+    );
+    let a: StatsArgs = spec.parse(args)?;
+    let store = containers(ctx);
+    let list: Vec<Container> = if a.args.is_empty() {
+        store
+            .list()?
+            .into_iter()
+            .filter(|c| a.all || c.state.is_running())
+            .collect()
+    } else {
+        a.args
+            .iter()
+            .map(|n| store.get(n))
+            .collect::<Result<_, _>>()?
+    };
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as f64)
+        .unwrap_or(1.0);
+    let sample = |c: &Container| {
+        c.state
+            .process
+            .filter(|p| c.state.is_running() && p.alive())
+            .and_then(|p| {
+                crate::runtime::Cgroup::of_process(nix::unistd::Pid::from_raw(p.pid)).ok()
+            })
+            .and_then(|cg| cg.stats().ok())
+    };
+    loop {
+        let before: Vec<_> = list.iter().map(|c| (sample(c), host_cpu_ticks())).collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let mut rows = Vec::new();
+        for (c, (b, ticks_before)) in list.iter().zip(before) {
+            let now = sample(c);
+            let ticks = host_cpu_ticks().saturating_sub(ticks_before);
+            let (cpu, mem, limit, pids) = match (b, now) {
+                (Some(b), Some(n)) => {
+                    // System time in ns from clock ticks (USER_HZ = 100).
+                    let system_ns = ticks as f64 * 1e7;
+                    let cpu = if system_ns > 0.0 {
+                        (n.cpu_usage_ns.saturating_sub(b.cpu_usage_ns)) as f64 / system_ns
+                            * cpus
+                            * 100.0
+                    } else {
+                        0.0
+                    };
+                    (
+                        cpu,
+                        n.memory_usage,
+                        n.memory_limit.min(host_memory()),
+                        n.pids,
+                    )
+                }
+                _ => (0.0, 0, 0, 0),
+            };
+            let mem_pct = if limit > 0 {
+                mem as f64 / limit as f64 * 100.0
+            } else {
+                0.0
+            };
+            rows.push(json!({
+                "Container": if a.no_trunc { c.config.id.to_string() } else { c.config.id.short().to_string() },
+                "ID": if a.no_trunc { c.config.id.to_string() } else { c.config.id.short().to_string() },
+                "Name": c.config.name,
+                "CPUPerc": format!("{cpu:.2}%"),
+                "MemUsage": format!("{} / {}", bytes_size(mem), bytes_size(limit)),
+                "MemPerc": format!("{mem_pct:.2}%"),
+                "NetIO": "0B / 0B",
+                "BlockIO": "0B / 0B",
+                "PIDs": pids.to_string(),
+            }));
+        }
+        let format = a.format.clone().filter(|f| !f.is_empty()).unwrap_or_else(|| {
+            "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}".into()
+        });
+        let headers = json!({
+            "Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+            "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
+            "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
+        });
+        if !a.no_stream {
+            // Docker redraws the table in place.
+            print!("\x1b[2J\x1b[H");
+        }
+        render_list(super::output::STATS, &format, &headers, &rows)?;
+        if a.no_stream {
+            return Ok(());
+        }
     }
 }

@@ -884,6 +884,17 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     }
     let now = Utc::now();
     let n = entries.len();
+    let mut owners = std::collections::HashMap::new();
+    owners.insert(n, img.id.clone());
+    let index = store.index()?;
+    let mut parent = img.record.parent.clone();
+    while let Some(p) = parent.filter(|p| index.images.contains_key(p)) {
+        let parent_image = store.image(&index, &p)?;
+        owners
+            .entry(parent_image.config.history().len().max(1))
+            .or_insert(p.clone());
+        parent = parent_image.record.parent.clone();
+    }
     let mut rows = Vec::new();
     for (i, (h, size)) in entries.iter().enumerate().rev() {
         let created = h
@@ -896,10 +907,11 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             .and_then(Value::as_str)
             .unwrap_or("")
             .replace('\t', " ");
-        let id = if i + 1 == n {
-            short_or_full(&img.id, a.no_trunc)
-        } else {
-            "<missing>".to_string()
+        // The row that ends an image present locally (this one, or a parent a commit
+        // built on) shows that image's ID, as Docker's history walks the parent chain.
+        let id = match owners.get(&(i + 1)) {
+            Some(owner) => short_or_full(owner, a.no_trunc),
+            None => "<missing>".to_string(),
         };
         rows.push(json!({
             // Keys in the order `{{json .}}` prints them (docker/cli marshals a Go map).

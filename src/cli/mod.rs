@@ -211,6 +211,11 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
         "wait" => container::wait(&ctx, rest),
         "rename" => container::rename(&ctx, rest),
         "exec" => container::exec(&ctx, rest),
+        "pause" => container::pause(&ctx, rest),
+        "unpause" => container::unpause(&ctx, rest),
+        "commit" => container::commit(&ctx, rest),
+        "top" => container::top(&ctx, rest),
+        "stats" => container::stats(&ctx, rest),
         "-h" | "--help" | "help" => {
             println!("{}", args::DOCKER_USAGE);
             Ok(())

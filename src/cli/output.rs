@@ -36,6 +36,12 @@ pub const CONTAINERS: ListKind = ListKind {
     exec_prefix: "failed to execute template: ",
 };
 
+pub const STATS: ListKind = ListKind {
+    row_type: crate::format::row_type::CONTAINER,
+    parse_prefix: "template parsing error: ",
+    exec_prefix: "template parsing error: ",
+};
+
 fn io_error(e: std::io::Error) -> CliError {
     CliError::plain(format!("cannot write output: {e}"))
 }

@@ -25,6 +25,18 @@ fn human_size_with_precision(size: u64, precision: usize) -> String {
     format!("{}{}", go_g(s, precision), UNITS[i])
 }
 
+/// `units.BytesSize`: binary units (KiB, MiB, …), four significant digits, Go's `%g`.
+pub fn bytes_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut s = size as f64;
+    let mut i = 0;
+    while s >= 1024.0 && i < UNITS.len() - 1 {
+        s /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(s, 4), UNITS[i])
+}
+
 /// Go's `%.{prec}g` for non-negative values.
 fn go_g(v: f64, prec: usize) -> String {
     if v == 0.0 {
@@ -103,6 +115,9 @@ mod tests {
         assert_eq!(human_size(5_000_000), "5MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_020_000_000), "1.02GB");
+        assert_eq!(bytes_size(1_572_864), "1.5MiB");
+        assert_eq!(bytes_size(16 << 20), "16MiB");
+        assert_eq!(bytes_size(500), "500B");
         assert_eq!(human_size_4(1_984_132), "1.984MB");
         assert_eq!(human_size_4(6), "6B");
     }

@@ -279,6 +279,11 @@ pub fn kill(
     };
     if p.alive() {
         send_signal(Pid::from_raw(p.pid), signal).context("cannot signal the container")?;
+        // Frozen processes act on signals only once thawed.
+        if c.state.status == super::record::Status::Paused {
+            thaw(&c)?;
+            set_status(store, id, super::record::Status::Running)?;
+        }
     }
     Ok(())
 }
@@ -372,4 +377,56 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
         format!("SIG{upper}")
     };
     name.parse::<Signal>().ok()
+}
+
+/// `docker pause`: freeze every process of the container (cgroup freezer).
+pub fn pause(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerError> {
+    let c = store.load(id)?;
+    let Some(p) = c.state.process.filter(|_| c.state.is_running()) else {
+        return Err(ContainerError::NotRunning(id.clone()));
+    };
+    if c.state.status == super::record::Status::Paused {
+        return Err(ContainerError::Other(anyhow::anyhow!(
+            "Container {id} is already paused"
+        )));
+    }
+    let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    cg.freeze().map_err(|e| anyhow::anyhow!("{e}"))?;
+    set_status(store, id, super::record::Status::Paused)
+}
+
+/// `docker unpause`.
+pub fn unpause(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerError> {
+    let c = store.load(id)?;
+    if c.state.status != super::record::Status::Paused {
+        return Err(ContainerError::Other(anyhow::anyhow!(
+            "Container {id} is not paused"
+        )));
+    }
+    thaw(&c)?;
+    set_status(store, id, super::record::Status::Running)
+}
+
+fn thaw(c: &super::store::Container) -> Result<(), ContainerError> {
+    if let Some(p) = c.state.process {
+        let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        cg.thaw().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+fn set_status(
+    store: &ContainerStore,
+    id: &ContainerId,
+    status: super::record::Status,
+) -> Result<(), ContainerError> {
+    let lock = store.root().lock()?;
+    let mut c = store.load(id)?;
+    if c.state.is_running() {
+        c.state.status = status;
+        store.save_state(&lock, id, &c.state)?;
+    }
+    Ok(())
 }
