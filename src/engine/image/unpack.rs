@@ -205,6 +205,11 @@ struct Layer<'o> {
     /// Directory mtimes, set at the end since creating entries inside changes them.
     dir_times: BTreeMap<Vec<Vec<u8>>, Timespec>,
     buf: Vec<u8>,
+    /// The directory last opened by [`Layer::open_dir`], reused for the next entry in it
+    /// (layers list a directory's entries together): one `dup` instead of a walk from the
+    /// root. Dropped whenever anything is removed or replaced, so it never outlives what it
+    /// names.
+    last_dir: std::cell::RefCell<Option<(Vec<Vec<u8>>, OwnedFd)>>,
 }
 
 impl<'o> Layer<'o> {
@@ -215,6 +220,7 @@ impl<'o> Layer<'o> {
             size: 0,
             dir_times: BTreeMap::new(),
             buf: vec![0; 64 * 1024],
+            last_dir: std::cell::RefCell::new(None),
         }
     }
 
@@ -461,6 +467,7 @@ impl<'o> Layer<'o> {
         meta: &Meta,
         path: &str,
     ) -> Result<(), UnpackError> {
+        self.forget_dir();
         if hidden.is_empty() || hidden == b"." || hidden == b".." {
             return Err(UnpackError::InvalidWhiteout {
                 path: path.to_owned(),
@@ -491,6 +498,7 @@ impl<'o> Layer<'o> {
 
     /// `dir/.wh..wh..opq`: marks `dir` opaque for overlayfs.
     fn opaque(&mut self, dir: &[Vec<u8>], path: &str) -> Result<(), UnpackError> {
+        self.forget_dir();
         let fd = self.open_dir(dir, path)?;
         rfs::fsetxattr(&fd, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty()).map_err(|e| {
             UnpackError::Xattr {
@@ -540,12 +548,25 @@ impl<'o> Layer<'o> {
 
     /// Opens (creating it if missing) the directory `components` beneath the layer root.
     fn open_dir(&self, components: &[Vec<u8>], path: &str) -> Result<OwnedFd, UnpackError> {
-        beneath::open_dir(
+        if let Some((cached, fd)) = self.last_dir.borrow().as_ref() {
+            if cached.as_slice() == components {
+                return fd.try_clone().map_err(io_err(path, "opening"));
+            }
+        }
+        let fd = beneath::open_dir(
             self.root.as_fd(),
             components,
             Some(Mode::from_raw_mode(0o755)),
         )
-        .map_err(|e| walk_error(path, components, e))
+        .map_err(|e| walk_error(path, components, e))?;
+        let keep = fd.try_clone().map_err(io_err(path, "opening"))?;
+        *self.last_dir.borrow_mut() = Some((components.to_vec(), keep));
+        Ok(fd)
+    }
+
+    /// Forget the cached directory: something in the layer is being removed or replaced.
+    fn forget_dir(&self) {
+        self.last_dir.borrow_mut().take();
     }
 
     /// Makes way for a new entry at `components` (whose parent is `parent`): whatever is there
@@ -557,6 +578,12 @@ impl<'o> Layer<'o> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, _) = split_last(components);
+        // Only a directory that goes away can be (or contain) the cached one.
+        if beneath::file_type_at(parent, name).map_err(io_err(path, "inspecting"))?
+            == Some(FileType::Directory)
+        {
+            self.forget_dir();
+        }
         beneath::remove_all(parent, name).map_err(io_err(path, "removing the existing file"))?;
         self.dir_times.retain(|dir, _| {
             !(dir.len() >= components.len() && dir[..components.len()] == *components)
