@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Process, User};
 
 use super::record::ContainerId;
-use super::spec::{build_spec_rooted, resolve_user};
+use super::spec::{build_spec_rooted, container_seccomp, resolve_user};
 use super::store::{ContainerError, ContainerStore};
 use crate::runtime::{self, Cgroup, ExecTarget, Stdio};
 
@@ -44,6 +44,12 @@ pub fn exec(
         Some(p) if c.state.is_running() && p.alive() => p,
         _ => return Err(ContainerError::NotRunning(id.clone())),
     };
+    // The container's own filter binds its exec'd processes too, `--privileged` ones
+    // included (runc exec installs the container's seccomp config).
+    let seccomp = container_seccomp(&c.config).map_err(|e| ContainerError::Start {
+        message: e.to_string(),
+        code: 126,
+    })?;
     if opts.privileged {
         c.config.privileged = true;
     }
@@ -90,7 +96,6 @@ pub fn exec(
     process.set_user(u);
 
     let cgroup = Cgroup::create(&PathBuf::from(format!("/dokles/{}", c.config.id)), None).ok();
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let target = ExecTarget {
         init: Pid::from_raw(init.pid),
         cgroup: cgroup.as_ref(),
