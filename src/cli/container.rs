@@ -16,6 +16,7 @@ use super::units::{ago, bytes_size, human_duration, human_size};
 use super::{CliError, CliResult, Context};
 use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
 use crate::engine::container::logs::read_from;
+use crate::engine::container::seccomp;
 use crate::engine::container::{Container, ContainerError, ContainerStore, Status};
 use crate::engine::image::cache::{self, Cache};
 use crate::engine::image::{Image, ImageError, ImageStore, Reference};
@@ -301,7 +302,13 @@ fn create_container(
     a: &CreateArgs,
     cmd: &str,
 ) -> Result<crate::engine::container::ContainerId, CliError> {
-    let opts = create_options(a)?;
+    let mut opts = create_options(a)?;
+    // As docker/cli: a seccomp profile file travels as its JSON.
+    opts.security_opt =
+        seccomp::read_profile_files(&opts.security_opt).map_err(|e| CliError::Message {
+            text: format!("docker: {e}\n\nRun 'docker {cmd} --help' for more information"),
+            code: 125,
+        })?;
     let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
     lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| run_error(e, cmd))
 }

@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Process, User};
 
 use super::record::ContainerId;
-use super::spec::{build_spec_rooted, resolve_user};
+use super::spec::{build_spec_rooted, container_seccomp, resolve_user};
 use super::store::{ContainerError, ContainerStore};
 use crate::runtime::{self, ExecTarget, Stdio};
 
@@ -44,6 +44,12 @@ pub fn exec(
         Some(p) if c.state.is_running() && p.alive() => p,
         _ => return Err(ContainerError::NotRunning(id.clone())),
     };
+    // The container's own filter binds its exec'd processes too, `--privileged` ones
+    // included (runc exec installs the container's seccomp config).
+    let seccomp = container_seccomp(&c.config).map_err(|e| ContainerError::Start {
+        message: e.to_string(),
+        code: 126,
+    })?;
     if opts.privileged {
         c.config.privileged = true;
     }
@@ -89,7 +95,6 @@ pub fn exec(
     u.set_additional_gids((!user.groups.is_empty()).then(|| user.groups.clone()));
     process.set_user(u);
 
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let target = ExecTarget {
         init: Pid::from_raw(init.pid),
         seccomp: seccomp.as_ref(),

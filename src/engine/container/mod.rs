@@ -8,6 +8,7 @@ pub mod logs;
 pub mod monitor;
 pub mod names;
 pub mod record;
+pub mod seccomp;
 pub mod spec;
 pub mod store;
 

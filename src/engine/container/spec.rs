@@ -1,6 +1,7 @@
 //! From a container's record to the OCI runtime spec the runtime executes: Docker's default
 //! spec, the process (args, env, cwd, user resolved in the container's own /etc/passwd),
-//! the /etc/hostname, /etc/hosts and /etc/resolv.conf bind mounts, capabilities, cgroup.
+//! the /etc/hostname, /etc/hosts and /etc/resolv.conf bind mounts, capabilities, cgroup,
+//! seccomp.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -11,11 +12,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Mount, Spec, User,
+    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccomp, Mount, Spec, User,
 };
 
+use super::record::ContainerConfig;
+use super::seccomp;
 use super::store::Container;
-use crate::runtime::default_spec;
+use crate::runtime::{default_spec, DEFAULT_CAPABILITIES};
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -91,6 +94,9 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
             linux.set_readonly_paths(None);
         }
     }
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_seccomp(container_seccomp(cfg)?);
+    }
     Ok(spec)
 }
 
@@ -120,6 +126,18 @@ fn resources(cfg: &super::record::ContainerConfig) -> Option<LinuxResources> {
         r.set_pids(Some(p));
     }
     Some(r)
+}
+
+/// The container's seccomp filter (see `seccomp`): its security options and `--privileged`
+/// over its capability bounding set (Docker's defaults with `--cap-add`/`--cap-drop`).
+pub fn container_seccomp(cfg: &ContainerConfig) -> Result<Option<LinuxSeccomp>> {
+    let mut bounding: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    adjust_capabilities(&mut bounding, &cfg.cap_add, &cfg.cap_drop, cfg.privileged)?;
+    Ok(seccomp::for_container(
+        &cfg.security_opt,
+        cfg.privileged,
+        &bounding,
+    )?)
 }
 
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
