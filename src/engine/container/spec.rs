@@ -33,7 +33,13 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     let rootfs = c.paths.merged();
     let cfg = &c.config;
     let user = resolve_user(files, &cfg.user)?;
-    let mut args = vec![cfg.path.clone()];
+    let init = if cfg.init { Some(init_binary()?) } else { None };
+    let mut args = Vec::new();
+    if init.is_some() {
+        // Docker's --init: tini as PID 1 reaps zombies and forwards signals.
+        args.extend([INIT_PATH.to_string(), "--".to_string()]);
+    }
+    args.push(cfg.path.clone());
     args.extend(cfg.args.iter().cloned());
     let env = container_env(&cfg.env, &cfg.hostname, &user.home, cfg.tty);
     let cwd = if cfg.working_dir.is_empty() {
@@ -85,6 +91,14 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
         m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
         mounts.push(m);
     }
+    if let Some(init) = init {
+        let mut m = Mount::default();
+        m.set_destination(PathBuf::from(INIT_PATH));
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(init));
+        m.set_options(Some(vec!["bind".into(), "ro".into()]));
+        mounts.push(m);
+    }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
         linux.set_cgroups_path(Some(PathBuf::from(format!("/dokles/{}", cfg.id))));
@@ -98,6 +112,18 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
         linux.set_seccomp(container_seccomp(cfg)?);
     }
     Ok(spec)
+}
+
+/// Where `--init` puts the init inside the container, as Docker does.
+const INIT_PATH: &str = "/dev/init";
+
+/// The host's init for `--init`: Docker's own `docker-init`, else Debian's static tini.
+fn init_binary() -> Result<PathBuf> {
+    ["/usr/bin/docker-init", "/usr/bin/tini-static", "/usr/local/bin/docker-init"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .context("--init needs an init binary on the host: install Debian's tini package (tini-static) or docker-init")
 }
 
 /// `--memory`, `--cpus` and `--pids-limit` as OCI resources (Docker's CFS period of 100 ms).
