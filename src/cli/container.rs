@@ -270,19 +270,22 @@ fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<I
             cache::PullOutput::Run,
             if quiet { &mut sink } else { &mut err },
         )
-        .map_err(|e| {
-            CliError::plain(format!(
-                "docker: Error response from daemon: {}",
-                CliError::from(e).text()
-            ))
-        })?;
+        .map_err(|e| daemon_run_error(CliError::from(e).text()))?;
     }
     store.get(name).map_err(|e| match e {
-        ImageError::NoSuchImage(_) => CliError::plain(format!(
-            "docker: Error response from daemon: No such image: {shown}."
-        )),
+        ImageError::NoSuchImage(_) => daemon_run_error(&format!("No such image: {shown}")),
         other => other.into(),
     })
+}
+
+/// `docker run`'s way of reporting an engine error: prefixed, with the help hint, exit 125.
+fn daemon_run_error(text: &str) -> CliError {
+    CliError::Message {
+        text: format!(
+            "docker: Error response from daemon: {text}\n\nRun 'docker run --help' for more information"
+        ),
+        code: 125,
+    }
 }
 
 fn run_error(e: ContainerError, cmd: &str) -> CliError {
