@@ -34,6 +34,8 @@ pub enum Arity {
     Exact(usize),
     AtLeast(usize),
     AtMost(usize),
+    /// Between the two bounds, worded as the bound that was missed.
+    Range(usize, usize),
 }
 
 /// A command's name as typed (`docker image ls`) and its usage line.
@@ -75,6 +77,16 @@ impl Spec {
                 "See",
             ),
             Arity::AtMost(k) => (n <= k, format!("requires at most {k} {}", plural(k)), "See"),
+            Arity::Range(lo, _) if n < lo => (
+                false,
+                format!("requires at least {lo} {}", plural(lo)),
+                "See",
+            ),
+            Arity::Range(_, hi) => (
+                n <= hi,
+                format!("requires at most {hi} {}", plural(hi)),
+                "See",
+            ),
         };
         if ok {
             return Ok(());

@@ -1183,29 +1183,15 @@ pub fn commit(ctx: &Context, args: &[String]) -> CliResult {
     let spec = spec(
         "docker commit",
         "docker commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-        Arity::AtLeast(1),
+        Arity::Range(1, 2),
     );
     let a: CommitArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
-    if a.args.len() > 2 {
-        return Err(CliError::plain(format!(
-            "docker: '{}' requires at most 2 arguments\n\nUsage:  {}\n\nSee '{} --help' for more information",
-            spec.path, spec.usage, spec.path
-        )));
-    }
-    let tag = match a.args.get(1) {
-        None => None,
-        Some(t) => {
-            let r = Reference::parse(t).map_err(|e| {
-                CliError::plain(format!(
-                    "Error parsing reference: {t:?} is not a valid repository/tag: {e}"
-                ))
-            })?;
-            Some(r.with_default_tag().ok_or_else(|| {
-                CliError::daemon("refusing to create a tag with a digest reference")
-            })?)
-        }
-    };
+    let tag = a
+        .args
+        .get(1)
+        .map(|t| super::image::target_tag(t))
+        .transpose()?;
     let opts = CommitOptions {
         tag,
         author: a.author.unwrap_or_default(),

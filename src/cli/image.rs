@@ -21,7 +21,7 @@ use crate::engine::image::layers::chain_ids;
 use crate::engine::image::load::load as load_archive;
 use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
-use crate::engine::image::{Image, ImageError, ImageStore, Reference};
+use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
 
 const IMAGE_GROUP_USAGE: &str = "\
 Usage:  docker image COMMAND
@@ -588,16 +588,10 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let spec = spec(
         name,
         "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
-        Arity::AtLeast(1),
+        Arity::Range(1, 2),
     );
     let a: ImportArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
-    if a.args.len() > 2 {
-        return Err(CliError::plain(format!(
-            "docker: '{}' requires at most 2 arguments\n\nUsage:  {}\n\nSee '{} --help' for more information",
-            spec.path, spec.usage, spec.path
-        )));
-    }
     let _ = a.platform;
     let tag = match a.args.get(1) {
         None => None,
@@ -632,6 +626,23 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // ---------------------------------------------------------------------------------------
 // tag / rmi / prune
 
+/// A new tag as `tag` and `commit` take it, with the client's errors for a bad one.
+pub(super) fn target_tag(target: &str) -> Result<TaggedRef, CliError> {
+    let reference = Reference::parse(target).map_err(|e| {
+        CliError::plain(format!(
+            "Error parsing reference: {target:?} is not a valid repository/tag: {e}"
+        ))
+    })?;
+    if reference.digest().is_some() {
+        return Err(CliError::plain(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    reference
+        .with_default_tag()
+        .ok_or_else(|| CliError::daemon("invalid target reference"))
+}
+
 pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     #[derive(Parser, Debug)]
     struct TagArgs {
@@ -645,19 +656,7 @@ pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let a: TagArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
     let (source, target) = (&a.args[0], &a.args[1]);
-    let target_ref = Reference::parse(target).map_err(|e| {
-        CliError::plain(format!(
-            "Error parsing reference: {target:?} is not a valid repository/tag: {e}"
-        ))
-    })?;
-    if target_ref.digest().is_some() {
-        return Err(CliError::plain(
-            "refusing to create a tag with a digest reference",
-        ));
-    }
-    let Some(target_tag) = target_ref.with_default_tag() else {
-        return Err(CliError::daemon("invalid target reference"));
-    };
+    let target_tag = target_tag(target)?;
     let store = store(ctx);
     let mut tx = store.begin()?;
     let id = store.resolve(tx.index(), source)?;
