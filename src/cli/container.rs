@@ -692,6 +692,21 @@ struct PsArgs {
     args: Vec<String>,
 }
 
+/// `ps`'s IMAGE column: the name the container was created with while it still names the
+/// same image, else the image's ID (as Docker shows after an `rmi` or a re-tag).
+fn shown_image(
+    images: &ImageStore,
+    name: &str,
+    id: &crate::engine::image::Digest,
+    no_trunc: bool,
+) -> String {
+    match images.get(name) {
+        Ok(img) if img.id == *id => name.to_string(),
+        _ if no_trunc => id.to_string(),
+        _ => id.short().to_string(),
+    }
+}
+
 /// `ps`'s STATUS column.
 fn status_text(c: &Container, now: DateTime<Utc>) -> String {
     let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
@@ -848,7 +863,7 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
                 "Command": go_quote(&command),
                 "CreatedAt": super::image::go_time_string(c.config.created),
                 "ID": if a.no_trunc { c.config.id.to_string() } else { c.config.id.short().to_string() },
-                "Image": c.config.image_name,
+                "Image": shown_image(&images, &c.config.image_name, &c.config.image_id, a.no_trunc),
                 "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                 "LocalVolumes": "0",
                 "Mounts": "",
