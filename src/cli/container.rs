@@ -16,6 +16,7 @@ use super::units::{ago, bytes_size, human_duration, human_size};
 use super::{CliError, CliResult, Context};
 use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
 use crate::engine::container::logs::read_from;
+use crate::engine::container::record::Ulimit;
 use crate::engine::container::seccomp;
 use crate::engine::container::{Container, ContainerError, ContainerStore, Status};
 use crate::engine::image::cache::{self, Cache};
@@ -117,6 +118,8 @@ struct CreateArgs {
     cpus: Option<String>,
     #[arg(long = "pids-limit")]
     pids_limit: Option<i64>,
+    #[arg(long = "ulimit")]
+    ulimit: Vec<String>,
     #[arg(long = "pull", default_value = "missing")]
     pull: String,
     #[arg(short = 'q', long = "quiet")]
@@ -204,6 +207,18 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
             None => 0,
         },
         pids_limit: a.pids_limit.unwrap_or(0),
+        ulimits: a
+            .ulimit
+            .iter()
+            .map(|u| {
+                Ulimit::parse(u).map_err(|e| {
+                    CliError::Message {
+                        text: format!("invalid argument \"{u}\" for \"--ulimit\" flag: {e}\nSee 'docker run --help'."),
+                        code: 125,
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?,
     })
     .and_then(|o| {
         if o.memory > 0 && o.memory < 6 * 1024 * 1024 {
@@ -288,6 +303,20 @@ fn daemon_run_error(text: &str) -> CliError {
     }
 }
 
+/// A container that did not start is removed again when `--rm` asked for it (whatever
+/// stage failed), as Docker does; then the error is reported.
+fn failed_run(
+    store: &ContainerStore,
+    id: &crate::engine::container::ContainerId,
+    auto_remove: bool,
+    e: ContainerError,
+) -> CliError {
+    if auto_remove {
+        let _ = lifecycle::remove(store, id, true);
+    }
+    run_error(e, "run")
+}
+
 fn run_error(e: ContainerError, cmd: &str) -> CliError {
     let code = match &e {
         ContainerError::Start { code, .. } => *code as u8,
@@ -344,11 +373,12 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
     let id = create_container(ctx, &a, "run")?;
     let store = containers(ctx);
     if a.detach {
-        lifecycle::start(&store, &id, false).map_err(|e| run_error(e, "run"))?;
+        lifecycle::start(&store, &id, false).map_err(|e| failed_run(&store, &id, a.rm, e))?;
         println!("{id}");
         return Ok(());
     }
-    let attached = lifecycle::start(&store, &id, true).map_err(|e| run_error(e, "run"))?;
+    let attached =
+        lifecycle::start(&store, &id, true).map_err(|e| failed_run(&store, &id, a.rm, e))?;
     let code = match attached {
         Some(a) => a.wait()?,
         None => 0,

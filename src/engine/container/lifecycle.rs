@@ -46,6 +46,7 @@ pub struct CreateOptions {
     pub memory: i64,
     pub nano_cpus: i64,
     pub pids_limit: i64,
+    pub ulimits: Vec<super::record::Ulimit>,
 }
 
 fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
@@ -171,6 +172,7 @@ pub fn create(
         memory: opts.memory,
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
+        ulimits: opts.ulimits.clone(),
         image_config: runtime,
     };
     let paths = store.paths(&id);

@@ -89,8 +89,69 @@ pub struct ContainerConfig {
     pub nano_cpus: i64,
     #[serde(default)]
     pub pids_limit: i64,
+    /// `--ulimit name=soft[:hard]`, as given (validated at create).
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
+}
+
+/// One `--ulimit`: a resource name as Docker spells it (`nofile`) and its limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// The resource names `--ulimit` accepts (go-units' `ulimitNameMapping`).
+pub const ULIMIT_NAMES: [&str; 16] = [
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+impl Ulimit {
+    /// Parse `name=soft[:hard]` with go-units' errors.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let Some((name, values)) = s.split_once('=') else {
+            return Err(format!("invalid ulimit argument: {s}"));
+        };
+        if !ULIMIT_NAMES.contains(&name) {
+            return Err(format!("invalid ulimit type: {name}"));
+        }
+        let number = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| format!("invalid ulimit value: {v}"))
+        };
+        let (soft, hard) = match values.split_once(':') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(values)?, number(values)?),
+        };
+        if soft > hard {
+            return Err(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            ));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            soft,
+            hard,
+        })
+    }
 }
 
 /// The lifecycle states Docker reports (`State.Status`).

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccomp, Mount, Spec, User,
+    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccomp, Mount, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, Spec, User,
 };
 
 use super::record::ContainerConfig;
@@ -60,6 +61,9 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
         });
         process.set_user(u);
         process.set_terminal(Some(cfg.tty));
+        if !cfg.ulimits.is_empty() {
+            process.set_rlimits(Some(rlimits(&cfg.ulimits)?));
+        }
         if cfg.security_opt.iter().any(|o| {
             matches!(
                 o.as_str(),
@@ -112,6 +116,27 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
         linux.set_seccomp(container_seccomp(cfg)?);
     }
     Ok(spec)
+}
+
+/// `--ulimit`s as OCI rlimits (`-1` is unlimited).
+fn rlimits(ulimits: &[super::record::Ulimit]) -> Result<Vec<PosixRlimit>> {
+    ulimits
+        .iter()
+        .map(|u| {
+            let typ: PosixRlimitType = serde_json::from_value(serde_json::Value::String(format!(
+                "RLIMIT_{}",
+                u.name.to_ascii_uppercase()
+            )))
+            .with_context(|| format!("invalid ulimit type: {}", u.name))?;
+            let value = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(value(u.soft))
+                .hard(value(u.hard))
+                .build()
+                .context("invalid ulimit")
+        })
+        .collect()
 }
 
 /// Where `--init` puts the init inside the container, as Docker does.
