@@ -235,7 +235,11 @@ fn create_container(
 ) -> Result<crate::engine::container::ContainerId, CliError> {
     let opts = create_options(a)?;
     let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
-    lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| run_error(e, cmd))
+    lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| match cmd {
+        // `docker create` prints the daemon's error as is and exits 1; `run` dresses it up.
+        "create" => CliError::from(e),
+        _ => run_error(e, cmd),
+    })
 }
 
 const CREATE_USAGE: &str = "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]";
@@ -516,28 +520,48 @@ pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: RenameArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    let (old, new) = (&a.args[0], &a.args[1]);
+    if old.is_empty() || new.is_empty() {
+        return Err(CliError::plain(
+            "Error: Neither old nor new names may be empty",
+        ));
+    }
+    // Docker's client prints the daemon's error, then names the container it failed on.
+    rename_container(ctx, old, new).map_err(|e| {
+        CliError::plain(format!(
+            "Error response from daemon: {}\nError: failed to rename container named {old}",
+            e.text()
+        ))
+    })
+}
+
+/// The daemon's side of `rename`: the same checks in the same order as Docker's.
+fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
+    let new = new.strip_prefix('/').unwrap_or(new).to_string();
     let store = containers(ctx);
-    let id = store.resolve(&a.args[0])?;
-    let new = a.args[1]
-        .strip_prefix('/')
-        .unwrap_or(&a.args[1])
-        .to_string();
-    if !crate::engine::container::names::valid_name(&new) {
-        return Err(ContainerError::InvalidName(new).into());
-    }
+    let id = store.resolve(old)?;
     let lock = ctx.root.lock()?;
-    if let Some(other) = store.find_name(&new)? {
-        return Err(ContainerError::NameInUse {
-            name: new,
-            id: other,
-        }
-        .into());
-    }
     let mut c = store.load(&id)?;
     if c.config.name == new {
         return Err(CliError::daemon(
             "Renaming a container with the same name as its current name",
         ));
+    }
+    if !crate::engine::container::names::valid_name(&new) {
+        // Docker checks the name with its leading slash here.
+        let invalid = ContainerError::InvalidName(format!("/{new}"));
+        return Err(CliError::Daemon(format!(
+            "Error when allocating new name: {invalid}"
+        )));
+    }
+    if let Some(other) = store.find_name(&new)? {
+        let conflict = ContainerError::NameInUse {
+            name: new,
+            id: other,
+        };
+        return Err(CliError::Daemon(format!(
+            "Error when allocating new name: {conflict}"
+        )));
     }
     c.config.name = new;
     store.save_config(&lock, &c.config)?;
