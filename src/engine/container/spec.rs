@@ -113,14 +113,26 @@ fn parse_cap(name: &str) -> Result<Capability> {
         .map_err(|_| anyhow::anyhow!("invalid capability {name:?}: unknown capability: \"{full}\""))
 }
 
+/// Every capability dokles itself may pass on: the kernel's, within our own bounding set (a
+/// dokles that runs inside a restricted container cannot grant what it lacks; asking for it
+/// would fail the whole start).
 fn all_caps() -> HashSet<Capability> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(40);
+    let bounding = own_bounding_set().unwrap_or(u64::MAX);
     (0..=last)
+        .filter(|n| *n < 64 && bounding & (1 << n) != 0)
         .filter_map(|n| serde_json::from_value(serde_json::Value::String(cap_name(n)?.into())).ok())
         .collect()
+}
+
+/// `CapBnd` of this process, from /proc/self/status.
+fn own_bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 fn cap_name(n: u32) -> Option<&'static str> {
