@@ -34,6 +34,22 @@ pub struct Cgroup {
 impl Cgroup {
     /// Create the cgroup at `path` and write the limits of `resources`.
     pub fn create(path: &Path, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+        let cgroup = Self::locate(path)?;
+        for dir in &cgroup.dirs {
+            fs::create_dir_all(dir).map_err(|e| {
+                RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
+            })?;
+        }
+        if let Err(e) = cgroup.apply(resources) {
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+        Ok(cgroup)
+    }
+
+    /// The cgroup at `path`, which may or may not exist (to remove what a killed owner
+    /// left behind).
+    pub fn locate(path: &Path) -> Result<Self, RuntimeError> {
         if path
             .components()
             .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
@@ -66,20 +82,10 @@ impl Cgroup {
             }
             by_controller.push((controller, dir));
         }
-        let cgroup = Cgroup {
+        Ok(Cgroup {
             by_controller,
             dirs,
-        };
-        for dir in &cgroup.dirs {
-            fs::create_dir_all(dir).map_err(|e| {
-                RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
-            })?;
-        }
-        if let Err(e) = cgroup.apply(resources) {
-            let _ = cgroup.remove();
-            return Err(e);
-        }
-        Ok(cgroup)
+        })
     }
 
     /// The cgroup's directories, one per hierarchy.

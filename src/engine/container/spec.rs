@@ -76,13 +76,18 @@ pub fn build_spec(c: &Container) -> Result<Spec> {
     }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
-        linux.set_cgroups_path(Some(PathBuf::from(format!("/dokles/{}", cfg.id))));
+        linux.set_cgroups_path(Some(cgroup_path(&cfg.id)));
         if cfg.privileged {
             linux.set_masked_paths(None);
             linux.set_readonly_paths(None);
         }
     }
     Ok(spec)
+}
+
+/// The container's cgroup, below `dokles/` in each hierarchy's root.
+pub fn cgroup_path(id: &super::ContainerId) -> PathBuf {
+    PathBuf::from(format!("/dokles/{id}"))
 }
 
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
