@@ -290,7 +290,7 @@ pub fn monitor_pid(id: &str) -> Option<i32> {
         fs::read(format!("/proc/{pid}/cmdline"))
             .map(|b| {
                 let args: Vec<&[u8]> = b.split(|c| *c == 0).collect();
-                args.iter().any(|a| *a == b"__monitor") && args.iter().any(|a| *a == id.as_bytes())
+                args.contains(&&b"__monitor"[..]) && args.contains(&id.as_bytes())
             })
             .unwrap_or(false)
     })
