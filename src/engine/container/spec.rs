@@ -218,6 +218,7 @@ fn adjust_capabilities(
 pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups: the primary group first, as Docker sets them.
     pub groups: Vec<u32>,
     pub home: String,
 }
@@ -245,7 +246,8 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     });
     let (name, uid, gid, home) = match (entry, user_part.parse::<u32>()) {
         (Some((n, Some(u), Some(g), h)), _) => (n, u, g, h),
-        (None, Ok(u)) => (String::new(), u, u, "/".to_string()),
+        // A numeric user without a passwd entry is in group 0, as with Docker.
+        (None, Ok(u)) => (String::new(), u, 0, "/".to_string()),
         _ => bail!("unable to find user {user_part}: no matching entries in passwd file"),
     };
     let home = if home.is_empty() {
@@ -267,20 +269,21 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             })?,
         },
     };
-    let groups: Vec<u32> = if name.is_empty() {
-        Vec::new()
-    } else {
-        group
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() >= 4 && f[3].split(',').any(|m| m == name))
-                    .then(|| f[2].parse::<u32>().ok())
-                    .flatten()
-            })
-            .filter(|g| *g != gid)
-            .collect()
-    };
+    // Docker's supplementary groups: the primary group, then the groups listing the user.
+    let mut groups = vec![gid];
+    if !name.is_empty() {
+        groups.extend(
+            group
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 4 && f[3].split(',').any(|m| m == name))
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
+                })
+                .filter(|g| *g != gid),
+        );
+    }
     Ok(ResolvedUser {
         uid,
         gid,
@@ -388,9 +391,14 @@ mod tests {
         let r = resolve_user(t.path(), "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let a = resolve_user(t.path(), "anna").unwrap();
-        assert_eq!((a.uid, a.gid, a.groups.clone()), (1000, 1000, vec![50]));
+        assert_eq!(
+            (a.uid, a.gid, a.groups.clone()),
+            (1000, 1000, vec![1000, 50])
+        );
         let n = resolve_user(t.path(), "1234:50").unwrap();
-        assert_eq!((n.uid, n.gid), (1234, 50));
+        assert_eq!((n.uid, n.gid, n.groups.clone()), (1234, 50, vec![50]));
+        let bare = resolve_user(t.path(), "4321").unwrap();
+        assert_eq!((bare.uid, bare.gid, bare.groups), (4321, 0, vec![0]));
         assert!(resolve_user(t.path(), "bob").is_err());
     }
 
