@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::monitor::{Report, REPORT_FD};
 use super::names::{random_name, valid_name};
 use super::record::{ContainerConfig, ContainerId};
-use super::spec::write_etc_files;
+use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
 
@@ -101,6 +101,10 @@ pub fn create(
         .unwrap_or_default();
     labels.extend(opts.labels.clone());
 
+    let invalid = |message: String| ContainerError::Start { message, code: 125 };
+    let cap_add = normalize_capabilities(&opts.cap_add, "CapAdd").map_err(invalid)?;
+    let cap_drop = normalize_capabilities(&opts.cap_drop, "CapDrop").map_err(invalid)?;
+
     let id = ContainerId::generate().context("cannot generate a container ID")?;
     let lock = store.root().lock()?;
     let name = match &opts.name {
@@ -161,8 +165,8 @@ pub fn create(
         open_stdin: opts.open_stdin,
         auto_remove: opts.auto_remove,
         privileged: opts.privileged,
-        cap_add: opts.cap_add.clone(),
-        cap_drop: opts.cap_drop.clone(),
+        cap_add,
+        cap_drop,
         security_opt: opts.security_opt.clone(),
         init: opts.init,
         image_config: runtime,

@@ -118,6 +118,29 @@ fn parse_cap(name: &str) -> Result<Capability> {
         .map_err(|_| anyhow::anyhow!("invalid capability {name:?}: unknown capability: \"{full}\""))
 }
 
+/// Capability names as `create` records them, Docker's way: `net_admin` and `NET_ADMIN` become
+/// `CAP_NET_ADMIN`, `all` becomes `ALL`; an unknown name is refused with Docker's message
+/// (`field` is `CapAdd` or `CapDrop`).
+pub fn normalize_capabilities(names: &[String], field: &str) -> Result<Vec<String>, String> {
+    names
+        .iter()
+        .map(|n| {
+            if n.eq_ignore_ascii_case("all") {
+                return Ok("ALL".to_string());
+            }
+            let upper = n.to_ascii_uppercase();
+            let full = if upper.starts_with("CAP_") {
+                upper
+            } else {
+                format!("CAP_{upper}")
+            };
+            serde_json::from_value::<Capability>(serde_json::Value::String(full.clone()))
+                .map(|_| full.clone())
+                .map_err(|_| format!("invalid {field}: unknown capability: \"{full}\""))
+        })
+        .collect()
+}
+
 /// Every capability dokles itself may pass on: the kernel's, within our own bounding set (a
 /// dokles that runs inside a restricted container cannot grant what it lacks; asking for it
 /// would fail the whole start).
@@ -400,6 +423,19 @@ mod tests {
         let bare = resolve_user(t.path(), "4321").unwrap();
         assert_eq!((bare.uid, bare.gid, bare.groups), (4321, 0, vec![0]));
         assert!(resolve_user(t.path(), "bob").is_err());
+    }
+
+    #[test]
+    fn capability_names_are_normalised_like_dockers() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_capabilities(&names(&["net_admin", "CAP_SYS_TIME", "all"]), "CapAdd"),
+            Ok(names(&["CAP_NET_ADMIN", "CAP_SYS_TIME", "ALL"]))
+        );
+        assert_eq!(
+            normalize_capabilities(&names(&["nope"]), "CapDrop"),
+            Err("invalid CapDrop: unknown capability: \"CAP_NOPE\"".to_string())
+        );
     }
 
     #[test]
