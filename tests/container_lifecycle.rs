@@ -907,7 +907,7 @@ fn workdir_user_entrypoint_and_hostname() {
     );
     assert_eq!(
         d.ok(&["run", "--rm", "-u", "1234:5", IMAGE, "id"]),
-        "uid=1234 gid=5"
+        "uid=1234 gid=5 groups=5"
     );
     assert_eq!(
         d.ok(&[
@@ -1085,21 +1085,25 @@ fn privileged_gives_every_capability_and_cap_drop_all_none() {
         "/proc/self/status",
     ]);
     assert_eq!(with, format!("CapEff:\t{:016x}", 0xa80425fbu64 | 1 << 12));
+    // Names are recorded as Docker records them.
     let v = {
         d.ok(&[
             "create",
             "--name",
             "capped",
             "--cap-add",
-            "NET_ADMIN",
+            "net_admin",
             "--cap-drop",
-            "CHOWN",
+            "chown",
             IMAGE,
         ]);
         d.inspect_json("capped")
     };
-    assert_eq!(v["HostConfig"]["CapAdd"], serde_json::json!(["NET_ADMIN"]));
-    assert_eq!(v["HostConfig"]["CapDrop"], serde_json::json!(["CHOWN"]));
+    assert_eq!(
+        v["HostConfig"]["CapAdd"],
+        serde_json::json!(["CAP_NET_ADMIN"])
+    );
+    assert_eq!(v["HostConfig"]["CapDrop"], serde_json::json!(["CAP_CHOWN"]));
 }
 
 #[test]
