@@ -1153,3 +1153,26 @@ fn security_opt_no_new_privileges_is_applied() {
         "NoNewPrivs:\t1"
     );
 }
+
+#[test]
+fn a_container_whose_monitor_alone_was_killed_can_still_be_stopped() {
+    let d = Dokles::new();
+    let id = d.ok(&["run", "-d", "--name", "unowned", IMAGE, "sleep", "1000"]);
+    let pid: i32 = d.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let monitor = monitor_pid(&id).expect("the container's monitor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("the monitor to die", || !alive(monitor));
+    assert_eq!(d.status("unowned"), "running", "its init still runs");
+    assert!(alive(pid));
+    assert_eq!(d.ok(&["stop", "-t", "1", "unowned"]), "unowned");
+    assert!(!alive(pid));
+    assert_eq!(d.status("unowned"), "exited");
+    assert_eq!(
+        d.wait_clean(std::slice::from_ref(&id)),
+        Vec::<String>::new()
+    );
+}

@@ -466,6 +466,7 @@ fn error_texts_agree() {
     p.same(&["rename", &x, "a b"]);
     p.same(&["create", "--name", "a b", "IMG"]);
     p.same(&["run", "--name", "a b", "IMG"]);
+    p.same(&["kill", "-s", "FOO", &busy]);
     p.same(&["run", "--cap-add", "NOPE", "IMG"]);
     p.same(&["create", "--cap-drop", "nope", "IMG"]);
 }
@@ -506,6 +507,14 @@ fn the_lifecycle_commands_print_and_end_alike() {
     p.wait_exited(&name);
     p.same(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     p.same(&["rm", &name]);
+    // Commands that have nothing to do still succeed and print the name.
+    let idle = p.name("idle");
+    p.same(&["create", "--name", &idle, "IMG", "sleep", "1000"]);
+    p.same(&["wait", &idle]);
+    p.same(&["stop", &idle]);
+    p.same(&["start", &idle]);
+    p.same(&["start", &idle]);
+    p.same(&["rm", "-f", &idle]);
     let gone = p.name("gone");
     p.same(&[
         "run", "--rm", "--name", &gone, "IMG", "sh", "-c", "echo bye",
