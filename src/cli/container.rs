@@ -110,8 +110,9 @@ struct CreateArgs {
     quiet: bool,
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to the container.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to the container
+    /// (a flag before the image is still ours, and an unknown one is an error).
+    #[arg(trailing_var_arg = true)]
     args: Vec<String>,
 }
 
