@@ -116,7 +116,34 @@ struct CreateArgs {
     args: Vec<String>,
 }
 
-/// `KEY=value` stays; a bare `KEY` takes the value from our environment (or is dropped).
+/// A client-side error of `docker run`/`create`: `docker: …`, then the help hint; exit 125.
+fn client_error(cmd: &str, text: impl std::fmt::Display) -> CliError {
+    CliError::Message {
+        text: format!("docker: {text}\n\nRun 'docker {cmd} --help' for more information"),
+        code: 125,
+    }
+}
+
+/// `-e`: `KEY=value` stays; a bare `KEY` takes the value from our environment (or is
+/// dropped); an empty key is a flag error, as Docker's `ValidateEnv`.
+fn env_flag(cmd: &str, e: &str) -> Result<Option<String>, CliError> {
+    let key = e.split_once('=').map_or(e, |(k, _)| k);
+    if key.is_empty() {
+        let usage = if cmd == "create" {
+            CREATE_USAGE
+        } else {
+            RUN_USAGE
+        };
+        return Err(CliError::Message {
+            text: format!(
+                "invalid argument {e:?} for \"-e, --env\" flag: invalid environment variable: {e}\n\nUsage:  {usage}\n\nRun 'docker {cmd} --help' for more information"
+            ),
+            code: 125,
+        });
+    }
+    Ok(env_entry(e))
+}
+
 fn env_entry(e: &str) -> Option<String> {
     if e.contains('=') {
         Some(e.to_string())
@@ -125,27 +152,73 @@ fn env_entry(e: &str) -> Option<String> {
     }
 }
 
-fn read_env_file(path: &str) -> Result<Vec<String>, CliError> {
+/// An `--env-file`, parsed as Docker's `parseKeyValueFile`: leading blanks go, `#` lines and
+/// empty lines are skipped, values pass through untrimmed, a key with blanks or no key at all
+/// is refused.
+fn read_env_file(cmd: &str, path: &str) -> Result<Vec<String>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::plain(format!(
-            "open {path}: {}",
-            e.to_string().to_ascii_lowercase()
-        ))
+        let reason = e
+            .raw_os_error()
+            .map(|n| nix::errno::Errno::from_raw(n).desc().to_ascii_lowercase())
+            .unwrap_or_else(|| e.to_string());
+        client_error(cmd, format!("open {path}: {reason}"))
     })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(env_entry)
-        .collect())
+    let bad = |msg: String| client_error(cmd, format!("invalid env file ({path}): {msg}"));
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (line, None),
+        };
+        let key = key.trim_start_matches([' ', '\t']);
+        if key.contains([' ', '\t']) {
+            return Err(bad(format!("variable '{key}' contains whitespaces")));
+        }
+        if key.is_empty() {
+            return Err(bad(format!("no variable name on line '{line}'")));
+        }
+        match value {
+            Some(v) => out.push(format!("{key}={v}")),
+            None => out.extend(env_entry(line.trim())),
+        }
+    }
+    Ok(out)
 }
 
-fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
+/// `--security-opt`: the client's check that each option is `no-new-privileges` or has a
+/// value (`key=value`, or the old `key:value`).
+fn check_security_opts(cmd: &str, opts: &[String]) -> Result<(), CliError> {
+    for opt in opts {
+        let split = opt.split_once('=').or_else(|| {
+            (opt != "no-new-privileges")
+                .then(|| opt.split_once(':'))
+                .flatten()
+        });
+        let has_value = split.is_some_and(|(_, v)| !v.is_empty());
+        let key = split.map_or(opt.as_str(), |(k, _)| k);
+        if !has_value && key != "no-new-privileges" {
+            return Err(client_error(
+                cmd,
+                format!("Invalid --security-opt: {opt:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> {
     let mut env = Vec::new();
     for f in &a.env_file {
-        env.extend(read_env_file(f)?);
+        env.extend(read_env_file(cmd, f)?);
     }
-    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    for e in &a.env {
+        env.extend(env_flag(cmd, e)?);
+    }
+    check_security_opts(cmd, &a.security_opt)?;
     let labels: BTreeMap<String, String> = a
         .label
         .iter()
@@ -234,7 +307,7 @@ fn create_container(
     a: &CreateArgs,
     cmd: &str,
 ) -> Result<crate::engine::container::ContainerId, CliError> {
-    let opts = create_options(a)?;
+    let opts = create_options(a, cmd)?;
     let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
     lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| match cmd {
         // `docker create` prints the daemon's error as is and exits 1; `run` dresses it up.

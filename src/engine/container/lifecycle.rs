@@ -102,6 +102,14 @@ pub fn create(
     labels.extend(opts.labels.clone());
 
     let invalid = |message: String| ContainerError::Start { message, code: 125 };
+    if let Some(dir) = opts.working_dir.as_deref() {
+        if !dir.is_empty() && !dir.starts_with('/') {
+            return Err(invalid(format!(
+                "the working directory '{dir}' is invalid, it needs to be an absolute path"
+            )));
+        }
+    }
+    check_security_opts(&opts.security_opt).map_err(invalid)?;
     let cap_add = normalize_capabilities(&opts.cap_add, "CapAdd").map_err(invalid)?;
     let cap_drop = normalize_capabilities(&opts.cap_drop, "CapDrop").map_err(invalid)?;
 
@@ -178,6 +186,28 @@ pub fn create(
     ImageStore::open(store.root()).pin(&lock, id.as_str(), &image.chain)?;
     store.insert(&lock, &config)?;
     Ok(id)
+}
+
+/// The daemon's check of `--security-opt`: the options it knows (`label`, `apparmor`,
+/// `seccomp`, `no-new-privileges[=bool]`), with Docker's messages for the others.
+fn check_security_opts(opts: &[String]) -> Result<(), String> {
+    for opt in opts {
+        if opt == "no-new-privileges" || opt == "disable" {
+            continue;
+        }
+        let Some((key, value)) = opt.split_once('=').or_else(|| opt.split_once(':')) else {
+            return Err(format!("invalid --security-opt 1: {opt:?}"));
+        };
+        let known = match key {
+            "label" | "apparmor" | "seccomp" => true,
+            "no-new-privileges" => super::spec::parse_go_bool(value).is_some(),
+            _ => false,
+        };
+        if !known {
+            return Err(format!("invalid --security-opt 2: {opt:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// A started container whose monitor reports its exit to us (attached runs).

@@ -43,12 +43,7 @@ pub fn build_spec(c: &Container) -> Result<Spec> {
         });
         process.set_user(u);
         process.set_terminal(Some(cfg.tty));
-        if cfg.security_opt.iter().any(|o| {
-            matches!(
-                o.as_str(),
-                "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true"
-            )
-        }) {
+        if no_new_privileges(&cfg.security_opt) {
             process.set_no_new_privileges(Some(true));
         }
         if let Some(mut caps) = process.capabilities().clone() {
@@ -83,6 +78,29 @@ pub fn build_spec(c: &Container) -> Result<Spec> {
         }
     }
     Ok(spec)
+}
+
+/// Whether `--security-opt` asks for no-new-privileges: the last of `no-new-privileges` or
+/// `no-new-privileges=BOOL` (also `:BOOL`) wins, as in Docker.
+fn no_new_privileges(opts: &[String]) -> bool {
+    opts.iter().fold(false, |on, opt| {
+        if opt == "no-new-privileges" {
+            return true;
+        }
+        match opt.split_once('=').or_else(|| opt.split_once(':')) {
+            Some(("no-new-privileges", v)) => parse_go_bool(v).unwrap_or(on),
+            _ => on,
+        }
+    })
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// The container's cgroup, below `dokles/` in each hierarchy's root.
@@ -436,6 +454,20 @@ mod tests {
             normalize_capabilities(&names(&["nope"]), "CapDrop"),
             Err("invalid CapDrop: unknown capability: \"CAP_NOPE\"".to_string())
         );
+    }
+
+    #[test]
+    fn no_new_privileges_takes_docker_booleans() {
+        let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(no_new_privileges(&opts(&["no-new-privileges"])));
+        assert!(no_new_privileges(&opts(&["no-new-privileges=1"])));
+        assert!(no_new_privileges(&opts(&["no-new-privileges:true"])));
+        assert!(!no_new_privileges(&opts(&["no-new-privileges=false"])));
+        assert!(!no_new_privileges(&opts(&[
+            "no-new-privileges",
+            "no-new-privileges=0"
+        ])));
+        assert!(!no_new_privileges(&opts(&["seccomp=unconfined"])));
     }
 
     #[test]
