@@ -388,10 +388,7 @@ fn each(
         match op(n) {
             Ok(()) => println!("{n}"),
             Err(e) => {
-                match &e {
-                    CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
-                    CliError::Message { text, .. } => eprintln!("{text}"),
-                }
+                report(&e);
                 failed.push(n.clone());
             }
         }
@@ -405,6 +402,14 @@ fn each(
             failed.join(", ")
         ))),
         None => Err(CliError::plain("").silent()),
+    }
+}
+
+/// Print one container's error as the multi-container commands do.
+fn report(e: &CliError) {
+    match e {
+        CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
+        CliError::Message { text, .. } => eprintln!("{text}"),
     }
 }
 
@@ -452,11 +457,45 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
 
 #[derive(Parser, Debug)]
 struct StopArgs {
-    #[arg(short = 't', long = "time")]
-    time: Option<u64>,
+    /// Seconds before SIGKILL; negative waits for ever (`--time` is the old name).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        alias = "time",
+        allow_negative_numbers = true
+    )]
+    timeout: Option<i64>,
     #[arg(short = 's', long = "signal")]
     signal: Option<String>,
     args: Vec<String>,
+}
+
+impl StopArgs {
+    fn timeout(&self) -> Option<Duration> {
+        match self.timeout {
+            Some(t) if t < 0 => None,
+            t => Some(Duration::from_secs(t.unwrap_or(10).unsigned_abs())),
+        }
+    }
+
+    /// Docker's warning for the old flag name (on stdout, as Docker prints it).
+    fn warn_deprecated(args: &[String]) {
+        if args
+            .iter()
+            .any(|a| a == "--time" || a.starts_with("--time="))
+        {
+            println!("Flag --time has been deprecated, use --timeout instead");
+        }
+    }
+
+    fn signal(&self) -> Result<Option<Signal>, CliError> {
+        self.signal
+            .as_deref()
+            .map(|s| {
+                parse_signal(s).ok_or_else(|| CliError::daemon(format!("Invalid signal: {s}")))
+            })
+            .transpose()
+    }
 }
 
 pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
@@ -466,12 +505,13 @@ pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
         Arity::AtLeast(1),
     );
     let a: StopArgs = spec.parse(args)?;
+    StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
     let store = containers(ctx);
-    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    let (timeout, signal) = (a.timeout(), a.signal()?);
     each(&a.args, None, |n| {
         let id = store.resolve(n)?;
-        lifecycle::stop(&store, &id, timeout)?;
+        lifecycle::stop(&store, &id, timeout, signal)?;
         Ok(())
     })
 }
@@ -483,12 +523,13 @@ pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
         Arity::AtLeast(1),
     );
     let a: StopArgs = spec.parse(args)?;
+    StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
     let store = containers(ctx);
-    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    let (timeout, signal) = (a.timeout(), a.signal()?);
     each(&a.args, None, |n| {
         let id = store.resolve(n)?;
-        lifecycle::stop(&store, &id, timeout)?;
+        lifecycle::stop(&store, &id, timeout, signal)?;
         lifecycle::start(&store, &id, false)?;
         Ok(())
     })
@@ -542,11 +583,25 @@ pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
     spec.check(a.args.len())?;
     let _ = (a.volumes, a.link);
     let store = containers(ctx);
-    each(&a.args, None, |n| {
-        let id = store.resolve(n)?;
-        lifecycle::remove(&store, &id, a.force)?;
-        Ok(())
-    })
+    let mut failed = false;
+    for n in &a.args {
+        match store
+            .resolve(n)
+            .and_then(|id| lifecycle::remove(&store, &id, a.force))
+        {
+            Ok(()) => println!("{n}"),
+            // `rm -f` reports a container that does not exist, but does not fail on it.
+            Err(e @ ContainerError::NoSuchContainer(_)) if a.force => report(&e.into()),
+            Err(e) => {
+                report(&e.into());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::plain("").silent());
+    }
+    Ok(())
 }
 
 pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
@@ -763,47 +818,52 @@ struct PsFilter {
     value: String,
 }
 
-fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> Result<bool, CliError> {
-    for PsFilter { key, value } in f {
-        let ok = match key.as_str() {
-            "name" => c.config.name.contains(value.trim_start_matches('/')),
-            "id" => c.config.id.as_str().starts_with(value),
-            "status" => {
-                let valid = [
-                    "created",
-                    "restarting",
-                    "running",
-                    "removing",
-                    "paused",
-                    "exited",
-                    "dead",
-                ];
-                if !valid.contains(&value.as_str()) {
-                    return Err(CliError::daemon(format!("Invalid filter 'status={value}'")));
-                }
-                c.state.status.as_str() == value
-            }
-            "label" => match value.split_once('=') {
-                Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-                None => c.config.labels.contains_key(value),
-            },
-            "ancestor" => match images.get(value) {
-                Ok(img) => img.id == c.config.image_id,
-                Err(_) => c.config.image_name == *value,
-            },
-            "exited" => {
-                let code: i32 = value
-                    .parse()
-                    .map_err(|_| CliError::daemon(format!("invalid filter 'exited={value}'")))?;
-                c.state.status == Status::Exited && c.state.exit_code == code
-            }
-            _ => return Err(CliError::daemon(format!("Invalid filter '{key}'"))),
-        };
-        if !ok {
-            return Ok(false);
-        }
+const STATUSES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// The daemon's check of a filter, before any container is looked at.
+fn check_filter(f: &PsFilter) -> Result<(), CliError> {
+    match f.key.as_str() {
+        "name" | "id" | "label" | "ancestor" => Ok(()),
+        "status" if STATUSES.contains(&f.value.as_str()) => Ok(()),
+        "status" => Err(CliError::daemon(format!(
+            "Invalid filter 'status={}'",
+            f.value
+        ))),
+        "exited" => f.value.parse::<i32>().map(|_| ()).map_err(|_| {
+            CliError::daemon(format!(
+                "strconv.Atoi: parsing {:?}: invalid syntax",
+                f.value
+            ))
+        }),
+        other => Err(CliError::daemon(format!("Invalid filter '{other}'"))),
     }
-    Ok(true)
+}
+
+/// Whether `c` passes every (checked) filter.
+fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
+    f.iter().all(|PsFilter { key, value }| match key.as_str() {
+        "name" => c.config.name.contains(value.trim_start_matches('/')),
+        "id" => c.config.id.as_str().starts_with(value),
+        "status" => c.state.status.as_str() == value,
+        "label" => match value.split_once('=') {
+            Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+            None => c.config.labels.contains_key(value),
+        },
+        "ancestor" => match images.get(value) {
+            Ok(img) => img.id == c.config.image_id,
+            Err(_) => c.config.image_name == *value,
+        },
+        "exited" => c.state.status == Status::Exited && value.parse() == Ok(c.state.exit_code),
+        _ => false,
+    })
 }
 
 pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
@@ -820,6 +880,9 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
             ))),
         })
         .collect::<Result<_, _>>()?;
+    for f in &filters {
+        check_filter(f)?;
+    }
     let store = containers(ctx);
     let images = ImageStore::open(&ctx.root);
     let mut list = store.list()?;
@@ -832,12 +895,10 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
     if !all {
         list.retain(|c| c.state.is_running());
     }
-    let mut kept = Vec::new();
-    for c in list {
-        if ps_matches(&c, &filters, &images)? {
-            kept.push(c);
-        }
-    }
+    let mut kept: Vec<Container> = list
+        .into_iter()
+        .filter(|c| ps_matches(c, &filters, &images))
+        .collect();
     if limit > 0 {
         kept.truncate(limit as usize);
     }

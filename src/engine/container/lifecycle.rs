@@ -331,29 +331,32 @@ pub fn wait_stopped(
     }
 }
 
-/// `docker stop`: the stop signal, then SIGKILL after `timeout`.
+/// `docker stop`: `signal` (by default the image's stop signal, or SIGTERM), then SIGKILL
+/// after `timeout` (`None`: wait for ever).
 pub fn stop(
     store: &ContainerStore,
     id: &ContainerId,
-    timeout: Duration,
+    timeout: Option<Duration>,
+    signal: Option<Signal>,
 ) -> Result<(), ContainerError> {
     let c = store.load(id)?;
     if !c.state.is_running() {
         return Ok(());
     }
-    let signal = c
-        .config
-        .image_config
-        .get("StopSignal")
-        .and_then(Value::as_str)
-        .and_then(parse_signal)
-        .unwrap_or(Signal::SIGTERM);
+    let signal = signal.unwrap_or_else(|| {
+        c.config
+            .image_config
+            .get("StopSignal")
+            .and_then(Value::as_str)
+            .and_then(parse_signal)
+            .unwrap_or(Signal::SIGTERM)
+    });
     mark_stopped_by_user(store, id)?;
     match kill(store, id, signal) {
         Ok(()) | Err(ContainerError::NotRunning(_)) => {}
         Err(e) => return Err(e),
     }
-    if !wait_stopped(store, id, Some(timeout))? {
+    if !wait_stopped(store, id, timeout)? {
         match kill(store, id, Signal::SIGKILL) {
             Ok(()) | Err(ContainerError::NotRunning(_)) => {}
             Err(e) => return Err(e),
