@@ -1176,3 +1176,109 @@ fn a_container_whose_monitor_alone_was_killed_can_still_be_stopped() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn run_and_create_check_their_options_as_docker_does() {
+    let d = Dokles::new();
+    assert_eq!(
+        d.fails(&["run", "--nope", IMAGE], 125),
+        "unknown flag: --nope\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n"
+    );
+    assert_eq!(
+        d.fails(&["run", "-e", "=x", IMAGE], 125),
+        "invalid argument \"=x\" for \"-e, --env\" flag: invalid environment variable: =x\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n"
+    );
+    assert_eq!(
+        d.fails(&["run", "--env-file", "/nonexistent.env", IMAGE], 125),
+        "docker: open /nonexistent.env: no such file or directory\n\nRun 'docker run --help' for more information\n"
+    );
+    let bad = d.root().join("bad.env");
+    std::fs::write(&bad, "GOOD=1\nA B=2\n").unwrap();
+    assert_eq!(
+        d.fails(&["create", "--env-file", bad.to_str().unwrap(), IMAGE], 125),
+        format!("docker: invalid env file ({}): variable 'A B' contains whitespaces\n\nRun 'docker create --help' for more information\n", bad.display())
+    );
+    assert_eq!(
+        d.fails(&["run", "--security-opt", "foo", IMAGE], 125),
+        "docker: Invalid --security-opt: \"foo\"\n\nRun 'docker run --help' for more information\n"
+    );
+    assert_eq!(
+        d.fails(&["run", "--security-opt", "foo=bar", IMAGE], 125),
+        "docker: Error response from daemon: invalid --security-opt 2: \"foo=bar\"\n\nRun 'docker run --help' for more information\n"
+    );
+    assert_eq!(
+        d.fails(&["create", "-w", "tmp", IMAGE], 1),
+        "Error response from daemon: the working directory 'tmp' is invalid, it needs to be an absolute path\n"
+    );
+    assert_eq!(
+        d.fails(&["run", "--cap-add", "NOPE", IMAGE], 125),
+        "docker: Error response from daemon: invalid CapAdd: unknown capability: \"CAP_NOPE\"\n\nRun 'docker run --help' for more information\n"
+    );
+    assert_eq!(
+        d.all_ids(),
+        Vec::<String>::new(),
+        "none of them created anything"
+    );
+    // Flags after the image belong to the container's command.
+    assert_eq!(
+        d.ok(&["run", "--rm", IMAGE, "echo", "--nope", "-e"]),
+        "--nope -e"
+    );
+}
+
+#[test]
+fn rm_force_of_a_missing_container_reports_it_without_failing() {
+    let d = Dokles::new();
+    d.ok(&["create", "--name", "real", IMAGE]);
+    let o = d.run(&["rm", "-f", "nope", "real"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stdout, "real\n");
+    assert_eq!(
+        o.stderr,
+        "Error response from daemon: No such container: nope\n"
+    );
+    assert_eq!(
+        d.fails(&["rm", "nope"], 1),
+        "Error response from daemon: No such container: nope\n"
+    );
+}
+
+#[test]
+fn stop_takes_a_timeout_and_a_signal() {
+    let d = Dokles::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 7' USR2; while true; do sleep 0.1; done",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        d.ok(&["stop", "-s", "USR2", "--timeout", "5", "sig"]),
+        "sig"
+    );
+    assert_eq!(d.inspect("sig", "{{.State.ExitCode}}"), "7");
+    // The old flag name still works, with Docker's notice on stdout.
+    d.ok(&["start", "sig"]);
+    assert_eq!(
+        d.ok(&["stop", "--time", "1", "sig"]),
+        "Flag --time has been deprecated, use --timeout instead\nsig"
+    );
+}
+
+#[test]
+fn ps_checks_its_filters_even_with_no_containers() {
+    let d = Dokles::new();
+    assert_eq!(
+        d.fails(&["ps", "--filter", "foo=bar"], 1),
+        "Error response from daemon: Invalid filter 'foo'\n"
+    );
+    assert_eq!(
+        d.fails(&["ps", "--filter", "exited=x"], 1),
+        "Error response from daemon: strconv.Atoi: parsing \"x\": invalid syntax\n"
+    );
+}

@@ -467,6 +467,19 @@ fn error_texts_agree() {
     p.same(&["create", "--name", "a b", "IMG"]);
     p.same(&["run", "--name", "a b", "IMG"]);
     p.same(&["kill", "-s", "FOO", &busy]);
+    p.same(&["rm", "-f", "dokles-no-such-container", &x]);
+    p.same(&["stop", "--time", "1", "dokles-no-such-container"]);
+    p.same(&["ps", "--filter", "foo=bar"]);
+    p.same(&["ps", "--filter", "exited=x"]);
+    p.same(&["container", "inspect", "dokles-no-such-container"]);
+    p.same(&["inspect", "--type", "container", "dokles-no-such-container"]);
+    p.same(&["create", "--nope", "IMG"]);
+    p.same(&["run", "-e", "=x", "IMG"]);
+    p.same(&["run", "--env-file", "/nonexistent.env", "IMG"]);
+    p.same(&["run", "--security-opt", "foo", "IMG"]);
+    p.same(&["run", "--security-opt", "foo=bar", "IMG"]);
+    p.same(&["create", "-w", "tmp", "IMG"]);
+    p.same(&["run", "-w", "tmp", "IMG"]);
     p.same(&["run", "--cap-add", "NOPE", "IMG"]);
     p.same(&["create", "--cap-drop", "nope", "IMG"]);
 }
