@@ -239,6 +239,7 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
         labels,
         tty: a.tty,
         open_stdin: a.interactive,
+        detach: a.detach,
         auto_remove: a.rm,
         privileged: a.privileged,
         cap_add: a.cap_add.clone(),
@@ -866,6 +867,22 @@ fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
     })
 }
 
+/// The template `ps` renders: `--format` (a bare `table` is the default table), `-q`'s IDs,
+/// or the default table (with SIZE for `-s`).
+fn ps_format(a: &PsArgs) -> String {
+    let table = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    match (a.format.as_deref().map(str::trim), a.quiet) {
+        (Some("table"), _) => table.into(),
+        (Some(f), _) if !f.is_empty() => a.format.clone().unwrap_or_default(),
+        (_, true) => "{{.ID}}".into(),
+        _ => table.into(),
+    }
+}
+
 pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
     let spec = spec("docker ps", "docker ps [OPTIONS]", Arity::Exact(0));
     let a: PsArgs = spec.parse(args)?;
@@ -903,6 +920,9 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
         kept.truncate(limit as usize);
     }
     let now = Utc::now();
+    // Docker computes sizes for -s and for any format that shows them.
+    let format = ps_format(&a);
+    let want_size = a.size || format.contains(".Size");
     let rows: Vec<Value> = kept
         .iter()
         .map(|c| {
@@ -918,7 +938,7 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
                 .collect::<Vec<_>>()
                 .join(" ");
             let command = if a.no_trunc { command } else { ellipsis(&command, 20) };
-            let size = if a.size {
+            let size = if want_size {
                 let upper = crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
                 let virt = images.get(&c.config.image_id.to_string()).map(|i| i.size).unwrap_or(0);
                 format!("{} (virtual {})", human_size(upper), human_size(upper + virt))
@@ -943,12 +963,6 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
             })
         })
         .collect();
-    let format = match (&a.format, a.quiet) {
-        (Some(f), _) if !f.is_empty() => f.clone(),
-        (_, true) => "{{.ID}}".into(),
-        _ if a.size => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}".into(),
-        _ => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".into(),
-    };
     let headers = json!({
         "Command": "COMMAND", "CreatedAt": "CREATED AT", "ID": "CONTAINER ID", "Image": "IMAGE",
         "Labels": "LABELS", "LocalVolumes": "LOCAL VOLUMES", "Mounts": "MOUNTS", "Names": "NAMES",

@@ -37,6 +37,8 @@ pub struct CreateOptions {
     pub labels: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// `run -d`: no client attaches.
+    pub detach: bool,
     pub auto_remove: bool,
     pub privileged: bool,
     pub cap_add: Vec<String>,
@@ -171,6 +173,7 @@ pub fn create(
         labels,
         tty: opts.tty,
         open_stdin: opts.open_stdin,
+        attached: !opts.detach,
         auto_remove: opts.auto_remove,
         privileged: opts.privileged,
         cap_add,
