@@ -324,6 +324,39 @@ fn ps_a_tables_agree() {
         "table {{.Names}}\t{{.Status}}",
     ]);
     p.same(&["ps", "--filter", "status=sleeping"]);
+    p.same(&[
+        "ps",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Names}} {{.Size}}",
+    ]);
+    let (real, ours) = p.inspect_both(&r);
+    for path in [
+        "/Config/AttachStdout",
+        "/Config/AttachStderr",
+        "/State/Running",
+        "/State/Status",
+    ] {
+        assert_eq!(
+            real.pointer(path),
+            ours.pointer(path),
+            "inspect {path} of run -d"
+        );
+    }
+    // A bare `table` is the default table.
+    let (real, ours) = p.both(&["ps", "-a", "--filter", &filter, "--format", "table"]);
+    let header = |o: &Out| {
+        o.stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(header(&real), header(&ours));
+    assert_eq!(ours.stdout.lines().count(), 4);
 }
 
 #[test]
@@ -357,7 +390,10 @@ fn inspect_fields_agree() {
         "/Config/User",
         "/Config/Tty",
         "/Config/OpenStdin",
+        "/Config/AttachStdin",
         "/Config/AttachStdout",
+        "/Config/AttachStderr",
+        "/Config/StdinOnce",
         "/HostConfig/Privileged",
         "/HostConfig/AutoRemove",
         "/HostConfig/CapAdd",
