@@ -714,6 +714,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: PruneArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    let filters = prune_filters(&a.filter)?;
     if !a.force
         && !super::image::confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
@@ -725,7 +726,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
     for c in store.list()? {
-        if c.state.is_running() {
+        if c.state.is_running() || !filters.iter().all(|f| f.keeps(&c)) {
             continue;
         }
         reclaimed += crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
@@ -742,6 +743,65 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     }
     let _ = writeln!(out, "Total reclaimed space: {}", human_size(reclaimed));
     Ok(())
+}
+
+/// A `container prune --filter`: which stopped containers may go.
+enum PruneFilter {
+    /// `until=TIME`: created before then.
+    Until(DateTime<Utc>),
+    /// `label=KEY[=VALUE]` (`wanted`) or `label!=KEY[=VALUE]`.
+    Label {
+        key: String,
+        value: Option<String>,
+        wanted: bool,
+    },
+}
+
+impl PruneFilter {
+    fn keeps(&self, c: &Container) -> bool {
+        match self {
+            PruneFilter::Until(t) => c.config.created < *t,
+            PruneFilter::Label { key, value, wanted } => {
+                let has = match (c.config.labels.get(key), value) {
+                    (Some(v), Some(want)) => v == want,
+                    (found, None) => found.is_some(),
+                    (None, Some(_)) => false,
+                };
+                has == *wanted
+            }
+        }
+    }
+}
+
+fn prune_filters(args: &[String]) -> Result<Vec<PruneFilter>, CliError> {
+    let now = Utc::now();
+    args.iter()
+        .map(|f| {
+            let Some((key, value)) = f.split_once('=') else {
+                return Err(CliError::plain(format!(
+                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)\nSee 'docker container prune --help'."
+                )));
+            };
+            let label = |wanted: bool| {
+                let (k, v) = match value.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (value.to_string(), None),
+                };
+                PruneFilter::Label { key: k, value: v, wanted }
+            };
+            match key {
+                "until" => parse_time_arg(value, now).map(PruneFilter::Until).map_err(|_| {
+                    CliError::daemon(format!(
+                        "failed to parse value as time or duration: {value:?}"
+                    ))
+                }),
+                "label" => Ok(label(true)),
+                // `label!=x` splits at its '=' into key "label!" and value "x".
+                "label!" => Ok(label(false)),
+                other => Err(CliError::daemon(format!("Invalid filter '{other}'"))),
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
