@@ -1282,3 +1282,30 @@ fn ps_checks_its_filters_even_with_no_containers() {
         "Error response from daemon: strconv.Atoi: parsing \"x\": invalid syntax\n"
     );
 }
+
+#[test]
+fn container_prune_honours_its_filters() {
+    let d = Dokles::new();
+    let kept = d.ok(&["create", "-l", "keep=yes", IMAGE]);
+    let plain = d.ok(&["create", IMAGE]);
+    // Nothing was created over an hour ago.
+    assert_eq!(
+        d.ok(&["container", "prune", "-f", "--filter", "until=1h"]),
+        "Total reclaimed space: 0B"
+    );
+    assert_eq!(d.all_ids().len(), 2);
+    let out = d.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert_eq!(
+        out,
+        format!("Deleted Containers:\n{plain}\n\nTotal reclaimed space: 0B")
+    );
+    assert_eq!(d.all_ids(), vec![kept]);
+    assert_eq!(
+        d.fails(&["container", "prune", "-f", "--filter", "foo=bar"], 1),
+        "Error response from daemon: Invalid filter 'foo'\n"
+    );
+    assert_eq!(
+        d.fails(&["container", "prune", "-f", "--filter", "until=xyz"], 1),
+        "Error response from daemon: failed to parse value as time or duration: \"xyz\"\n"
+    );
+}

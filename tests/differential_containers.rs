@@ -514,6 +514,9 @@ fn error_texts_agree() {
     p.same(&["run", "--env-file", "/nonexistent.env", "IMG"]);
     p.same(&["run", "--security-opt", "foo", "IMG"]);
     p.same(&["run", "--security-opt", "foo=bar", "IMG"]);
+    // Only refused prunes: a real prune would remove other users' containers from Docker.
+    p.same(&["container", "prune", "-f", "--filter", "foo=bar"]);
+    p.same(&["container", "prune", "-f", "--filter", "until=xyz"]);
     p.same(&["create", "-w", "tmp", "IMG"]);
     p.same(&["run", "-w", "tmp", "IMG"]);
     p.same(&["run", "--cap-add", "NOPE", "IMG"]);
