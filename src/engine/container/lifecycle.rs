@@ -217,11 +217,48 @@ fn check_security_opts(opts: &[String]) -> Result<(), String> {
 pub struct Attached {
     child: Child,
     reports: BufReader<std::fs::File>,
+    store: ContainerStore,
+    id: ContainerId,
+}
+
+/// The signals an attached client passes on to its container, as Docker's `--sig-proxy`
+/// (on by default) does: Ctrl-C on `docker run` interrupts the container, not just the
+/// client.
+const PROXIED_SIGNALS: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGTERM,
+];
+
+/// Block [`PROXIED_SIGNALS`] in this thread (and so in threads it starts) and forward each
+/// one received to the container from a thread of its own, until the process exits.
+fn proxy_signals(store: ContainerStore, id: ContainerId) -> Result<()> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in PROXIED_SIGNALS {
+        set.add(s);
+    }
+    set.thread_block()
+        .context("cannot block signals to forward them")?;
+    std::thread::Builder::new()
+        .name("sig-proxy".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                // The container may have just ended; there is nobody left to tell.
+                let _ = kill(&store, &id, signal);
+            }
+        })
+        .context("cannot start the signal proxy")?;
+    Ok(())
 }
 
 impl Attached {
-    /// Wait for the container to end; its exit code.
+    /// Wait for the container to end, passing on the signals we get; its exit code.
     pub fn wait(mut self) -> Result<i32> {
+        proxy_signals(self.store.clone(), self.id.clone())?;
         let mut code = None;
         let mut line = String::new();
         loop {
@@ -289,7 +326,12 @@ pub fn start(
         .read_line(&mut line)
         .context("cannot read from the monitor")?;
     match serde_json::from_str::<Report>(line.trim()) {
-        Ok(Report::Started) => Ok(attach.then_some(Attached { child, reports })),
+        Ok(Report::Started) => Ok(attach.then_some(Attached {
+            child,
+            reports,
+            store: store.clone(),
+            id: id.clone(),
+        })),
         Ok(Report::Failed { message, code }) => Err(ContainerError::Start { message, code }),
         _ => Err(ContainerError::Start {
             message: "the container's monitor died while starting the container".into(),
