@@ -126,12 +126,40 @@ struct CreateArgs {
     quiet: bool,
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to the container.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// IMAGE [COMMAND] [ARG...]: everything from the image on belongs to the container
+    /// (a flag before the image is still ours, and an unknown one is an error).
+    #[arg(trailing_var_arg = true)]
     args: Vec<String>,
 }
 
-/// `KEY=value` stays; a bare `KEY` takes the value from our environment (or is dropped).
+/// A client-side error of `docker run`/`create`: `docker: …`, then the help hint; exit 125.
+fn client_error(cmd: &str, text: impl std::fmt::Display) -> CliError {
+    CliError::Message {
+        text: format!("docker: {text}\n\nRun 'docker {cmd} --help' for more information"),
+        code: 125,
+    }
+}
+
+/// `-e`: `KEY=value` stays; a bare `KEY` takes the value from our environment (or is
+/// dropped); an empty key is a flag error, as Docker's `ValidateEnv`.
+fn env_flag(cmd: &str, e: &str) -> Result<Option<String>, CliError> {
+    let key = e.split_once('=').map_or(e, |(k, _)| k);
+    if key.is_empty() {
+        let usage = if cmd == "create" {
+            CREATE_USAGE
+        } else {
+            RUN_USAGE
+        };
+        return Err(CliError::Message {
+            text: format!(
+                "invalid argument {e:?} for \"-e, --env\" flag: invalid environment variable: {e}\n\nUsage:  {usage}\n\nRun 'docker {cmd} --help' for more information"
+            ),
+            code: 125,
+        });
+    }
+    Ok(env_entry(e))
+}
+
 fn env_entry(e: &str) -> Option<String> {
     if e.contains('=') {
         Some(e.to_string())
@@ -140,27 +168,73 @@ fn env_entry(e: &str) -> Option<String> {
     }
 }
 
-fn read_env_file(path: &str) -> Result<Vec<String>, CliError> {
+/// An `--env-file`, parsed as Docker's `parseKeyValueFile`: leading blanks go, `#` lines and
+/// empty lines are skipped, values pass through untrimmed, a key with blanks or no key at all
+/// is refused.
+fn read_env_file(cmd: &str, path: &str) -> Result<Vec<String>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::plain(format!(
-            "open {path}: {}",
-            e.to_string().to_ascii_lowercase()
-        ))
+        let reason = e
+            .raw_os_error()
+            .map(|n| nix::errno::Errno::from_raw(n).desc().to_ascii_lowercase())
+            .unwrap_or_else(|| e.to_string());
+        client_error(cmd, format!("open {path}: {reason}"))
     })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(env_entry)
-        .collect())
+    let bad = |msg: String| client_error(cmd, format!("invalid env file ({path}): {msg}"));
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (line, None),
+        };
+        let key = key.trim_start_matches([' ', '\t']);
+        if key.contains([' ', '\t']) {
+            return Err(bad(format!("variable '{key}' contains whitespaces")));
+        }
+        if key.is_empty() {
+            return Err(bad(format!("no variable name on line '{line}'")));
+        }
+        match value {
+            Some(v) => out.push(format!("{key}={v}")),
+            None => out.extend(env_entry(line.trim())),
+        }
+    }
+    Ok(out)
 }
 
-fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
+/// `--security-opt`: the client's check that each option is `no-new-privileges` or has a
+/// value (`key=value`, or the old `key:value`).
+fn check_security_opts(cmd: &str, opts: &[String]) -> Result<(), CliError> {
+    for opt in opts {
+        let split = opt.split_once('=').or_else(|| {
+            (opt != "no-new-privileges")
+                .then(|| opt.split_once(':'))
+                .flatten()
+        });
+        let has_value = split.is_some_and(|(_, v)| !v.is_empty());
+        let key = split.map_or(opt.as_str(), |(k, _)| k);
+        if !has_value && key != "no-new-privileges" {
+            return Err(client_error(
+                cmd,
+                format!("Invalid --security-opt: {opt:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> {
     let mut env = Vec::new();
     for f in &a.env_file {
-        env.extend(read_env_file(f)?);
+        env.extend(read_env_file(cmd, f)?);
     }
-    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    for e in &a.env {
+        env.extend(env_flag(cmd, e)?);
+    }
+    check_security_opts(cmd, &a.security_opt)?;
     let labels: BTreeMap<String, String> = a
         .label
         .iter()
@@ -181,6 +255,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, CliError> {
         labels,
         tty: a.tty,
         open_stdin: a.interactive,
+        detach: a.detach,
         auto_remove: a.rm,
         privileged: a.privileged,
         cap_add: a.cap_add.clone(),
@@ -334,7 +409,7 @@ fn create_container(
     a: &CreateArgs,
     cmd: &str,
 ) -> Result<crate::engine::container::ContainerId, CliError> {
-    let mut opts = create_options(a)?;
+    let mut opts = create_options(a, cmd)?;
     // As docker/cli: a seccomp profile file travels as its JSON.
     opts.security_opt =
         seccomp::read_profile_files(&opts.security_opt).map_err(|e| CliError::Message {
@@ -342,7 +417,11 @@ fn create_container(
             code: 125,
         })?;
     let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
-    lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| run_error(e, cmd))
+    lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| match cmd {
+        // `docker create` prints the daemon's error as is and exits 1; `run` dresses it up.
+        "create" => CliError::from(e),
+        _ => run_error(e, cmd),
+    })
 }
 
 const CREATE_USAGE: &str = "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]";
@@ -418,10 +497,7 @@ fn each(
         match op(n) {
             Ok(()) => println!("{n}"),
             Err(e) => {
-                match &e {
-                    CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
-                    CliError::Message { text, .. } => eprintln!("{text}"),
-                }
+                report(&e);
                 failed.push(n.clone());
             }
         }
@@ -435,6 +511,14 @@ fn each(
             failed.join(", ")
         ))),
         None => Err(CliError::plain("").silent()),
+    }
+}
+
+/// Print one container's error as the multi-container commands do.
+fn report(e: &CliError) {
+    match e {
+        CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
+        CliError::Message { text, .. } => eprintln!("{text}"),
     }
 }
 
@@ -482,11 +566,45 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
 
 #[derive(Parser, Debug)]
 struct StopArgs {
-    #[arg(short = 't', long = "time")]
-    time: Option<u64>,
+    /// Seconds before SIGKILL; negative waits for ever (`--time` is the old name).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        alias = "time",
+        allow_negative_numbers = true
+    )]
+    timeout: Option<i64>,
     #[arg(short = 's', long = "signal")]
     signal: Option<String>,
     args: Vec<String>,
+}
+
+impl StopArgs {
+    fn timeout(&self) -> Option<Duration> {
+        match self.timeout {
+            Some(t) if t < 0 => None,
+            t => Some(Duration::from_secs(t.unwrap_or(10).unsigned_abs())),
+        }
+    }
+
+    /// Docker's warning for the old flag name (on stdout, as Docker prints it).
+    fn warn_deprecated(args: &[String]) {
+        if args
+            .iter()
+            .any(|a| a == "--time" || a.starts_with("--time="))
+        {
+            println!("Flag --time has been deprecated, use --timeout instead");
+        }
+    }
+
+    fn signal(&self) -> Result<Option<Signal>, CliError> {
+        self.signal
+            .as_deref()
+            .map(|s| {
+                parse_signal(s).ok_or_else(|| CliError::daemon(format!("Invalid signal: {s}")))
+            })
+            .transpose()
+    }
 }
 
 pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
@@ -496,12 +614,13 @@ pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
         Arity::AtLeast(1),
     );
     let a: StopArgs = spec.parse(args)?;
+    StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
     let store = containers(ctx);
-    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    let (timeout, signal) = (a.timeout(), a.signal()?);
     each(&a.args, None, |n| {
         let id = store.resolve(n)?;
-        lifecycle::stop(&store, &id, timeout)?;
+        lifecycle::stop(&store, &id, timeout, signal)?;
         Ok(())
     })
 }
@@ -513,12 +632,13 @@ pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
         Arity::AtLeast(1),
     );
     let a: StopArgs = spec.parse(args)?;
+    StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
     let store = containers(ctx);
-    let timeout = Duration::from_secs(a.time.unwrap_or(10));
+    let (timeout, signal) = (a.timeout(), a.signal()?);
     each(&a.args, None, |n| {
         let id = store.resolve(n)?;
-        lifecycle::stop(&store, &id, timeout)?;
+        lifecycle::stop(&store, &id, timeout, signal)?;
         lifecycle::start(&store, &id, false)?;
         Ok(())
     })
@@ -572,11 +692,25 @@ pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
     spec.check(a.args.len())?;
     let _ = (a.volumes, a.link);
     let store = containers(ctx);
-    each(&a.args, None, |n| {
-        let id = store.resolve(n)?;
-        lifecycle::remove(&store, &id, a.force)?;
-        Ok(())
-    })
+    let mut failed = false;
+    for n in &a.args {
+        match store
+            .resolve(n)
+            .and_then(|id| lifecycle::remove(&store, &id, a.force))
+        {
+            Ok(()) => println!("{n}"),
+            // `rm -f` reports a container that does not exist, but does not fail on it.
+            Err(e @ ContainerError::NoSuchContainer(_)) if a.force => report(&e.into()),
+            Err(e) => {
+                report(&e.into());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(CliError::plain("").silent());
+    }
+    Ok(())
 }
 
 pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
@@ -624,28 +758,48 @@ pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: RenameArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    let (old, new) = (&a.args[0], &a.args[1]);
+    if old.is_empty() || new.is_empty() {
+        return Err(CliError::plain(
+            "Error: Neither old nor new names may be empty",
+        ));
+    }
+    // Docker's client prints the daemon's error, then names the container it failed on.
+    rename_container(ctx, old, new).map_err(|e| {
+        CliError::plain(format!(
+            "Error response from daemon: {}\nError: failed to rename container named {old}",
+            e.text()
+        ))
+    })
+}
+
+/// The daemon's side of `rename`: the same checks in the same order as Docker's.
+fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
+    let new = new.strip_prefix('/').unwrap_or(new).to_string();
     let store = containers(ctx);
-    let id = store.resolve(&a.args[0])?;
-    let new = a.args[1]
-        .strip_prefix('/')
-        .unwrap_or(&a.args[1])
-        .to_string();
-    if !crate::engine::container::names::valid_name(&new) {
-        return Err(ContainerError::InvalidName(new).into());
-    }
+    let id = store.resolve(old)?;
     let lock = ctx.root.lock()?;
-    if let Some(other) = store.find_name(&new)? {
-        return Err(ContainerError::NameInUse {
-            name: new,
-            id: other,
-        }
-        .into());
-    }
     let mut c = store.load(&id)?;
     if c.config.name == new {
         return Err(CliError::daemon(
             "Renaming a container with the same name as its current name",
         ));
+    }
+    if !crate::engine::container::names::valid_name(&new) {
+        // Docker checks the name with its leading slash here.
+        let invalid = ContainerError::InvalidName(format!("/{new}"));
+        return Err(CliError::Daemon(format!(
+            "Error when allocating new name: {invalid}"
+        )));
+    }
+    if let Some(other) = store.find_name(&new)? {
+        let conflict = ContainerError::NameInUse {
+            name: new,
+            id: other,
+        };
+        return Err(CliError::Daemon(format!(
+            "Error when allocating new name: {conflict}"
+        )));
     }
     c.config.name = new;
     store.save_config(&lock, &c.config)?;
@@ -668,6 +822,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: PruneArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
+    let filters = prune_filters(&a.filter)?;
     if !a.force
         && !super::image::confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
@@ -679,7 +834,7 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
     for c in store.list()? {
-        if c.state.is_running() {
+        if c.state.is_running() || !filters.iter().all(|f| f.keeps(&c)) {
             continue;
         }
         reclaimed += crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
@@ -696,6 +851,65 @@ fn prune(ctx: &Context, args: &[String]) -> CliResult {
     }
     let _ = writeln!(out, "Total reclaimed space: {}", human_size(reclaimed));
     Ok(())
+}
+
+/// A `container prune --filter`: which stopped containers may go.
+enum PruneFilter {
+    /// `until=TIME`: created before then.
+    Until(DateTime<Utc>),
+    /// `label=KEY[=VALUE]` (`wanted`) or `label!=KEY[=VALUE]`.
+    Label {
+        key: String,
+        value: Option<String>,
+        wanted: bool,
+    },
+}
+
+impl PruneFilter {
+    fn keeps(&self, c: &Container) -> bool {
+        match self {
+            PruneFilter::Until(t) => c.config.created < *t,
+            PruneFilter::Label { key, value, wanted } => {
+                let has = match (c.config.labels.get(key), value) {
+                    (Some(v), Some(want)) => v == want,
+                    (found, None) => found.is_some(),
+                    (None, Some(_)) => false,
+                };
+                has == *wanted
+            }
+        }
+    }
+}
+
+fn prune_filters(args: &[String]) -> Result<Vec<PruneFilter>, CliError> {
+    let now = Utc::now();
+    args.iter()
+        .map(|f| {
+            let Some((key, value)) = f.split_once('=') else {
+                return Err(CliError::plain(format!(
+                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)\nSee 'docker container prune --help'."
+                )));
+            };
+            let label = |wanted: bool| {
+                let (k, v) = match value.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (value.to_string(), None),
+                };
+                PruneFilter::Label { key: k, value: v, wanted }
+            };
+            match key {
+                "until" => parse_time_arg(value, now).map(PruneFilter::Until).map_err(|_| {
+                    CliError::daemon(format!(
+                        "failed to parse value as time or duration: {value:?}"
+                    ))
+                }),
+                "label" => Ok(label(true)),
+                // `label!=x` splits at its '=' into key "label!" and value "x".
+                "label!" => Ok(label(false)),
+                other => Err(CliError::daemon(format!("Invalid filter '{other}'"))),
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -788,47 +1002,68 @@ struct PsFilter {
     value: String,
 }
 
-fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> Result<bool, CliError> {
-    for PsFilter { key, value } in f {
-        let ok = match key.as_str() {
-            "name" => c.config.name.contains(value.trim_start_matches('/')),
-            "id" => c.config.id.as_str().starts_with(value),
-            "status" => {
-                let valid = [
-                    "created",
-                    "restarting",
-                    "running",
-                    "removing",
-                    "paused",
-                    "exited",
-                    "dead",
-                ];
-                if !valid.contains(&value.as_str()) {
-                    return Err(CliError::daemon(format!("Invalid filter 'status={value}'")));
-                }
-                c.state.status.as_str() == value
-            }
-            "label" => match value.split_once('=') {
-                Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-                None => c.config.labels.contains_key(value),
-            },
-            "ancestor" => match images.get(value) {
-                Ok(img) => img.id == c.config.image_id,
-                Err(_) => c.config.image_name == *value,
-            },
-            "exited" => {
-                let code: i32 = value
-                    .parse()
-                    .map_err(|_| CliError::daemon(format!("invalid filter 'exited={value}'")))?;
-                c.state.status == Status::Exited && c.state.exit_code == code
-            }
-            _ => return Err(CliError::daemon(format!("Invalid filter '{key}'"))),
-        };
-        if !ok {
-            return Ok(false);
-        }
+const STATUSES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// The daemon's check of a filter, before any container is looked at.
+fn check_filter(f: &PsFilter) -> Result<(), CliError> {
+    match f.key.as_str() {
+        "name" | "id" | "label" | "ancestor" => Ok(()),
+        "status" if STATUSES.contains(&f.value.as_str()) => Ok(()),
+        "status" => Err(CliError::daemon(format!(
+            "Invalid filter 'status={}'",
+            f.value
+        ))),
+        "exited" => f.value.parse::<i32>().map(|_| ()).map_err(|_| {
+            CliError::daemon(format!(
+                "strconv.Atoi: parsing {:?}: invalid syntax",
+                f.value
+            ))
+        }),
+        other => Err(CliError::daemon(format!("Invalid filter '{other}'"))),
     }
-    Ok(true)
+}
+
+/// Whether `c` passes every (checked) filter.
+fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
+    f.iter().all(|PsFilter { key, value }| match key.as_str() {
+        "name" => c.config.name.contains(value.trim_start_matches('/')),
+        "id" => c.config.id.as_str().starts_with(value),
+        "status" => c.state.status.as_str() == value,
+        "label" => match value.split_once('=') {
+            Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+            None => c.config.labels.contains_key(value),
+        },
+        "ancestor" => match images.get(value) {
+            Ok(img) => img.id == c.config.image_id,
+            Err(_) => c.config.image_name == *value,
+        },
+        "exited" => c.state.status == Status::Exited && value.parse() == Ok(c.state.exit_code),
+        _ => false,
+    })
+}
+
+/// The template `ps` renders: `--format` (a bare `table` is the default table), `-q`'s IDs,
+/// or the default table (with SIZE for `-s`).
+fn ps_format(a: &PsArgs) -> String {
+    let table = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    match (a.format.as_deref().map(str::trim), a.quiet) {
+        (Some("table"), _) => table.into(),
+        (Some(f), _) if !f.is_empty() => a.format.clone().unwrap_or_default(),
+        (_, true) => "{{.ID}}".into(),
+        _ => table.into(),
+    }
 }
 
 pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
@@ -845,6 +1080,9 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
             ))),
         })
         .collect::<Result<_, _>>()?;
+    for f in &filters {
+        check_filter(f)?;
+    }
     let store = containers(ctx);
     let images = ImageStore::open(&ctx.root);
     let mut list = store.list()?;
@@ -857,16 +1095,17 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
     if !all {
         list.retain(|c| c.state.is_running());
     }
-    let mut kept = Vec::new();
-    for c in list {
-        if ps_matches(&c, &filters, &images)? {
-            kept.push(c);
-        }
-    }
+    let mut kept: Vec<Container> = list
+        .into_iter()
+        .filter(|c| ps_matches(c, &filters, &images))
+        .collect();
     if limit > 0 {
         kept.truncate(limit as usize);
     }
     let now = Utc::now();
+    // Docker computes sizes for -s and for any format that shows them.
+    let format = ps_format(&a);
+    let want_size = a.size || format.contains(".Size");
     let rows: Vec<Value> = kept
         .iter()
         .map(|c| {
@@ -882,7 +1121,7 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
                 .collect::<Vec<_>>()
                 .join(" ");
             let command = if a.no_trunc { command } else { ellipsis(&command, 20) };
-            let size = if a.size {
+            let size = if want_size {
                 let upper = crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
                 let virt = images.get(&c.config.image_id.to_string()).map(|i| i.size).unwrap_or(0);
                 format!("{} (virtual {})", human_size(upper), human_size(upper + virt))
@@ -907,12 +1146,6 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
             })
         })
         .collect();
-    let format = match (&a.format, a.quiet) {
-        (Some(f), _) if !f.is_empty() => f.clone(),
-        (_, true) => "{{.ID}}".into(),
-        _ if a.size => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}".into(),
-        _ => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".into(),
-    };
     let headers = json!({
         "Command": "COMMAND", "CreatedAt": "CREATED AT", "ID": "CONTAINER ID", "Image": "IMAGE",
         "Labels": "LABELS", "LocalVolumes": "LOCAL VOLUMES", "Mounts": "MOUNTS", "Names": "NAMES",
@@ -1114,9 +1347,11 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     }
     let mut env = Vec::new();
     for f in &a.env_file {
-        env.extend(read_env_file(f)?);
+        env.extend(read_env_file("exec", f)?);
     }
-    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    for e in &a.env {
+        env.extend(env_flag("exec", e)?);
+    }
     let opts = ExecOptions {
         cmd: a.args[1..].to_vec(),
         env,

@@ -1057,7 +1057,9 @@ pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> Cl
             }
         }
         if kind == Some("container") {
-            errors.push(format!("Error: No such container: {name}"));
+            errors.push(format!(
+                "Error response from daemon: No such container: {name}"
+            ));
             continue;
         }
         match store.get(name) {

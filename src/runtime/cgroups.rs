@@ -73,6 +73,25 @@ pub struct Cgroup {
 impl Cgroup {
     /// Create the cgroup at `path` and write the limits and device rules of `linux`.
     pub(super) fn create(path: &Path, linux: Option<&Linux>) -> Result<Self, RuntimeError> {
+        let cgroup = Self::locate(path)?;
+        for dir in &cgroup.dirs {
+            fs::create_dir_all(dir).map_err(|e| {
+                RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
+            })?;
+        }
+        let applied = cgroup
+            .apply(linux.and_then(|l| l.resources().as_ref()))
+            .and_then(|()| cgroup.restrict_devices(linux));
+        if let Err(e) = applied {
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+        Ok(cgroup)
+    }
+
+    /// The cgroup at `path`, which may or may not exist (to remove what a killed owner
+    /// left behind).
+    pub fn locate(path: &Path) -> Result<Self, RuntimeError> {
         if path
             .components()
             .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
@@ -105,23 +124,10 @@ impl Cgroup {
             }
             by_controller.push((controller, dir));
         }
-        let cgroup = Cgroup {
+        Ok(Cgroup {
             by_controller,
             dirs,
-        };
-        for dir in &cgroup.dirs {
-            fs::create_dir_all(dir).map_err(|e| {
-                RuntimeError::host(format!("cannot create cgroup {}", dir.display()), e)
-            })?;
-        }
-        let applied = cgroup
-            .apply(linux.and_then(|l| l.resources().as_ref()))
-            .and_then(|()| cgroup.restrict_devices(linux));
-        if let Err(e) = applied {
-            let _ = cgroup.remove();
-            return Err(e);
-        }
-        Ok(cgroup)
+        })
     }
 
     /// The cgroup a running process belongs to (the container's init, seen from any later

@@ -105,15 +105,15 @@ pub fn inspect(images: &ImageStore, c: &Container) -> Value {
     config.insert("Hostname".into(), json!(cfg.hostname));
     config.insert("Domainname".into(), json!(""));
     config.insert("User".into(), json!(cfg.user));
-    config.insert("AttachStdin".into(), json!(cfg.open_stdin));
-    config.insert("AttachStdout".into(), json!(true));
-    config.insert("AttachStderr".into(), json!(true));
+    config.insert("AttachStdin".into(), json!(cfg.open_stdin && cfg.attached));
+    config.insert("AttachStdout".into(), json!(cfg.attached));
+    config.insert("AttachStderr".into(), json!(cfg.attached));
     if let Some(p) = image_cfg.get("ExposedPorts").filter(|v| !v.is_null()) {
         config.insert("ExposedPorts".into(), p.clone());
     }
     config.insert("Tty".into(), json!(cfg.tty));
     config.insert("OpenStdin".into(), json!(cfg.open_stdin));
-    config.insert("StdinOnce".into(), json!(cfg.open_stdin));
+    config.insert("StdinOnce".into(), json!(cfg.open_stdin && cfg.attached));
     config.insert("Env".into(), json!(cfg.env));
     config.insert("Cmd".into(), json!(cfg.cmd));
     config.insert("Image".into(), json!(cfg.image_name));

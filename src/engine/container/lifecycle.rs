@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::monitor::{Report, REPORT_FD};
 use super::names::{random_name, valid_name};
 use super::record::{ContainerConfig, ContainerId};
-use super::spec::write_etc_files;
+use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
 
@@ -37,6 +37,8 @@ pub struct CreateOptions {
     pub labels: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// `run -d`: no client attaches.
+    pub detach: bool,
     pub auto_remove: bool,
     pub privileged: bool,
     pub cap_add: Vec<String>,
@@ -105,6 +107,18 @@ pub fn create(
         .unwrap_or_default();
     labels.extend(opts.labels.clone());
 
+    let invalid = |message: String| ContainerError::Start { message, code: 125 };
+    if let Some(dir) = opts.working_dir.as_deref() {
+        if !dir.is_empty() && !dir.starts_with('/') {
+            return Err(invalid(format!(
+                "the working directory '{dir}' is invalid, it needs to be an absolute path"
+            )));
+        }
+    }
+    check_security_opts(&opts.security_opt).map_err(invalid)?;
+    let cap_add = normalize_capabilities(&opts.cap_add, "CapAdd").map_err(invalid)?;
+    let cap_drop = normalize_capabilities(&opts.cap_drop, "CapDrop").map_err(invalid)?;
+
     let id = ContainerId::generate().context("cannot generate a container ID")?;
     let lock = store.root().lock()?;
     let name = match &opts.name {
@@ -163,10 +177,11 @@ pub fn create(
         labels,
         tty: opts.tty,
         open_stdin: opts.open_stdin,
+        attached: !opts.detach,
         auto_remove: opts.auto_remove,
         privileged: opts.privileged,
-        cap_add: opts.cap_add.clone(),
-        cap_drop: opts.cap_drop.clone(),
+        cap_add,
+        cap_drop,
         security_opt: opts.security_opt.clone(),
         init: opts.init,
         memory: opts.memory,
@@ -184,15 +199,74 @@ pub fn create(
     Ok(id)
 }
 
+/// The daemon's check of `--security-opt`: the options it knows (`label`, `apparmor`,
+/// `seccomp`, `no-new-privileges[=bool]`), with Docker's messages for the others.
+fn check_security_opts(opts: &[String]) -> Result<(), String> {
+    for opt in opts {
+        if opt == "no-new-privileges" || opt == "disable" {
+            continue;
+        }
+        let Some((key, value)) = opt.split_once('=').or_else(|| opt.split_once(':')) else {
+            return Err(format!("invalid --security-opt 1: {opt:?}"));
+        };
+        let known = match key {
+            "label" | "apparmor" | "seccomp" => true,
+            "no-new-privileges" => super::spec::parse_go_bool(value).is_some(),
+            _ => false,
+        };
+        if !known {
+            return Err(format!("invalid --security-opt 2: {opt:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// A started container whose monitor reports its exit to us (attached runs).
 pub struct Attached {
     child: Child,
     reports: BufReader<std::fs::File>,
+    store: ContainerStore,
+    id: ContainerId,
+}
+
+/// The signals an attached client passes on to its container, as Docker's `--sig-proxy`
+/// (on by default) does: Ctrl-C on `docker run` interrupts the container, not just the
+/// client.
+const PROXIED_SIGNALS: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGTERM,
+];
+
+/// Block [`PROXIED_SIGNALS`] in this thread (and so in threads it starts) and forward each
+/// one received to the container from a thread of its own, until the process exits.
+fn proxy_signals(store: ContainerStore, id: ContainerId) -> Result<()> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in PROXIED_SIGNALS {
+        set.add(s);
+    }
+    set.thread_block()
+        .context("cannot block signals to forward them")?;
+    std::thread::Builder::new()
+        .name("sig-proxy".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                // The container may have just ended; there is nobody left to tell.
+                let _ = kill(&store, &id, signal);
+            }
+        })
+        .context("cannot start the signal proxy")?;
+    Ok(())
 }
 
 impl Attached {
-    /// Wait for the container to end; its exit code.
+    /// Wait for the container to end, passing on the signals we get; its exit code.
     pub fn wait(mut self) -> Result<i32> {
+        proxy_signals(self.store.clone(), self.id.clone())?;
         let mut code = None;
         let mut line = String::new();
         loop {
@@ -260,7 +334,12 @@ pub fn start(
         .read_line(&mut line)
         .context("cannot read from the monitor")?;
     match serde_json::from_str::<Report>(line.trim()) {
-        Ok(Report::Started) => Ok(attach.then_some(Attached { child, reports })),
+        Ok(Report::Started) => Ok(attach.then_some(Attached {
+            child,
+            reports,
+            store: store.clone(),
+            id: id.clone(),
+        })),
         Ok(Report::Failed { message, code }) => Err(ContainerError::Start { message, code }),
         _ => Err(ContainerError::Start {
             message: "the container's monitor died while starting the container".into(),
@@ -310,29 +389,32 @@ pub fn wait_stopped(
     }
 }
 
-/// `docker stop`: the stop signal, then SIGKILL after `timeout`.
+/// `docker stop`: `signal` (by default the image's stop signal, or SIGTERM), then SIGKILL
+/// after `timeout` (`None`: wait for ever).
 pub fn stop(
     store: &ContainerStore,
     id: &ContainerId,
-    timeout: Duration,
+    timeout: Option<Duration>,
+    signal: Option<Signal>,
 ) -> Result<(), ContainerError> {
     let c = store.load(id)?;
     if !c.state.is_running() {
         return Ok(());
     }
-    let signal = c
-        .config
-        .image_config
-        .get("StopSignal")
-        .and_then(Value::as_str)
-        .and_then(parse_signal)
-        .unwrap_or(Signal::SIGTERM);
+    let signal = signal.unwrap_or_else(|| {
+        c.config
+            .image_config
+            .get("StopSignal")
+            .and_then(Value::as_str)
+            .and_then(parse_signal)
+            .unwrap_or(Signal::SIGTERM)
+    });
     mark_stopped_by_user(store, id)?;
     match kill(store, id, signal) {
         Ok(()) | Err(ContainerError::NotRunning(_)) => {}
         Err(e) => return Err(e),
     }
-    if !wait_stopped(store, id, Some(timeout))? {
+    if !wait_stopped(store, id, timeout)? {
         match kill(store, id, Signal::SIGKILL) {
             Ok(()) | Err(ContainerError::NotRunning(_)) => {}
             Err(e) => return Err(e),

@@ -97,7 +97,7 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
         Err(e) => {
             let code = e.docker_exit_code();
             let message = format!(
-                "failed to create task: OCI runtime create failed: dokles runtime create failed: unable to start container process: {e}: unknown"
+                "failed to create shim task: OCI runtime create failed: dokles runtime create failed: unable to start container process: {e}: unknown"
             );
             record_failed_start(store, &c, code, &message)?;
             reporter.send(&Report::Failed { message, code });

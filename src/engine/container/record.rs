@@ -76,6 +76,10 @@ pub struct ContainerConfig {
     pub labels: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// Whether a client attached at start (`run` without `-d`, `create`): Docker's
+    /// Config.AttachStdout/AttachStderr.
+    #[serde(default = "attached_by_default")]
+    pub attached: bool,
     pub auto_remove: bool,
     pub privileged: bool,
     pub cap_add: Vec<String>,
@@ -152,6 +156,10 @@ impl Ulimit {
             hard,
         })
     }
+}
+
+fn attached_by_default() -> bool {
+    true
 }
 
 /// The lifecycle states Docker reports (`State.Status`).

@@ -64,12 +64,7 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
         if !cfg.ulimits.is_empty() {
             process.set_rlimits(Some(rlimits(&cfg.ulimits)?));
         }
-        if cfg.security_opt.iter().any(|o| {
-            matches!(
-                o.as_str(),
-                "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true"
-            )
-        }) {
+        if no_new_privileges(&cfg.security_opt) {
             process.set_no_new_privileges(Some(true));
         }
         if let Some(mut caps) = process.capabilities().clone() {
@@ -105,7 +100,7 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
-        linux.set_cgroups_path(Some(PathBuf::from(format!("/dokles/{}", cfg.id))));
+        linux.set_cgroups_path(Some(cgroup_path(&cfg.id)));
         linux.set_resources(resources(cfg));
         if cfg.privileged {
             linux.set_masked_paths(None);
@@ -191,6 +186,34 @@ pub fn container_seccomp(cfg: &ContainerConfig) -> Result<Option<LinuxSeccomp>> 
     )?)
 }
 
+/// Whether `--security-opt` asks for no-new-privileges: the last of `no-new-privileges` or
+/// `no-new-privileges=BOOL` (also `:BOOL`) wins, as in Docker.
+fn no_new_privileges(opts: &[String]) -> bool {
+    opts.iter().fold(false, |on, opt| {
+        if opt == "no-new-privileges" {
+            return true;
+        }
+        match opt.split_once('=').or_else(|| opt.split_once(':')) {
+            Some(("no-new-privileges", v)) => parse_go_bool(v).unwrap_or(on),
+            _ => on,
+        }
+    })
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The container's cgroup, below `dokles/` in each hierarchy's root.
+pub fn cgroup_path(id: &super::ContainerId) -> PathBuf {
+    PathBuf::from(format!("/dokles/{id}"))
+}
+
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -219,14 +242,49 @@ fn parse_cap(name: &str) -> Result<Capability> {
         .map_err(|_| anyhow::anyhow!("invalid capability {name:?}: unknown capability: \"{full}\""))
 }
 
+/// Capability names as `create` records them, Docker's way: `net_admin` and `NET_ADMIN` become
+/// `CAP_NET_ADMIN`, `all` becomes `ALL`; an unknown name is refused with Docker's message
+/// (`field` is `CapAdd` or `CapDrop`).
+pub fn normalize_capabilities(names: &[String], field: &str) -> Result<Vec<String>, String> {
+    names
+        .iter()
+        .map(|n| {
+            if n.eq_ignore_ascii_case("all") {
+                return Ok("ALL".to_string());
+            }
+            let upper = n.to_ascii_uppercase();
+            let full = if upper.starts_with("CAP_") {
+                upper
+            } else {
+                format!("CAP_{upper}")
+            };
+            serde_json::from_value::<Capability>(serde_json::Value::String(full.clone()))
+                .map(|_| full.clone())
+                .map_err(|_| format!("invalid {field}: unknown capability: \"{full}\""))
+        })
+        .collect()
+}
+
+/// Every capability dokles itself may pass on: the kernel's, within our own bounding set (a
+/// dokles that runs inside a restricted container cannot grant what it lacks; asking for it
+/// would fail the whole start).
 fn all_caps() -> HashSet<Capability> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(40);
+    let bounding = own_bounding_set().unwrap_or(u64::MAX);
     (0..=last)
+        .filter(|n| *n < 64 && bounding & (1 << n) != 0)
         .filter_map(|n| serde_json::from_value(serde_json::Value::String(cap_name(n)?.into())).ok())
         .collect()
+}
+
+/// `CapBnd` of this process, from /proc/self/status.
+fn own_bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 fn cap_name(n: u32) -> Option<&'static str> {
@@ -307,6 +365,7 @@ fn adjust_capabilities(
 pub struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups: the primary group first, as Docker sets them.
     pub groups: Vec<u32>,
     pub home: String,
 }
@@ -334,7 +393,8 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     });
     let (name, uid, gid, home) = match (entry, user_part.parse::<u32>()) {
         (Some((n, Some(u), Some(g), h)), _) => (n, u, g, h),
-        (None, Ok(u)) => (String::new(), u, u, "/".to_string()),
+        // A numeric user without a passwd entry is in group 0, as with Docker.
+        (None, Ok(u)) => (String::new(), u, 0, "/".to_string()),
         _ => bail!("unable to find user {user_part}: no matching entries in passwd file"),
     };
     let home = if home.is_empty() {
@@ -356,20 +416,21 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             })?,
         },
     };
-    let groups: Vec<u32> = if name.is_empty() {
-        Vec::new()
-    } else {
-        group
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() >= 4 && f[3].split(',').any(|m| m == name))
-                    .then(|| f[2].parse::<u32>().ok())
-                    .flatten()
-            })
-            .filter(|g| *g != gid)
-            .collect()
-    };
+    // Docker's supplementary groups: the primary group, then the groups listing the user.
+    let mut groups = vec![gid];
+    if !name.is_empty() {
+        groups.extend(
+            group
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 4 && f[3].split(',').any(|m| m == name))
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
+                })
+                .filter(|g| *g != gid),
+        );
+    }
     Ok(ResolvedUser {
         uid,
         gid,
@@ -477,10 +538,42 @@ mod tests {
         let r = resolve_user(t.path(), "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let a = resolve_user(t.path(), "anna").unwrap();
-        assert_eq!((a.uid, a.gid, a.groups.clone()), (1000, 1000, vec![50]));
+        assert_eq!(
+            (a.uid, a.gid, a.groups.clone()),
+            (1000, 1000, vec![1000, 50])
+        );
         let n = resolve_user(t.path(), "1234:50").unwrap();
-        assert_eq!((n.uid, n.gid), (1234, 50));
+        assert_eq!((n.uid, n.gid, n.groups.clone()), (1234, 50, vec![50]));
+        let bare = resolve_user(t.path(), "4321").unwrap();
+        assert_eq!((bare.uid, bare.gid, bare.groups), (4321, 0, vec![0]));
         assert!(resolve_user(t.path(), "bob").is_err());
+    }
+
+    #[test]
+    fn capability_names_are_normalised_like_dockers() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_capabilities(&names(&["net_admin", "CAP_SYS_TIME", "all"]), "CapAdd"),
+            Ok(names(&["CAP_NET_ADMIN", "CAP_SYS_TIME", "ALL"]))
+        );
+        assert_eq!(
+            normalize_capabilities(&names(&["nope"]), "CapDrop"),
+            Err("invalid CapDrop: unknown capability: \"CAP_NOPE\"".to_string())
+        );
+    }
+
+    #[test]
+    fn no_new_privileges_takes_docker_booleans() {
+        let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(no_new_privileges(&opts(&["no-new-privileges"])));
+        assert!(no_new_privileges(&opts(&["no-new-privileges=1"])));
+        assert!(no_new_privileges(&opts(&["no-new-privileges:true"])));
+        assert!(!no_new_privileges(&opts(&["no-new-privileges=false"])));
+        assert!(!no_new_privileges(&opts(&[
+            "no-new-privileges",
+            "no-new-privileges=0"
+        ])));
+        assert!(!no_new_privileges(&opts(&["seccomp=unconfined"])));
     }
 
     #[test]

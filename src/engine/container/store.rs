@@ -104,6 +104,7 @@ impl ContainerStore {
                 state.monitor = None;
                 state.finished_at = Some(Utc::now());
                 atomic_write_json(&paths.state(), &state)?;
+                remove_stale_cgroup(id);
             }
         }
         Ok(Container {
@@ -194,6 +195,7 @@ impl ContainerStore {
     /// [`Self::remove_files`].
     pub fn delete(&self, lock: &StateLock, id: &ContainerId) -> Result<()> {
         self.forget(lock, id)?;
+        remove_stale_cgroup(id);
         self.remove_files(id)
     }
 
@@ -234,6 +236,14 @@ impl ContainerStore {
                 )
             })
             .collect())
+    }
+}
+
+/// Remove the cgroup of a container whose monitor died before it could (best effort: the
+/// cgroup is empty once the container's processes are gone, and an absent one is fine).
+fn remove_stale_cgroup(id: &ContainerId) {
+    if let Ok(cgroup) = crate::runtime::Cgroup::locate(&super::spec::cgroup_path(id)) {
+        let _ = cgroup.remove();
     }
 }
 

@@ -1,0 +1,654 @@
+//! dokles against the real Docker Engine: the same command sequences, with the same busybox
+//! image and the same container names, must give the same `ps -a` table, `inspect` fields,
+//! logs, error texts and exit codes — after normalising what legitimately differs (IDs,
+//! times, the runtime's name in start errors, column widths).
+//!
+//! Docker must be running here; if `docker info` fails these tests fail loudly rather than
+//! pass without comparing anything.
+
+mod common_ctr;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common_ctr::{busybox_tar, wait_for, Dokles, Out};
+use serde_json::Value;
+
+/// A dokles root and the real Docker, each with the busybox image under one unique name.
+struct Pair {
+    dokles: Dokles,
+    image: String,
+    /// Prefix of every container name this test gives, unique on the shared Docker daemon.
+    prefix: String,
+}
+
+fn docker(args: &[&str]) -> Out {
+    let o = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the docker CLI must be installed");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+impl Pair {
+    fn new() -> Self {
+        let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
+        assert!(
+            info.code == 0 && !info.stdout.trim().is_empty(),
+            "the real Docker engine is needed for the differential tests, but `docker info` failed:\n{}",
+            info.stderr
+        );
+        static N: AtomicU32 = AtomicU32::new(0);
+        let unique = format!(
+            "{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let image = format!("dokles-diff-{unique}:busybox");
+        let tar = busybox_tar().to_str().unwrap().to_string();
+        let imported = docker(&["import", "-c", r#"CMD ["sh"]"#, &tar, &image]);
+        assert_eq!(imported.code, 0, "docker import: {}", imported.stderr);
+        let dokles = Dokles::new();
+        dokles.ok(&["import", "-c", r#"CMD ["sh"]"#, &tar, &image]);
+        Self {
+            dokles,
+            image,
+            prefix: format!("dd{unique}-"),
+        }
+    }
+
+    /// A container name unique to this test.
+    fn name(&self, n: &str) -> String {
+        format!("{}{n}", self.prefix)
+    }
+
+    /// Run the same command on both: (Docker's, dokles').
+    fn both(&self, args: &[&str]) -> (Out, Out) {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if *a == "IMG" {
+                    self.image.clone()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (docker(&args), self.dokles.run(&args))
+    }
+
+    /// Run the same command on both; exit code, stdout and stderr must agree once
+    /// normalised. Returns the normalised result.
+    fn same(&self, args: &[&str]) -> Out {
+        let (real, ours) = self.both(args);
+        let (real, ours) = (self.normalise(&real), self.normalise(&ours));
+        assert_eq!(
+            (real.code, &real.stdout, &real.stderr),
+            (ours.code, &ours.stdout, &ours.stderr),
+            "docker {args:?}: Docker (left) and dokles (right) differ"
+        );
+        real
+    }
+
+    fn normalise(&self, o: &Out) -> Out {
+        Out {
+            code: o.code,
+            stdout: self.normalise_text(&o.stdout),
+            stderr: self.normalise_text(&o.stderr),
+        }
+    }
+
+    /// IDs → `<id>`/`<short>`, `… ago`/`Up …` durations → `<time>`, the runtime's own name,
+    /// and table columns (whose widths follow their contents) → ` | `.
+    fn normalise_text(&self, s: &str) -> String {
+        let s = s
+            .replace("runc create failed", "<runtime> create failed")
+            .replace("dokles runtime create failed", "<runtime> create failed");
+        let s = replace_hex_runs(&s);
+        let s = replace_durations(&s);
+        s.lines()
+            .map(|l| {
+                l.split("   ")
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The inspect document of `name` on both sides.
+    fn inspect_both(&self, name: &str) -> (Value, Value) {
+        let (real, ours) = self.both(&["inspect", name]);
+        assert_eq!(real.code, 0, "docker inspect: {}", real.stderr);
+        assert_eq!(ours.code, 0, "dokles inspect: {}", ours.stderr);
+        let first = |s: &str| -> Value {
+            let v: Value = serde_json::from_str(s).expect("inspect JSON");
+            v[0].clone()
+        };
+        (first(&real.stdout), first(&ours.stdout))
+    }
+
+    fn wait_exited(&self, name: &str) {
+        wait_for(&format!("{name} to exit on both"), || {
+            let (r, o) = self.both(&["inspect", "-f", "{{.State.Status}}", name]);
+            r.stdout.trim() == "exited" && o.stdout.trim() == "exited"
+        });
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let listed = docker(&["ps", "-aq", "--filter", &format!("name={}", self.prefix)]);
+        let ids: Vec<&str> = listed.stdout.lines().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            docker(&args);
+        }
+        docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+/// 64- and 12-character lowercase hex runs (container and image IDs) → `<id>` / `<short>`.
+fn replace_hex_runs(s: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        match run.len() {
+            64 => out.push_str("<id>"),
+            12 => out.push_str("<short>"),
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() || ('a'..='f').contains(&c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Go's human durations (`Less than a second`, `3 seconds`, `About a minute`) → `<time>`.
+fn replace_durations(s: &str) -> String {
+    let mut s = s.replace("Less than a second", "<time>");
+    s = s.replace("About a minute", "<time>");
+    for unit in ["seconds", "second", "minutes"] {
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(i) = rest.find(&format!(" {unit}")) {
+            let head = &rest[..i];
+            let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            if digits > 0 {
+                out.push_str(&head[..head.len() - digits]);
+                out.push_str("<time>");
+            } else {
+                out.push_str(head);
+                out.push(' ');
+                out.push_str(unit);
+            }
+            rest = &rest[i + 1 + unit.len()..];
+        }
+        out.push_str(rest);
+        s = out;
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn normalising_hides_ids_and_times_only() {
+    assert_eq!(
+        replace_hex_runs("x 0123456789ab y"),
+        "x <short> y",
+        "a 12-hex short ID"
+    );
+    assert_eq!(replace_hex_runs("cafe"), "cafe");
+    assert_eq!(
+        replace_durations("Exited (3) 5 seconds ago, Up 1 second, Up Less than a second"),
+        "Exited (3) <time> ago, Up <time>, Up <time>"
+    );
+}
+
+#[test]
+fn exit_codes_and_output_streams_agree() {
+    let p = Pair::new();
+    p.same(&[
+        "run",
+        "--rm",
+        "IMG",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    p.same(&["run", "--rm", "IMG", "true"]);
+    p.same(&["run", "--rm", "IMG", "nosuchcmd"]);
+    p.same(&["run", "--rm", "IMG", "/etc/passwd"]);
+    p.same(&["run", "--rm", "IMG", "sh", "-c", "exit 255"]);
+}
+
+#[test]
+fn start_errors_agree_and_leave_a_created_container() {
+    let p = Pair::new();
+    let name = p.name("broken");
+    let out = p.same(&["run", "--name", &name, "IMG", "nosuchcmd"]);
+    assert_eq!(out.code, 127);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    p.same(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &name,
+    ]);
+}
+
+#[test]
+fn ps_a_tables_agree() {
+    let p = Pair::new();
+    let (c, e, r) = (p.name("created"), p.name("exited"), p.name("running"));
+    p.same(&[
+        "create",
+        "--name",
+        &c,
+        "IMG",
+        "sh",
+        "-c",
+        "echo hi; sleep 100",
+    ]);
+    p.same(&["run", "--name", &e, "IMG", "sh", "-c", "exit 3"]);
+    p.same(&[
+        "run", "-d", "--name", &r, "-l", "role=srv", "IMG", "sleep", "1000",
+    ]);
+    let filter = format!("name={}", p.prefix);
+    p.same(&["ps", "-a", "--filter", &filter]);
+    p.same(&["ps", "--filter", &filter]);
+    p.same(&["ps", "-a", "--no-trunc", "--filter", &filter]);
+    p.same(&["ps", "-aq", "--filter", &filter]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--filter",
+        "status=exited",
+        "--format",
+        "{{.Names}}\t{{.Status}}",
+    ]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--filter",
+        "exited=3",
+        "--format",
+        "{{.Names}}",
+    ]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=role=srv",
+        "--format",
+        "{{.Names}}",
+    ]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--format",
+        "table {{.Names}}\t{{.Status}}",
+    ]);
+    p.same(&["ps", "--filter", "status=sleeping"]);
+    p.same(&[
+        "ps",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Names}} {{.Size}}",
+    ]);
+    let (real, ours) = p.inspect_both(&r);
+    for path in [
+        "/Config/AttachStdout",
+        "/Config/AttachStderr",
+        "/State/Running",
+        "/State/Status",
+    ] {
+        assert_eq!(
+            real.pointer(path),
+            ours.pointer(path),
+            "inspect {path} of run -d"
+        );
+    }
+    // A bare `table` is the default table.
+    let (real, ours) = p.both(&["ps", "-a", "--filter", &filter, "--format", "table"]);
+    let header = |o: &Out| {
+        o.stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(header(&real), header(&ours));
+    assert_eq!(ours.stdout.lines().count(), 4);
+}
+
+#[test]
+fn inspect_fields_agree() {
+    let p = Pair::new();
+    let name = p.name("insp");
+    p.same(&[
+        "run", "--name", &name, "-e", "A=1", "-l", "k=v", "-w", "/tmp", "-u", "nobody", "IMG",
+        "sh", "-c", "exit 4",
+    ]);
+    let (real, ours) = p.inspect_both(&name);
+    for path in [
+        "/Name",
+        "/Path",
+        "/Args",
+        "/State/Status",
+        "/State/Running",
+        "/State/Paused",
+        "/State/Restarting",
+        "/State/OOMKilled",
+        "/State/Dead",
+        "/State/Pid",
+        "/State/ExitCode",
+        "/State/Error",
+        "/Config/Cmd",
+        "/Config/Entrypoint",
+        "/Config/Env",
+        "/Config/Image",
+        "/Config/Labels",
+        "/Config/WorkingDir",
+        "/Config/User",
+        "/Config/Tty",
+        "/Config/OpenStdin",
+        "/Config/AttachStdin",
+        "/Config/AttachStdout",
+        "/Config/AttachStderr",
+        "/Config/StdinOnce",
+        "/HostConfig/Privileged",
+        "/HostConfig/AutoRemove",
+        "/HostConfig/CapAdd",
+        "/HostConfig/CapDrop",
+        "/HostConfig/SecurityOpt",
+        "/HostConfig/RestartPolicy",
+        "/HostConfig/LogConfig/Type",
+        "/GraphDriver/Name",
+        "/RestartCount",
+        "/Platform",
+    ] {
+        assert_eq!(real.pointer(path), ours.pointer(path), "inspect {path}");
+    }
+    for (v, who) in [(&real, "docker"), (&ours, "dokles")] {
+        let id = v["Id"].as_str().unwrap();
+        assert_eq!(
+            v["Config"]["Hostname"],
+            &id[..12],
+            "{who}: hostname is the short ID"
+        );
+        assert!(v["Image"].as_str().unwrap().starts_with("sha256:"), "{who}");
+        let times = [
+            &v["Created"],
+            &v["State"]["StartedAt"],
+            &v["State"]["FinishedAt"],
+        ];
+        assert!(
+            times.iter().all(|t| t.as_str().unwrap().ends_with('Z')),
+            "{who}: {times:?}"
+        );
+    }
+    let created = p.name("fresh");
+    p.same(&[
+        "create",
+        "--name",
+        &created,
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-drop",
+        "CHOWN",
+        "--entrypoint",
+        "echo",
+        "IMG",
+        "hi",
+    ]);
+    let (real, ours) = p.inspect_both(&created);
+    for path in [
+        "/State/Status",
+        "/State/StartedAt",
+        "/State/FinishedAt",
+        "/Config/Cmd",
+        "/Config/Entrypoint",
+        "/HostConfig/CapAdd",
+        "/HostConfig/CapDrop",
+        "/Path",
+        "/Args",
+    ] {
+        assert_eq!(real.pointer(path), ours.pointer(path), "inspect {path}");
+    }
+}
+
+#[test]
+fn logs_agree() {
+    let p = Pair::new();
+    let name = p.name("logs");
+    p.same(&[
+        "run",
+        "--name",
+        &name,
+        "IMG",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo out$i; sleep 0.1; echo err$i >&2; sleep 0.1; done",
+    ]);
+    p.same(&["logs", &name]);
+    p.same(&["logs", "--tail", "2", &name]);
+    p.same(&["logs", "--tail", "0", &name]);
+    p.same(&["logs", "--until", "1h", &name]);
+    // Two streams, each in order; spaced out so that their interleaving is fixed too.
+    let (real, ours) = p.both(&["logs", "-t", "--tail", "1", &name]);
+    for o in [&real, &ours] {
+        let (time, text) = o.stderr.split_once(' ').unwrap();
+        assert_eq!(text, "err3\n");
+        assert!(time.ends_with('Z'), "{time}");
+    }
+}
+
+#[test]
+fn error_texts_agree() {
+    let p = Pair::new();
+    let (x, busy) = (p.name("x1"), p.name("busy"));
+    p.same(&["run", "--name", &x, "IMG", "true"]);
+    p.same(&["run", "--name", &x, "IMG", "true"]);
+    p.same(&["create", "--name", &x, "IMG"]);
+    p.same(&["run", "-d", "--name", &busy, "IMG", "sleep", "1000"]);
+    p.same(&["rm", &busy]);
+    p.same(&["kill", &x]);
+    for cmd in [
+        "rm", "stop", "start", "kill", "logs", "wait", "inspect", "restart",
+    ] {
+        p.same(&[cmd, "dokles-no-such-container"]);
+    }
+    p.same(&["rename", "dokles-no-such-container", "other"]);
+    p.same(&["rename", &x, &x]);
+    p.same(&["rename", &x, &busy]);
+    p.same(&["rename", &x, "a b"]);
+    p.same(&["create", "--name", "a b", "IMG"]);
+    p.same(&["run", "--name", "a b", "IMG"]);
+    p.same(&["kill", "-s", "FOO", &busy]);
+    p.same(&["rm", "-f", "dokles-no-such-container", &x]);
+    p.same(&["stop", "--time", "1", "dokles-no-such-container"]);
+    p.same(&["ps", "--filter", "foo=bar"]);
+    p.same(&["ps", "--filter", "exited=x"]);
+    p.same(&["container", "inspect", "dokles-no-such-container"]);
+    p.same(&["inspect", "--type", "container", "dokles-no-such-container"]);
+    p.same(&["create", "--nope", "IMG"]);
+    p.same(&["run", "-e", "=x", "IMG"]);
+    p.same(&["run", "--env-file", "/nonexistent.env", "IMG"]);
+    p.same(&["run", "--security-opt", "foo", "IMG"]);
+    p.same(&["run", "--security-opt", "foo=bar", "IMG"]);
+    // Only refused prunes: a real prune would remove other users' containers from Docker.
+    p.same(&["container", "prune", "-f", "--filter", "foo=bar"]);
+    p.same(&["container", "prune", "-f", "--filter", "until=xyz"]);
+    p.same(&["create", "-w", "tmp", "IMG"]);
+    p.same(&["run", "-w", "tmp", "IMG"]);
+    p.same(&["run", "--cap-add", "NOPE", "IMG"]);
+    p.same(&["create", "--cap-drop", "nope", "IMG"]);
+}
+
+#[test]
+fn the_lifecycle_commands_print_and_end_alike() {
+    let p = Pair::new();
+    let name = p.name("life");
+    p.same(&[
+        "create",
+        "--name",
+        &name,
+        "IMG",
+        "sh",
+        "-c",
+        "trap 'echo TERM' TERM; trap 'echo USR1' USR1; while true; do sleep 0.1; done",
+    ]);
+    p.same(&["start", &name]);
+    std::thread::sleep(Duration::from_millis(500));
+    p.same(&["kill", "-s", "USR1", &name]);
+    wait_for("USR1 to be handled on both", || {
+        let (r, o) = p.both(&["logs", &name]);
+        r.stdout == "USR1\n" && o.stdout == "USR1\n"
+    });
+    // TERM is trapped: stop waits its second and kills.
+    p.same(&["stop", "-t", "1", &name]);
+    p.same(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}",
+        &name,
+    ]);
+    p.same(&["logs", &name]);
+    p.same(&["wait", &name]);
+    p.same(&["restart", "-t", "1", &name]);
+    p.same(&["inspect", "-f", "{{.State.Status}}", &name]);
+    p.same(&["kill", &name]);
+    p.wait_exited(&name);
+    p.same(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
+    p.same(&["rm", &name]);
+    // Commands that have nothing to do still succeed and print the name.
+    let idle = p.name("idle");
+    p.same(&["create", "--name", &idle, "IMG", "sleep", "1000"]);
+    p.same(&["wait", &idle]);
+    p.same(&["stop", &idle]);
+    p.same(&["start", &idle]);
+    p.same(&["start", &idle]);
+    p.same(&["rm", "-f", &idle]);
+    let gone = p.name("gone");
+    p.same(&[
+        "run", "--rm", "--name", &gone, "IMG", "sh", "-c", "echo bye",
+    ]);
+    p.same(&["ps", "-a", "--filter", &format!("name={gone}")]);
+}
+
+#[test]
+fn the_view_from_inside_agrees() {
+    let p = Pair::new();
+    p.same(&["run", "--rm", "IMG", "grep", "CapEff", "/proc/self/status"]);
+    p.same(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "IMG",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    p.same(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "NET_ADMIN",
+        "IMG",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    p.same(&["run", "--rm", "-u", "nobody", "IMG", "id"]);
+    p.same(&["run", "--rm", "-u", "1234:5", "IMG", "id"]);
+    p.same(&["run", "--rm", "-w", "/new/dir", "IMG", "pwd"]);
+    p.same(&["run", "--rm", "--entrypoint", "echo", "IMG", "a", "b"]);
+    p.same(&["run", "--rm", "-h", "mijnhost", "IMG", "hostname"]);
+    p.same(&["run", "--rm", "IMG", "ls", "/proc/self/fd"]);
+    p.same(&["run", "--rm", "IMG", "sh", "-c", "cat /proc/kcore | wc -c"]);
+    p.same(&[
+        "run",
+        "--rm",
+        "IMG",
+        "sh",
+        "-c",
+        "echo h > /proc/sysrq-trigger",
+    ]);
+    p.same(&["run", "--rm", "IMG", "mount", "-t", "tmpfs", "x", "/mnt"]);
+    p.same(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-e",
+        "B=two words",
+        "IMG",
+        "sh",
+        "-c",
+        "env | sort | grep -v ^HOSTNAME=",
+    ]);
+    p.same(&[
+        "run",
+        "--rm",
+        "IMG",
+        "sh",
+        "-c",
+        "test \"$(hostname)\" = \"$HOSTNAME\" && cat /etc/hostname | wc -c",
+    ]);
+    p.same(&["run", "--rm", "IMG", "cat", "/proc/1/cmdline"]);
+    p.same(&[
+        "run",
+        "--rm",
+        "IMG",
+        "sh",
+        "-c",
+        "ls -ld /tmp /proc/sys | cut -c1-10",
+    ]);
+    p.same(&[
+        "run",
+        "--rm",
+        "IMG",
+        "sh",
+        "-c",
+        "grep -E ' / | /proc | /dev ' /proc/self/mounts | cut -d' ' -f2,3",
+    ]);
+}
