@@ -501,3 +501,42 @@ fn skopeo_reads_dokles_archives_and_dokles_loads_skopeos_oci_layouts() {
     let f = Dokles::new();
     assert_eq!(f.load(&again), format!("Loaded image ID: {oci_id}\n"));
 }
+
+/// The offline cache's own archives (what students pull) read the same in both engines.
+#[test]
+fn the_fixture_images_load_alike_in_both_engines() {
+    let mut guard = DockerImages::new();
+    let index: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/images/index.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let d = Dokles::new();
+    for name in ["busybox", "hello-world", "python"] {
+        let entry = index.iter().find(|e| e["name"] == name).unwrap();
+        let archive = format!(
+            "{}/fixtures/images/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            entry["file"].as_str().unwrap()
+        );
+        for tag in entry["tags"].as_array().unwrap() {
+            guard.track(&format!("{name}:{}", tag.as_str().unwrap()));
+        }
+        same(&d, &["load", "-i", &archive]);
+        let id = entry["id"].as_str().unwrap();
+        same_images(&d, &["images", name]);
+        same(&d, &["history", id]);
+        same(&d, &["history", "--no-trunc", id]);
+        let ours = d.ok(&["image", "inspect", id]);
+        let theirs = docker(&["image", "inspect", id]);
+        assert_eq!(theirs.code, 0, "{theirs:?}");
+        assert_eq!(
+            comparable_inspect(&ours),
+            comparable_inspect(&theirs.stdout),
+            "{name}"
+        );
+    }
+}
