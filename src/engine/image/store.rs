@@ -354,7 +354,7 @@ impl<'s> Transaction<'s> {
         let quiet = by_reference.is_some();
         if let Some(key) = by_reference {
             let refs = self.index.tags_of(&id).len() + self.index.repo_digests_of(&id).len();
-            if refs == 1 && !force {
+            if !force && self.is_single_reference(&id) {
                 if let Some((cid, _)) = &user {
                     return Err(ImageError::Conflict(format!(
                         "unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {}",
@@ -363,7 +363,25 @@ impl<'s> Transaction<'s> {
                 }
             }
             self.untag(&key, &mut out);
-            if refs > 1 {
+            // With its repository's last tag gone, the repository's digest references go
+            // too (moby's ImageDelete), so `rmi busybox` after a pull leaves no
+            // `busybox@sha256:…` behind.
+            if let Ok(r) = Reference::parse(&key) {
+                let repo = r.repo().full();
+                let tagged_elsewhere = self
+                    .index
+                    .tags_of(&id)
+                    .iter()
+                    .any(|t| Reference::parse(t).is_ok_and(|x| x.repo().full() == repo));
+                if r.tag().is_some() && !tagged_elsewhere {
+                    for d in self.index.repo_digests_of(&id) {
+                        if d.starts_with(&format!("{repo}@")) {
+                            self.untag(&d, &mut out);
+                        }
+                    }
+                }
+            }
+            if refs > out.len() {
                 return Ok(out);
             }
         } else {
@@ -397,6 +415,22 @@ impl<'s> Transaction<'s> {
         }
         self.delete_image(&id, &mut out)?;
         Ok(out)
+    }
+
+    /// moby's `isSingleReference`: at most one tag, and every reference (tag or digest) in
+    /// the same repository — removing it would leave the image without a name.
+    fn is_single_reference(&self, id: &Digest) -> bool {
+        let tags = self.index.tags_of(id);
+        let digests = self.index.repo_digests_of(id);
+        if tags.len() > 1 {
+            return false;
+        }
+        let repos: std::collections::BTreeSet<String> = tags
+            .iter()
+            .chain(digests.iter())
+            .filter_map(|r| Reference::parse(r).ok().map(|x| x.repo().full()))
+            .collect();
+        repos.len() == 1
     }
 
     /// What keeps an image from being deleted: hard conflicts (a running container, child
