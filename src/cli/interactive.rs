@@ -1,0 +1,219 @@
+//! The client side of interactive sessions: relaying the user's terminal to a container
+//! attached through its monitor (`run -i`/`-t`, `start -ai`, `attach`) or to an `exec -it`
+//! process's own pty. The host side only relays bytes; raw mode is always undone.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{SigSet, Signal};
+
+use super::terminal::{self, DetachMatcher, Matched, RawMode};
+use crate::engine::container::attach::{Event, Sender, Session, WindowSize};
+
+/// How an attached session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The container ended with this exit code.
+    Exited(i32),
+    /// The user typed the detach keys; the container runs on.
+    Detached,
+}
+
+/// What an attach relays.
+pub struct AttachOptions {
+    /// Relay our stdin to the container.
+    pub stdin: bool,
+    /// The container has a terminal: raw mode and window sizes.
+    pub tty: bool,
+    pub detach_keys: Vec<u8>,
+}
+
+/// The signals a session handles itself, blocked in the calling thread (and the threads it
+/// starts) and taken by a thread of their own.
+fn session_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGWINCH);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    set
+}
+
+/// Handle the session's signals on a thread: a window change is passed to `on_resize`; a
+/// SIGTERM or SIGHUP restores the terminal and ends dokles as the signal would.
+fn spawn_signal_thread(on_resize: impl Fn(WindowSize) + Send + 'static) -> Result<()> {
+    let set = session_signals();
+    set.thread_block().context("cannot block signals")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            match set.wait() {
+                Ok(Signal::SIGWINCH) => {
+                    if let Some(size) = terminal::window_size() {
+                        on_resize(size);
+                    }
+                }
+                Ok(signal) => {
+                    terminal::restore();
+                    std::process::exit(128 + signal as i32);
+                }
+                Err(_) => return,
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// Relay between our terminal and an attached container until it exits or we detach.
+pub fn attach(mut session: Session, opts: AttachOptions) -> Result<Outcome> {
+    let raw = if opts.tty && opts.stdin {
+        RawMode::enable().context("cannot put the terminal in raw mode")?
+    } else {
+        None
+    };
+    let sender = Arc::new(Mutex::new(session.sender()?));
+    if opts.tty {
+        let s = Arc::clone(&sender);
+        spawn_signal_thread(move |size| {
+            if let Ok(mut s) = s.lock() {
+                let _ = s.resize(size);
+            }
+        })?;
+    } else if raw.is_some() {
+        spawn_signal_thread(|_| {})?;
+    }
+    let detached = Arc::new(AtomicBool::new(false));
+    if opts.stdin {
+        let sender = Arc::clone(&sender);
+        let detached = Arc::clone(&detached);
+        let matcher = DetachMatcher::new(opts.detach_keys);
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || pump_stdin(sender, matcher, opts.tty, detached))
+            .context("cannot start the stdin thread")?;
+    }
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let outcome = loop {
+        match session.next_event()? {
+            Event::Stdout(data) => {
+                let _ = out.write_all(&data).and_then(|()| out.flush());
+            }
+            Event::Stderr(data) => {
+                let _ = err.write_all(&data).and_then(|()| err.flush());
+            }
+            Event::Exited(code) => break Outcome::Exited(code),
+            Event::Closed if detached.load(Ordering::SeqCst) => break Outcome::Detached,
+            Event::Closed => anyhow::bail!("the connection to the container's monitor was lost"),
+        }
+    };
+    drop(raw);
+    Ok(outcome)
+}
+
+/// Our stdin to the container, watching for the detach keys.
+fn pump_stdin(
+    sender: Arc<Mutex<Sender>>,
+    mut matcher: DetachMatcher,
+    tty: bool,
+    detached: Arc<AtomicBool>,
+) {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        let Ok(mut s) = sender.lock() else {
+            return;
+        };
+        if n == 0 {
+            // A terminal stays open for other clients; a pipe is closed as ours is.
+            if !tty {
+                let _ = s.close_stdin();
+            }
+            return;
+        }
+        match matcher.feed(&buf[..n]) {
+            Matched::Send(data) => {
+                if !data.is_empty() && s.stdin(&data).is_err() {
+                    return;
+                }
+            }
+            Matched::Detach(data) => {
+                if !data.is_empty() {
+                    let _ = s.stdin(&data);
+                }
+                detached.store(true, Ordering::SeqCst);
+                s.shut_down();
+                return;
+            }
+        }
+    }
+}
+
+/// Relay between our terminal and an `exec -t` process's pty `master` until the process's
+/// side of it is closed. With `stdin`, the terminal is in raw mode meanwhile.
+pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
+    let raw = if stdin {
+        RawMode::enable().context("cannot put the terminal in raw mode")?
+    } else {
+        None
+    };
+    let master = File::from(master);
+    let resize_target = master.try_clone().context("cannot share the terminal")?;
+    spawn_signal_thread(move |size| resize(&resize_target, size))?;
+    if stdin {
+        let mut input = master.try_clone().context("cannot share the terminal")?;
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
+            })
+            .context("cannot start the stdin thread")?;
+    }
+    let mut out = std::io::stdout();
+    let mut reader = &master;
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // EIO: every descriptor of the process's side is closed.
+            Err(_) => break,
+        }
+    }
+    drop(raw);
+    Ok(())
+}
+
+/// Feed our stdin into an `exec -i` process's stdin pipe until our stdin ends.
+pub fn feed_stdin(pipe: OwnedFd) -> Result<()> {
+    let mut pipe = File::from(pipe);
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
+        })
+        .context("cannot start the stdin thread")?;
+    Ok(())
+}
+
+fn resize(master: &File, size: WindowSize) {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize through the pointer, which lives across the call.
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
