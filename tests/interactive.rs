@@ -374,3 +374,50 @@ fn exec_i_streams_a_pipe_into_a_running_container() {
         .run_stdin(&["exec", "-i", "bg", "wc", "-l"], b"a\nb\nc\n");
     assert_eq!(out.ok().trim(), "3");
 }
+
+/// The PIDs of `dokles --root <root> docker run ...` clients (not monitors).
+fn run_clients(root: &Root) -> Vec<String> {
+    let root_arg = root.0.root().display().to_string();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let entry = entry.expect("/proc entry");
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let under_root = args
+            .iter()
+            .any(|a| std::fs::canonicalize(a).is_ok_and(|p| p.display().to_string() == root_arg));
+        if under_root && args.iter().any(|a| a == "run") && !args.iter().any(|a| a == "__monitor") {
+            pids.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    pids
+}
+
+#[test]
+fn sigterm_to_an_attached_dokles_restores_the_terminal() {
+    let root = Root::with_busybox();
+    let term = Terminal::new();
+    term.type_line("before=$(stty -g)");
+    term.type_line(&format!(
+        "{}; echo rc=$?",
+        root.docker("run -it --name hangup bb:test")
+    ));
+    term.wait_for("/ #");
+    let clients = run_clients(&root);
+    assert_eq!(clients.len(), 1, "{clients:?}");
+    let status = Command::new("kill")
+        .args(["-TERM", &clients[0]])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    term.wait_for("rc=143");
+    term.type_line(r#"[ "$before" = "$(stty -g)" ] && echo settings-kept-after-sigterm"#);
+    term.wait_for_line("settings-kept-after-sigterm");
+    // Only the client went: the container runs on, to be attached again.
+    assert!(root.status("hangup").starts_with("Up "), "{}", root.ps());
+}

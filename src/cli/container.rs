@@ -1185,7 +1185,7 @@ struct ExecArgs {
 
 pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     use crate::engine::container::exec::{exec as exec_in, ExecOptions};
-    use crate::runtime::{Stdio, StdioFd};
+    use crate::runtime::Stdio;
     let spec = spec(
         "docker exec",
         "docker exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -1212,22 +1212,16 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     };
     let store = containers(ctx);
     let id = store.resolve(&a.args[0])?;
-    let mut stdin_pipe = None;
+    let mut pipes = None;
     let stdio = if a.detach {
         Stdio::null()
     } else if a.tty {
         // The runtime puts the process's own pty on its stdio.
         Stdio::null()
-    } else if a.interactive {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| CliError::Daemon(format!("cannot create a pipe: {e}")))?;
-        stdin_pipe = Some(w);
-        Stdio {
-            stdin: StdioFd::Fd(r),
-            ..Stdio::inherit()
-        }
     } else {
-        Stdio::inherit()
+        let (p, stdio) = interactive::Pipes::new(a.interactive)?;
+        pipes = Some(p);
+        stdio
     };
     let mut started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
         ContainerError::Start { message, code } => CliError::Message {
@@ -1241,10 +1235,14 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     }
     if let Some(master) = started.take_console() {
         interactive::relay_terminal(master, a.interactive)?;
-    } else if let Some(pipe) = stdin_pipe {
-        interactive::feed_stdin(pipe)?;
+        return exit_code(started.wait()?);
     }
-    exit_code(started.wait()?)
+    let relaying = pipes.map(interactive::Pipes::relay).transpose()?;
+    let code = started.wait()?;
+    if let Some(r) = relaying {
+        r.finish(Duration::from_secs(2));
+    }
+    exit_code(code)
 }
 
 #[cfg(test)]

@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::pipe2;
 
 use super::terminal::{self, DetachMatcher, Matched, RawMode};
 use crate::engine::container::attach::{Event, Sender, Session, WindowSize};
+use crate::runtime::{Stdio, StdioFd};
 
 /// How an attached session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,16 +198,104 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
     Ok(())
 }
 
-/// Feed our stdin into an `exec -i` process's stdin pipe until our stdin ends.
-pub fn feed_stdin(pipe: OwnedFd) -> Result<()> {
-    let mut pipe = File::from(pipe);
-    std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
-        })
-        .context("cannot start the stdin thread")?;
-    Ok(())
+/// Pipes between us and an `exec` process without a terminal: our stdin (with `-i`) into
+/// its stdin, its stdout and stderr out to ours — our own descriptors (perhaps a terminal)
+/// never reach the container.
+pub struct Pipes {
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+impl Pipes {
+    /// The pipes, and the process's ends of them to hand the runtime.
+    pub fn new(stdin: bool) -> Result<(Self, Stdio)> {
+        let pipe = || pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe");
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (theirs, ours) = if stdin {
+            let (r, w) = pipe()?;
+            (StdioFd::Fd(r), Some(w))
+        } else {
+            (StdioFd::Null, None)
+        };
+        let stdio = Stdio {
+            stdin: theirs,
+            stdout: StdioFd::Fd(out_w),
+            stderr: StdioFd::Fd(err_w),
+        };
+        Ok((
+            Self {
+                stdin: ours,
+                stdout: out_r,
+                stderr: err_r,
+            },
+            stdio,
+        ))
+    }
+
+    /// Start relaying (once the process runs, holding the only other ends).
+    pub fn relay(self) -> Result<Relaying> {
+        if let Some(w) = self.stdin {
+            let mut pipe = File::from(w);
+            std::thread::Builder::new()
+                .name("stdin".into())
+                .spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
+                })
+                .context("cannot start the stdin thread")?;
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        for (fd, stderr) in [(self.stdout, false), (self.stderr, true)] {
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || {
+                    let mut from = File::from(fd);
+                    let _ = if stderr {
+                        copy_flushing(&mut from, &mut std::io::stderr())
+                    } else {
+                        copy_flushing(&mut from, &mut std::io::stdout())
+                    };
+                    let _ = done.send(());
+                })
+                .context("cannot start an output thread")?;
+        }
+        Ok(Relaying { finished })
+    }
+}
+
+/// Output being relayed from an exec process.
+pub struct Relaying {
+    finished: std::sync::mpsc::Receiver<()>,
+}
+
+impl Relaying {
+    /// Once the process has exited: let its output drain, but do not wait longer than
+    /// `grace` for descendants that keep the pipes open.
+    pub fn finish(self, grace: std::time::Duration) {
+        let deadline = std::time::Instant::now() + grace;
+        for _ in 0..2 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if self.finished.recv_timeout(left).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn copy_flushing(from: &mut File, to: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        to.flush()?;
+    }
 }
 
 fn resize(master: &File, size: WindowSize) {
