@@ -421,3 +421,42 @@ fn sigterm_to_an_attached_dokles_restores_the_terminal() {
     // Only the client went: the container runs on, to be attached again.
     assert!(root.status("hangup").starts_with("Up "), "{}", root.ps());
 }
+
+#[test]
+fn several_clients_share_one_terminal_and_the_log_keeps_everything() {
+    let root = Root::with_busybox();
+    let first = Terminal::new();
+    first.type_line(&format!(
+        "{}; echo rc=$?",
+        root.docker("run -it --name multi bb:test")
+    ));
+    first.wait_for("/ #");
+    let second = Terminal::new();
+    second.type_line(&format!("{}; echo rc=$?", root.docker("attach multi")));
+    second.type_line("echo typed-in-$((20+22))");
+    // Both clients see what either types and what the container answers.
+    first.wait_for_line("typed-in-42");
+    second.wait_for_line("typed-in-42");
+
+    // With nobody attached, the container's output still reaches its log.
+    second.keys(&["C-p", "C-q"]);
+    second.wait_for("rc=1");
+    first.keys(&["C-p", "C-q"]);
+    first.wait_for("rc=0");
+    root.0.ok(&[
+        "exec",
+        "multi",
+        "sh",
+        "-c",
+        "echo while-detached > /proc/1/fd/1",
+    ]);
+    let logs = root.0.ok(&["logs", "multi"]);
+    assert!(logs.contains("typed-in-42\r\n"), "{logs:?}");
+    assert!(logs.contains("while-detached\r\n"), "{logs:?}");
+
+    // The last one to attach sees the container end with its exit code.
+    second.clear();
+    second.type_line(&format!("{}; echo rc=$?", root.docker("attach multi")));
+    second.type_line("exit 9");
+    second.wait_for("rc=9");
+}
