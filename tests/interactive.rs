@@ -460,3 +460,38 @@ fn several_clients_share_one_terminal_and_the_log_keeps_everything() {
     second.type_line("exit 9");
     second.wait_for("rc=9");
 }
+
+#[test]
+fn without_a_terminal_signals_to_dokles_reach_the_container() {
+    use std::io::{BufRead, BufReader};
+    let root = Root::with_busybox();
+    let script = r#"trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done"#;
+    let mut child = root
+        .0
+        .command(&[
+            "run", "-i", "--name", "proxied", "bb:test", "sh", "-c", script,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn dokles");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    line.clear();
+    out.read_line(&mut line).expect("read");
+    assert_eq!(line, "got-term\n");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(7));
+    assert!(
+        root.status("proxied").starts_with("Exited (7)"),
+        "{}",
+        root.ps()
+    );
+}

@@ -367,6 +367,7 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
             stdin: a.interactive,
             tty: a.tty,
             detach_keys,
+            proxy: sig_proxy(&store, &id, !a.tty && a.sig_proxy != "false"),
         };
         // `run` detaches silently, with success.
         return match interactive::attach(session, opts)? {
@@ -400,6 +401,21 @@ fn exit_code(code: i32) -> CliResult {
             code: code.clamp(0, 255) as u8,
         })
     }
+}
+
+/// `--sig-proxy`: pass the signals we receive to container `id`.
+fn sig_proxy(
+    store: &ContainerStore,
+    id: &crate::engine::container::ContainerId,
+    on: bool,
+) -> Option<Box<dyn Fn(Signal) + Send>> {
+    let (store, id) = (store.clone(), id.clone());
+    on.then(|| -> Box<dyn Fn(Signal) + Send> {
+        Box::new(move |signal| {
+            // A container that has just ended needs no signal.
+            let _ = lifecycle::kill(&store, &id, signal);
+        })
+    })
 }
 
 /// `--detach-keys`, or Docker's default `ctrl-p,ctrl-q`.
@@ -495,6 +511,7 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
                 stdin,
                 tty: c.config.tty,
                 detach_keys,
+                proxy: sig_proxy(&store, &id, !c.config.tty),
             };
             return match interactive::attach(session, opts)? {
                 Outcome::Exited(code) => exit_code(code),
@@ -574,6 +591,11 @@ pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
         stdin,
         tty: c.config.tty,
         detach_keys,
+        proxy: sig_proxy(
+            &store,
+            &c.config.id,
+            !c.config.tty && a.sig_proxy != "false",
+        ),
     };
     match interactive::attach(session, opts)? {
         Outcome::Exited(code) => exit_code(code),

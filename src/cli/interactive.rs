@@ -33,7 +33,21 @@ pub struct AttachOptions {
     /// The container has a terminal: raw mode and window sizes.
     pub tty: bool,
     pub detach_keys: Vec<u8>,
+    /// Without a terminal, Docker's `--sig-proxy`: the signals dokles receives are passed to
+    /// the container (with one, Ctrl+C and friends are bytes on the terminal anyway).
+    pub proxy: Option<Box<dyn Fn(Signal) + Send>>,
 }
+
+/// The signals a proxy passes on (all Docker passes that a student may send).
+const PROXIED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGTERM,
+    Signal::SIGALRM,
+];
 
 /// The signals a session handles itself, blocked in the calling thread (and the threads it
 /// starts) and taken by a thread of their own.
@@ -70,6 +84,24 @@ fn spawn_signal_thread(on_resize: impl Fn(WindowSize) + Send + 'static) -> Resul
     Ok(())
 }
 
+/// Pass the [`PROXIED`] signals on, from a thread of their own.
+fn spawn_proxy_thread(proxy: Box<dyn Fn(Signal) + Send>) -> Result<()> {
+    let mut set = SigSet::empty();
+    for s in PROXIED {
+        set.add(s);
+    }
+    set.thread_block().context("cannot block signals")?;
+    std::thread::Builder::new()
+        .name("sig-proxy".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                proxy(signal);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
 /// Relay between our terminal and an attached container until it exits or we detach.
 pub fn attach(mut session: Session, opts: AttachOptions) -> Result<Outcome> {
     let raw = if opts.tty && opts.stdin {
@@ -85,8 +117,8 @@ pub fn attach(mut session: Session, opts: AttachOptions) -> Result<Outcome> {
                 let _ = s.resize(size);
             }
         })?;
-    } else if raw.is_some() {
-        spawn_signal_thread(|_| {})?;
+    } else if let Some(proxy) = opts.proxy {
+        spawn_proxy_thread(proxy)?;
     }
     let detached = Arc::new(AtomicBool::new(false));
     if opts.stdin {
