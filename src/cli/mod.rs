@@ -127,7 +127,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 fn monitor(args: &[String]) -> u8 {
     use crate::engine::container::monitor::{self, AttachMode};
     let (root, id, attach) = match args {
-        [flag, root, id] if flag == "--root" => (root, id, AttachMode::None),
+        [flag, root, id] if flag == "--root" => (root, id, AttachMode::Detached),
         [flag, root, id, a] if flag == "--root" && a == "--attach" => {
             (root, id, AttachMode::Inherit)
         }

@@ -53,7 +53,7 @@ pub enum Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachMode {
     /// Nowhere but the log and the clients of the attach socket (a detached start).
-    None,
+    Detached,
     /// Also to the monitor's own stdout and stderr (`--attach`).
     Inherit,
     /// Through the attach socket: wait for the starter's connection, then start
