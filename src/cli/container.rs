@@ -1,5 +1,6 @@
 //! The container commands: `create`, `run`, `start`, `stop`, `restart`, `kill`, `rm`, `ps`,
-//! `logs`, `wait`, `rename`, and container `inspect` — and the `container` group.
+//! `logs`, `wait`, `rename`, `attach`, `exec` and container `inspect` — and the `container`
+//! group.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,9 +12,12 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
 use super::args::{Arity, Spec};
+use super::interactive::{self, AttachOptions, Outcome};
 use super::output::render_list;
+use super::terminal;
 use super::units::{ago, bytes_size, human_duration, human_size};
 use super::{CliError, CliResult, Context};
+use crate::engine::container::attach::Hello;
 use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
 use crate::engine::container::logs::read_from;
 use crate::engine::container::record::Ulimit;
@@ -59,6 +63,7 @@ pub fn container_group(ctx: &Context, args: &[String]) -> CliResult {
         "wait" => wait(ctx, rest),
         "rename" => rename(ctx, rest),
         "exec" => exec(ctx, rest),
+        "attach" => attach(ctx, rest),
         "pause" => pause(ctx, rest),
         "unpause" => unpause(ctx, rest),
         "commit" => commit(ctx, rest),
@@ -122,6 +127,10 @@ struct CreateArgs {
     ulimit: Vec<String>,
     #[arg(long = "pull", default_value = "missing")]
     pull: String,
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    #[arg(long = "sig-proxy", default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: String,
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
     #[arg(long = "help", action = clap::ArgAction::Help)]
@@ -440,14 +449,10 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
     let spec = spec("docker run", RUN_USAGE, Arity::AtLeast(1));
     let a: CreateArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
-    if a.tty || a.interactive {
-        // Terminals and stdin come with the interactive-containers work; say so plainly.
-        if !a.detach {
-            return Err(CliError::Message {
-                text: "docker: dokles does not attach stdin or a terminal yet (-i/-t); run detached with -d, or without -i/-t.\n\nRun 'docker run --help' for more information".into(),
-                code: 125,
-            });
-        }
+    let interactive = !a.detach && (a.tty || a.interactive);
+    let detach_keys = detach_keys(a.detach_keys.as_deref())?;
+    if interactive && a.tty && a.interactive && !terminal::stdin_is_terminal() {
+        return Err(CliError::plain("the input device is not a TTY"));
     }
     let id = create_container(ctx, &a, "run")?;
     let store = containers(ctx);
@@ -455,6 +460,28 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
         lifecycle::start(&store, &id, false).map_err(|e| failed_run(&store, &id, a.rm, e))?;
         println!("{id}");
         return Ok(());
+    }
+    if interactive {
+        let hello = Hello {
+            stdin: a.interactive,
+            stdout: true,
+            stderr: true,
+            size: terminal::window_size().filter(|_| a.tty),
+        };
+        let session = lifecycle::start_attached(&store, &id, hello)
+            .map_err(|e| failed_run(&store, &id, a.rm, e))?
+            .ok_or_else(|| CliError::Daemon("the container already runs".into()))?;
+        let opts = AttachOptions {
+            stdin: a.interactive,
+            tty: a.tty,
+            detach_keys,
+            proxy: sig_proxy(&store, &id, !a.tty && a.sig_proxy != "false"),
+        };
+        // `run` detaches silently, with success.
+        return match interactive::attach(session, opts)? {
+            Outcome::Exited(code) => exit_code(code),
+            Outcome::Detached => Ok(()),
+        };
     }
     let attached =
         lifecycle::start(&store, &id, true).map_err(|e| failed_run(&store, &id, a.rm, e))?;
@@ -473,8 +500,44 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
     }
 }
 
+/// Docker's way of ending with a container's exit code.
+fn exit_code(code: i32) -> CliResult {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Message {
+            text: String::new(),
+            code: code.clamp(0, 255) as u8,
+        })
+    }
+}
+
+/// `--sig-proxy`: pass the signals we receive to container `id`.
+fn sig_proxy(
+    store: &ContainerStore,
+    id: &crate::engine::container::ContainerId,
+    on: bool,
+) -> Option<Box<dyn Fn(Signal) + Send>> {
+    let (store, id) = (store.clone(), id.clone());
+    on.then(|| -> Box<dyn Fn(Signal) + Send> {
+        Box::new(move |signal| {
+            // A container that has just ended needs no signal.
+            let _ = lifecycle::kill(&store, &id, signal);
+        })
+    })
+}
+
+/// `--detach-keys`, or Docker's default `ctrl-p,ctrl-q`.
+fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>, CliError> {
+    match keys {
+        None => Ok(terminal::DEFAULT_DETACH_KEYS.to_vec()),
+        Some(k) => terminal::parse_detach_keys(k)
+            .map_err(|e| CliError::plain(format!("Invalid detach keys ({k}) provided: {e}"))),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
-// start / stop / restart / kill / rm / wait / rename
+// start / stop / restart / kill / rm / wait / rename / attach
 
 #[derive(Parser, Debug)]
 struct StartArgs {
@@ -482,6 +545,8 @@ struct StartArgs {
     attach: bool,
     #[arg(short = 'i', long = "interactive")]
     interactive: bool,
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     args: Vec<String>,
 }
 
@@ -530,19 +595,43 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: StartArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
-    if a.interactive {
-        return Err(CliError::plain(
-            "dokles does not attach stdin yet (-i); use docker start -a",
-        ));
-    }
     let store = containers(ctx);
-    if a.attach {
+    if a.attach || a.interactive {
         if a.args.len() > 1 {
             return Err(CliError::plain(
                 "you cannot start and attach multiple containers at once",
             ));
         }
         let id = store.resolve(&a.args[0])?;
+        let c = store.load(&id)?;
+        let stdin = a.interactive && c.config.open_stdin;
+        if c.config.tty || stdin {
+            let detach_keys = detach_keys(a.detach_keys.as_deref())?;
+            if c.config.tty && stdin && !terminal::stdin_is_terminal() {
+                return Err(CliError::plain("the input device is not a TTY"));
+            }
+            let hello = Hello {
+                stdin,
+                stdout: true,
+                stderr: true,
+                size: terminal::window_size().filter(|_| c.config.tty),
+            };
+            let session = match lifecycle::start_attached(&store, &id, hello)? {
+                Some(s) => s,
+                // Already running: attach to it as it is.
+                None => lifecycle::attach(&store, &id, hello)?,
+            };
+            let opts = AttachOptions {
+                stdin,
+                tty: c.config.tty,
+                detach_keys,
+                proxy: sig_proxy(&store, &id, !c.config.tty),
+            };
+            return match interactive::attach(session, opts)? {
+                Outcome::Exited(code) => exit_code(code),
+                Outcome::Detached => Ok(()),
+            };
+        }
         let attached = lifecycle::start(&store, &id, true)?;
         let code = match attached {
             Some(h) => h.wait()?,
@@ -562,6 +651,71 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
         lifecycle::start(&store, &id, false)?;
         Ok(())
     })
+}
+
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true)]
+struct AttachArgs {
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    #[arg(long = "sig-proxy", default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: String,
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    args: Vec<String>,
+}
+
+/// `docker attach CONTAINER`: the running container's output here, our input there, until
+/// it exits (its exit code) or the detach keys are typed.
+pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = spec(
+        "docker attach",
+        "docker attach [OPTIONS] CONTAINER",
+        Arity::Exact(1),
+    );
+    let a: AttachArgs = spec.parse(args)?;
+    spec.check(a.args.len())?;
+    let detach_keys = detach_keys(a.detach_keys.as_deref())?;
+    let store = containers(ctx);
+    let c = store.get(&a.args[0])?;
+    if !c.state.is_running() {
+        return Err(CliError::plain(
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    if c.state.status == Status::Paused {
+        return Err(CliError::plain(
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let stdin = !a.no_stdin && c.config.open_stdin;
+    if c.config.tty && stdin && !terminal::stdin_is_terminal() {
+        return Err(CliError::plain("the input device is not a TTY"));
+    }
+    let hello = Hello {
+        stdin,
+        stdout: true,
+        stderr: true,
+        size: terminal::window_size().filter(|_| c.config.tty),
+    };
+    let session = lifecycle::attach(&store, &c.config.id, hello)?;
+    let opts = AttachOptions {
+        stdin,
+        tty: c.config.tty,
+        detach_keys,
+        proxy: sig_proxy(
+            &store,
+            &c.config.id,
+            !c.config.tty && a.sig_proxy != "false",
+        ),
+    };
+    match interactive::attach(session, opts)? {
+        Outcome::Exited(code) => exit_code(code),
+        // As Docker: the escape sequence is reported, and is an error.
+        Outcome::Detached => Err(CliError::plain("read escape sequence")),
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -1339,11 +1493,8 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     );
     let a: ExecArgs = spec.parse(args)?;
     spec.check(a.args.len())?;
-    if a.interactive || a.tty {
-        return Err(CliError::Message {
-            text: "dokles does not attach stdin or a terminal to exec yet (-i/-t); run the command without them".into(),
-            code: 1,
-        });
+    if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
+        return Err(CliError::plain("the input device is not a TTY"));
     }
     let mut env = Vec::new();
     for f in &a.env_file {
@@ -1358,15 +1509,23 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
         working_dir: a.workdir.clone(),
         user: a.user.clone(),
         privileged: a.privileged,
+        tty: a.tty,
+        console_size: terminal::window_size().filter(|_| a.tty),
     };
     let store = containers(ctx);
     let id = store.resolve(&a.args[0])?;
+    let mut pipes = None;
     let stdio = if a.detach {
         Stdio::null()
+    } else if a.tty {
+        // The runtime puts the process's own pty on its stdio.
+        Stdio::null()
     } else {
-        Stdio::inherit()
+        let (p, stdio) = interactive::Pipes::new(a.interactive)?;
+        pipes = Some(p);
+        stdio
     };
-    let started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
+    let mut started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
         ContainerError::Start { message, code } => CliError::Message {
             text: message,
             code: code.clamp(0, 255) as u8,
@@ -1376,15 +1535,16 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     if a.detach {
         return Ok(());
     }
-    let code = started.wait()?;
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CliError::Message {
-            text: String::new(),
-            code: code.clamp(0, 255) as u8,
-        })
+    if let Some(master) = started.take_console() {
+        interactive::relay_terminal(master, a.interactive)?;
+        return exit_code(started.wait()?);
     }
+    let relaying = pipes.map(interactive::Pipes::relay).transpose()?;
+    let code = started.wait()?;
+    if let Some(r) = relaying {
+        r.finish(Duration::from_secs(2));
+    }
+    exit_code(code)
 }
 
 #[cfg(test)]

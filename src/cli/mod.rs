@@ -4,7 +4,9 @@
 mod args;
 mod container;
 mod image;
+mod interactive;
 mod output;
+mod terminal;
 pub mod units;
 
 use std::ffi::OsString;
@@ -120,18 +122,25 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// `dokles __monitor --root ROOT ID [--attach]`: the per-container monitor (internal).
+/// `dokles __monitor --root ROOT ID [--attach | --attach-socket]`: the per-container monitor
+/// (internal).
 fn monitor(args: &[String]) -> u8 {
+    use crate::engine::container::monitor::{self, AttachMode};
     let (root, id, attach) = match args {
-        [flag, root, id] if flag == "--root" => (root, id, false),
-        [flag, root, id, a] if flag == "--root" && a == "--attach" => (root, id, true),
+        [flag, root, id] if flag == "--root" => (root, id, AttachMode::Detached),
+        [flag, root, id, a] if flag == "--root" && a == "--attach" => {
+            (root, id, AttachMode::Inherit)
+        }
+        [flag, root, id, a] if flag == "--root" && a == "--attach-socket" => {
+            (root, id, AttachMode::Socket)
+        }
         _ => return 2,
     };
     let Ok(root) = StateRoot::open(root) else {
         return 125;
     };
     let store = crate::engine::container::ContainerStore::open(&root);
-    crate::engine::container::monitor::main(&store, id, attach) as u8
+    monitor::main(&store, id, attach) as u8
 }
 
 const DOKLES_USAGE: &str = "\
@@ -211,6 +220,7 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
         "wait" => container::wait(&ctx, rest),
         "rename" => container::rename(&ctx, rest),
         "exec" => container::exec(&ctx, rest),
+        "attach" => container::attach(&ctx, rest),
         "pause" => container::pause(&ctx, rest),
         "unpause" => container::unpause(&ctx, rest),
         "commit" => container::commit(&ctx, rest),

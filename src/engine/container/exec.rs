@@ -20,12 +20,20 @@ pub struct ExecOptions {
     pub working_dir: Option<String>,
     pub user: Option<String>,
     pub privileged: bool,
+    /// A terminal for the process (`-t`), of this size if known.
+    pub tty: bool,
+    pub console_size: Option<super::attach::WindowSize>,
 }
 
 /// A started exec process, a child of the caller.
 pub struct ExecProcess(runtime::ContainerProcess);
 
 impl ExecProcess {
+    /// The master side of the process's terminal (`-t`), for the caller to relay.
+    pub fn take_console(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.0.take_console()
+    }
+
     /// Wait for it; Docker's exit code (128 + signal when killed).
     pub fn wait(self) -> Result<i32, ContainerError> {
         Ok(self.0.wait().map_err(|e| anyhow::anyhow!("{e}"))?.code())
@@ -74,6 +82,7 @@ pub fn exec(
     c.config.path = opts.cmd.first().cloned().unwrap_or_default();
     c.config.args = opts.cmd.iter().skip(1).cloned().collect();
     c.config.user = opts.user.clone().unwrap_or(c.config.user);
+    c.config.tty = opts.tty;
     let spec = build_spec_rooted(&c, &root).map_err(|e| ContainerError::Start {
         message: e.to_string(),
         code: 126,
@@ -94,6 +103,14 @@ pub fn exec(
     u.set_gid(user.gid);
     u.set_additional_gids((!user.groups.is_empty()).then(|| user.groups.clone()));
     process.set_user(u);
+    if let Some(size) = opts.console_size.filter(|_| opts.tty) {
+        let b = oci_spec::runtime::BoxBuilder::default()
+            .height(size.rows)
+            .width(size.columns)
+            .build()
+            .context("console size")?;
+        process.set_console_size(Some(b));
+    }
 
     let target = ExecTarget {
         init: Pid::from_raw(init.pid),

@@ -1,4 +1,5 @@
-//! The container lifecycle: create, start (through a monitor), stop, kill, remove, wait.
+//! The container lifecycle: create, start (through a monitor), attach, stop, kill, remove,
+//! wait.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -13,6 +14,7 @@ use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+use super::attach::{Hello, Session};
 use super::monitor::{Report, REPORT_FD};
 use super::names::{random_name, valid_name};
 use super::record::{ContainerConfig, ContainerId};
@@ -264,10 +266,10 @@ fn proxy_signals(store: ContainerStore, id: ContainerId) -> Result<()> {
 }
 
 impl Attached {
-    /// Wait for the container to end, passing on the signals we get; its exit code.
+    /// Wait for the container to end, passing on the signals we get; its exit code. The
+    /// monitor may still be cleaning up (unmounting, `--rm`) when this returns.
     pub fn wait(mut self) -> Result<i32> {
         proxy_signals(self.store.clone(), self.id.clone())?;
-        let mut code = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -277,14 +279,13 @@ impl Attached {
                 .context("cannot read from the monitor")?
                 == 0
             {
-                break;
+                let _ = self.child.wait();
+                anyhow::bail!("the container's monitor ended without reporting an exit code");
             }
-            if let Ok(Report::Exited { code: c }) = serde_json::from_str(line.trim()) {
-                code = Some(c);
+            if let Ok(Report::Exited { code }) = serde_json::from_str(line.trim()) {
+                return Ok(code);
             }
         }
-        let _ = self.child.wait();
-        code.context("the container's monitor ended without reporting an exit code")
     }
 }
 
@@ -299,6 +300,58 @@ pub fn start(
     if c.state.is_running() {
         return Ok(None);
     }
+    let (child, mut reports) = spawn_monitor(store, id, attach.then_some("--attach"))?;
+    match next_report(&mut reports)? {
+        Some(Report::Started) => Ok(attach.then_some(Attached {
+            child,
+            reports,
+            store: store.clone(),
+            id: id.clone(),
+        })),
+        other => Err(start_failure(other)),
+    }
+}
+
+/// Start container `id` with a new monitor and attach to it through its socket before the
+/// container's process starts, so that nothing it prints is missed (`run -i`/`-t`,
+/// `start -a` of such a container). `None` if it already runs.
+pub fn start_attached(
+    store: &ContainerStore,
+    id: &ContainerId,
+    hello: Hello,
+) -> Result<Option<Session>, ContainerError> {
+    let c = store.load(id)?;
+    if c.state.is_running() {
+        return Ok(None);
+    }
+    let (_child, mut reports) = spawn_monitor(store, id, Some("--attach-socket"))?;
+    match next_report(&mut reports)? {
+        Some(Report::Listening) => {}
+        other => return Err(start_failure(other)),
+    }
+    let session = Session::connect(&c.paths.dir, hello)?;
+    match next_report(&mut reports)? {
+        // The monitor goes on alone: it records the exit whether or not we still listen.
+        Some(Report::Started) => Ok(Some(session)),
+        other => Err(start_failure(other)),
+    }
+}
+
+/// Attach to running container `id` through its monitor's socket.
+pub fn attach(
+    store: &ContainerStore,
+    id: &ContainerId,
+    hello: Hello,
+) -> Result<Session, ContainerError> {
+    let c = store.load(id)?;
+    Ok(Session::connect(&c.paths.dir, hello)?)
+}
+
+fn spawn_monitor(
+    store: &ContainerStore,
+    id: &ContainerId,
+    flag: Option<&str>,
+) -> Result<(Child, BufReader<std::fs::File>), ContainerError> {
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let exe = std::env::current_exe().context("cannot find the dokles binary")?;
@@ -307,10 +360,16 @@ pub fn start(
         .arg("--root")
         .arg(store.root().path())
         .arg(id.as_str());
-    if attach {
-        cmd.arg("--attach");
-    } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    match flag {
+        Some("--attach") => {
+            cmd.arg("--attach");
+        }
+        Some(f) => {
+            cmd.arg(f).stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        None => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
     }
     cmd.stdin(Stdio::null());
     let w = report_w.as_raw_fd();
@@ -328,23 +387,25 @@ pub fn start(
         .spawn()
         .context("cannot start the container's monitor")?;
     drop(report_w);
-    let mut reports = BufReader::new(std::fs::File::from(report_r));
+    Ok((child, BufReader::new(std::fs::File::from(report_r))))
+}
+
+/// The monitor's next report; a monitor that died says nothing.
+fn next_report(reports: &mut BufReader<std::fs::File>) -> Result<Option<Report>, ContainerError> {
     let mut line = String::new();
     reports
         .read_line(&mut line)
         .context("cannot read from the monitor")?;
-    match serde_json::from_str::<Report>(line.trim()) {
-        Ok(Report::Started) => Ok(attach.then_some(Attached {
-            child,
-            reports,
-            store: store.clone(),
-            id: id.clone(),
-        })),
-        Ok(Report::Failed { message, code }) => Err(ContainerError::Start { message, code }),
-        _ => Err(ContainerError::Start {
+    Ok(serde_json::from_str::<Report>(line.trim()).ok())
+}
+
+fn start_failure(report: Option<Report>) -> ContainerError {
+    match report {
+        Some(Report::Failed { message, code }) => ContainerError::Start { message, code },
+        _ => ContainerError::Start {
             message: "the container's monitor died while starting the container".into(),
             code: 125,
-        }),
+        },
     }
 }
 

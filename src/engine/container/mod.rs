@@ -1,5 +1,6 @@
 //! Containers: records and state, the store, the lifecycle and the per-container monitor.
 
+pub mod attach;
 pub mod commit;
 pub mod exec;
 pub mod inspect;

@@ -7,18 +7,25 @@
 //!
 //! It talks to the process that started it over one pipe (fd 3): a first line saying whether
 //! the container started, and, for attached runs, a last line with the exit code.
+//!
+//! It owns the container's input too — the pty master of a container with a terminal, the
+//! stdin pipe of an interactive one — and relays between the container and the clients
+//! attached through its socket ([`super::attach`]), so any later dokles command can attach
+//! and detach. An interactive run starts the container only once its starter has attached.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use nix::mount::{mount, MsFlags};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{poll, PollFd, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 
+use super::attach::{readiness, Hub, Input, WindowSize};
 use super::logs::LogWriter;
 use super::record::{HostProcess, State, Status};
 use super::spec::build_spec;
@@ -32,6 +39,8 @@ pub const REPORT_FD: i32 = 3;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Report {
+    /// The attach socket listens; the container starts once the starter has attached.
+    Listening,
     /// The container's process runs.
     Started,
     /// It could not start: Docker's message and exit code (125, 126, 127).
@@ -40,8 +49,20 @@ pub enum Report {
     Exited { code: i32 },
 }
 
-/// Entry point of `dokles __monitor <root> <id> [--attach]`.
-pub fn main(store: &ContainerStore, id: &str, attach: bool) -> i32 {
+/// Where an attached run's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// Nowhere but the log and the clients of the attach socket (a detached start).
+    Detached,
+    /// Also to the monitor's own stdout and stderr (`--attach`).
+    Inherit,
+    /// Through the attach socket: wait for the starter's connection, then start
+    /// (`--attach-socket`).
+    Socket,
+}
+
+/// Entry point of `dokles __monitor <root> <id> [--attach | --attach-socket]`.
+pub fn main(store: &ContainerStore, id: &str, attach: AttachMode) -> i32 {
     // SAFETY: fd 3 was placed there by the starter for this process alone; if it is not
     // open, writes fail and are ignored.
     let report = unsafe { File::from_raw_fd(REPORT_FD) };
@@ -70,7 +91,12 @@ impl Reporter {
     }
 }
 
-fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) -> Result<()> {
+fn run(
+    store: &ContainerStore,
+    id: &str,
+    attach: AttachMode,
+    reporter: &mut Reporter,
+) -> Result<()> {
     let c = store.get(id).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A mount namespace of our own: the overlay and the bind mounts live and die with us.
     unshare(CloneFlags::CLONE_NEWNS).context("cannot create the monitor's mount namespace")?;
@@ -84,15 +110,27 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
     .context("cannot make the monitor's mounts private")?;
     mount_rootfs(store, &c)?;
 
-    let spec = build_spec(&c).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
-    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
-    let stdio = Stdio {
-        stdin: StdioFd::Null,
-        stdout: StdioFd::Fd(out_w),
-        stderr: StdioFd::Fd(err_w),
-    };
-    let process = match runtime::spawn(&spec, &c.paths.merged(), stdio) {
+    let mut hub = Hub::bind(&c.paths.dir)?;
+    let mut size = None;
+    if attach == AttachMode::Socket {
+        reporter.send(&Report::Listening);
+        // A starter that dies before attaching must not keep the container from starting.
+        size = hub
+            .wait_first(Duration::from_secs(10))?
+            .and_then(|h| h.size);
+    }
+
+    let mut spec = build_spec(&c).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    if let (Some(size), Some(process)) = (size.filter(|_| c.config.tty), spec.process_mut()) {
+        let b = oci_spec::runtime::BoxBuilder::default()
+            .height(size.rows)
+            .width(size.columns)
+            .build()
+            .context("console size")?;
+        process.set_console_size(Some(b));
+    }
+    let (stdio, pipes) = container_stdio(c.config.tty, c.config.open_stdin)?;
+    let mut process = match runtime::spawn(&spec, &c.paths.merged(), stdio) {
         Ok(p) => p,
         Err(e) => {
             let code = e.docker_exit_code();
@@ -118,7 +156,12 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
 
     let mut log = LogWriter::open(&c.paths.log(&c.config.id))?;
     shed_startup_pages();
-    pump(out_r, err_r, &mut log, attach)?;
+    let streams = match (process.take_console(), pipes) {
+        (Some(master), _) => Streams::terminal(master, c.config.open_stdin)?,
+        (None, Some(p)) => Streams::pipes(p)?,
+        (None, None) => anyhow::bail!("the runtime gave no terminal for a tty container"),
+    };
+    pump(streams, &mut log, &mut hub, attach == AttachMode::Inherit)?;
     // Read the OOM count while the cgroup still exists (waiting removes it).
     let oom = process.cgroup().is_some_and(|cg| cg.oom_killed());
     let status = process.wait().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -140,6 +183,9 @@ fn run(store: &ContainerStore, id: &str, attach: bool, reporter: &mut Reporter) 
     // The container is recorded (or, with --rm, gone): the waiting client may go on while
     // the slower unmount and directory removal finish here.
     reporter.send(&Report::Exited { code });
+    hub.exit(code);
+    drop(hub);
+    let _ = std::fs::remove_file(c.paths.dir.join(super::attach::SOCKET));
     unmount_rootfs(&c);
     if c.config.auto_remove {
         store.remove_files(&c.config.id)?;
@@ -248,51 +294,233 @@ fn unmount_rootfs(c: &Container) {
     let _ = nix::mount::umount2(&c.paths.merged(), nix::mount::MntFlags::MNT_DETACH);
 }
 
-/// Copy the container's stdout and stderr into the log (and to our own stdout/stderr when
-/// attached) until both are closed.
-fn pump(out: OwnedFd, err: OwnedFd, log: &mut LogWriter, attach: bool) -> Result<()> {
-    let mut streams = [Some(File::from(out)), Some(File::from(err))];
+/// The container's ends of its stdio pipes (no terminal), and ours.
+struct Pipes {
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    stdin: Option<OwnedFd>,
+}
+
+/// The stdio to hand the runtime: with a terminal the runtime puts the pty on 0, 1 and 2;
+/// without one, pipes for stdout and stderr and, when interactive, for stdin.
+fn container_stdio(tty: bool, open_stdin: bool) -> Result<(Stdio, Option<Pipes>)> {
+    if tty {
+        return Ok((Stdio::null(), None));
+    }
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe");
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (stdin, ours) = if open_stdin {
+        let (r, w) = pipe()?;
+        (StdioFd::Fd(r), Some(w))
+    } else {
+        (StdioFd::Null, None)
+    };
+    let stdio = Stdio {
+        stdin,
+        stdout: StdioFd::Fd(out_w),
+        stderr: StdioFd::Fd(err_w),
+    };
+    Ok((
+        stdio,
+        Some(Pipes {
+            stdout: out_r,
+            stderr: err_r,
+            stdin: ours,
+        }),
+    ))
+}
+
+fn set_nonblocking(fd: &impl AsRawFd) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// The container's input as the monitor feeds it: bytes waiting to be written (the
+/// descriptor is non-blocking, so a container that does not read cannot stall its output).
+struct StdinSink {
+    file: File,
+    pending: Vec<u8>,
+    /// Close once `pending` is written (a client closed stdin; pipes only).
+    closing: bool,
+}
+
+/// Stop reading clients while this much input waits for the container.
+const STDIN_BACKLOG: usize = 64 * 1024;
+
+/// The container's side of the relay.
+struct Streams {
+    /// stdout (or the pty master), stderr.
+    outputs: [Option<File>; 2],
+    stdin: Option<StdinSink>,
+    /// The pty master, for resizes.
+    terminal: Option<File>,
+}
+
+impl Streams {
+    fn terminal(master: OwnedFd, open_stdin: bool) -> Result<Self> {
+        set_nonblocking(&master).context("cannot make the terminal non-blocking")?;
+        let master = File::from(master);
+        let dup = |f: &File| f.try_clone().context("cannot share the terminal");
+        Ok(Self {
+            stdin: if open_stdin {
+                Some(StdinSink {
+                    file: dup(&master)?,
+                    pending: Vec::new(),
+                    closing: false,
+                })
+            } else {
+                None
+            },
+            terminal: Some(dup(&master)?),
+            outputs: [Some(master), None],
+        })
+    }
+
+    fn pipes(p: Pipes) -> Result<Self> {
+        let stdin = match p.stdin {
+            Some(w) => {
+                set_nonblocking(&w).context("cannot make the stdin pipe non-blocking")?;
+                Some(StdinSink {
+                    file: File::from(w),
+                    pending: Vec::new(),
+                    closing: false,
+                })
+            }
+            None => None,
+        };
+        Ok(Self {
+            outputs: [Some(File::from(p.stdout)), Some(File::from(p.stderr))],
+            stdin,
+            terminal: None,
+        })
+    }
+
+    fn take_input(&mut self, input: Input) {
+        match input {
+            Input::Stdin(data) => {
+                if let Some(s) = self.stdin.as_mut().filter(|s| !s.closing) {
+                    s.pending.extend_from_slice(&data);
+                }
+            }
+            Input::CloseStdin => {
+                // A terminal stays: other clients may still type into it.
+                if self.terminal.is_none() {
+                    if let Some(s) = self.stdin.as_mut() {
+                        s.closing = true;
+                    }
+                }
+            }
+            Input::Resize(size) => {
+                if let Some(t) = &self.terminal {
+                    resize(t, size);
+                }
+            }
+        }
+    }
+
+    /// Write what waits for the container's stdin, as far as it takes it.
+    fn flush_stdin(&mut self) {
+        let Some(s) = self.stdin.as_mut() else {
+            return;
+        };
+        while !s.pending.is_empty() {
+            match s.file.write(&s.pending) {
+                Ok(n) => {
+                    s.pending.drain(..n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    // The container closed its stdin: input has nowhere to go.
+                    s.pending.clear();
+                    s.closing = true;
+                }
+            }
+        }
+        if s.closing {
+            self.stdin = None;
+        }
+    }
+}
+
+/// TIOCSWINSZ on the pty master: the kernel signals SIGWINCH to the container's foreground.
+fn resize(master: &File, size: WindowSize) {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which lives across the call.
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
+/// Relay until the container's output is closed: its stdout and stderr (or terminal) into
+/// the log, to the attached clients and, with `inherit`, to our own stdout/stderr; the
+/// clients' input to the container.
+fn pump(mut streams: Streams, log: &mut LogWriter, hub: &mut Hub, inherit: bool) -> Result<()> {
+    use nix::poll::PollFlags;
     let mut buf = vec![0u8; 32 * 1024];
     let mut host_out = std::io::stdout();
     let mut host_err = std::io::stderr();
-    while streams.iter().any(Option::is_some) {
+    while streams.outputs.iter().any(Option::is_some) {
+        let backlog = streams.stdin.as_ref().map_or(0, |s| s.pending.len());
         let mut fds = Vec::new();
-        let mut which = Vec::new();
-        for (i, s) in streams.iter().enumerate() {
+        let mut slots = Vec::new();
+        for (i, s) in streams.outputs.iter().enumerate() {
             if let Some(f) = s {
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-                which.push(i);
+                slots.push(Some(i));
             }
         }
+        if let Some(s) = streams.stdin.as_ref().filter(|s| !s.pending.is_empty()) {
+            fds.push(PollFd::new(s.file.as_fd(), PollFlags::POLLOUT));
+            slots.push(None);
+        }
+        let ours = fds.len();
+        fds.extend(hub.poll_fds(backlog < STDIN_BACKLOG));
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("poll"),
         }
-        let ready: Vec<usize> = fds
-            .iter()
-            .zip(&which)
-            .filter(|(p, _)| p.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(_, i)| *i)
-            .collect();
+        let ready = readiness(&fds);
         drop(fds);
-        for i in ready {
-            let Some(f) = streams[i].as_mut() else {
+        for (k, slot) in slots.iter().enumerate() {
+            if !ready[k] {
+                continue;
+            }
+            let Some(i) = *slot else {
+                continue;
+            };
+            let Some(f) = streams.outputs[i].as_mut() else {
                 continue;
             };
             let n = match f.read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    continue
+                }
+                // EIO on a pty master: every slave descriptor is closed.
                 Err(_) => 0,
             };
             let stream = if i == 0 { "stdout" } else { "stderr" };
             if n == 0 {
                 log.finish(stream)?;
-                streams[i] = None;
+                streams.outputs[i] = None;
                 continue;
             }
             log.write(stream, &buf[..n])?;
-            if attach {
+            hub.broadcast(i == 1, &buf[..n]);
+            if inherit {
                 // The attached client may be gone; the log still gets everything.
                 let _ = if i == 0 {
                     host_out.write_all(&buf[..n]).and_then(|_| host_out.flush())
@@ -301,6 +529,10 @@ fn pump(out: OwnedFd, err: OwnedFd, log: &mut LogWriter, attach: bool) -> Result
                 };
             }
         }
+        for input in hub.handle(&ready[ours..]) {
+            streams.take_input(input);
+        }
+        streams.flush_stdin();
     }
     Ok(())
 }

@@ -1,0 +1,342 @@
+//! The client side of interactive sessions: relaying the user's terminal to a container
+//! attached through its monitor (`run -i`/`-t`, `start -ai`, `attach`) or to an `exec -it`
+//! process's own pty. The host side only relays bytes; raw mode is always undone.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::pipe2;
+
+use super::terminal::{self, DetachMatcher, Matched, RawMode};
+use crate::engine::container::attach::{Event, Sender, Session, WindowSize};
+use crate::runtime::{Stdio, StdioFd};
+
+/// How an attached session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The container ended with this exit code.
+    Exited(i32),
+    /// The user typed the detach keys; the container runs on.
+    Detached,
+}
+
+/// What an attach relays.
+pub struct AttachOptions {
+    /// Relay our stdin to the container.
+    pub stdin: bool,
+    /// The container has a terminal: raw mode and window sizes.
+    pub tty: bool,
+    pub detach_keys: Vec<u8>,
+    /// Without a terminal, Docker's `--sig-proxy`: the signals dokles receives are passed to
+    /// the container (with one, Ctrl+C and friends are bytes on the terminal anyway).
+    pub proxy: Option<Box<dyn Fn(Signal) + Send>>,
+}
+
+/// The signals a proxy passes on (all Docker passes that a student may send).
+const PROXIED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGTERM,
+    Signal::SIGALRM,
+];
+
+/// The signals a session handles itself, blocked in the calling thread (and the threads it
+/// starts) and taken by a thread of their own.
+fn session_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGWINCH);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    set
+}
+
+/// Handle the session's signals on a thread: a window change is passed to `on_resize`; a
+/// SIGTERM or SIGHUP restores the terminal and ends dokles as the signal would.
+fn spawn_signal_thread(on_resize: impl Fn(WindowSize) + Send + 'static) -> Result<()> {
+    let set = session_signals();
+    set.thread_block().context("cannot block signals")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            match set.wait() {
+                Ok(Signal::SIGWINCH) => {
+                    if let Some(size) = terminal::window_size() {
+                        on_resize(size);
+                    }
+                }
+                Ok(signal) => {
+                    terminal::restore();
+                    std::process::exit(128 + signal as i32);
+                }
+                Err(_) => return,
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// Pass the [`PROXIED`] signals on, from a thread of their own.
+fn spawn_proxy_thread(proxy: Box<dyn Fn(Signal) + Send>) -> Result<()> {
+    let mut set = SigSet::empty();
+    for s in PROXIED {
+        set.add(s);
+    }
+    set.thread_block().context("cannot block signals")?;
+    std::thread::Builder::new()
+        .name("sig-proxy".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                proxy(signal);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// Relay between our terminal and an attached container until it exits or we detach.
+pub fn attach(mut session: Session, opts: AttachOptions) -> Result<Outcome> {
+    let raw = if opts.tty && opts.stdin {
+        RawMode::enable().context("cannot put the terminal in raw mode")?
+    } else {
+        None
+    };
+    let sender = Arc::new(Mutex::new(session.sender()?));
+    if opts.tty {
+        let s = Arc::clone(&sender);
+        spawn_signal_thread(move |size| {
+            if let Ok(mut s) = s.lock() {
+                let _ = s.resize(size);
+            }
+        })?;
+    } else if let Some(proxy) = opts.proxy {
+        spawn_proxy_thread(proxy)?;
+    }
+    let detached = Arc::new(AtomicBool::new(false));
+    if opts.stdin {
+        let sender = Arc::clone(&sender);
+        let detached = Arc::clone(&detached);
+        let matcher = DetachMatcher::new(opts.detach_keys);
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || pump_stdin(sender, matcher, opts.tty, detached))
+            .context("cannot start the stdin thread")?;
+    }
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let outcome = loop {
+        match session.next_event()? {
+            Event::Stdout(data) => {
+                let _ = out.write_all(&data).and_then(|()| out.flush());
+            }
+            Event::Stderr(data) => {
+                let _ = err.write_all(&data).and_then(|()| err.flush());
+            }
+            Event::Exited(code) => break Outcome::Exited(code),
+            Event::Closed if detached.load(Ordering::SeqCst) => break Outcome::Detached,
+            Event::Closed => anyhow::bail!("the connection to the container's monitor was lost"),
+        }
+    };
+    drop(raw);
+    Ok(outcome)
+}
+
+/// Our stdin to the container, watching for the detach keys.
+fn pump_stdin(
+    sender: Arc<Mutex<Sender>>,
+    mut matcher: DetachMatcher,
+    tty: bool,
+    detached: Arc<AtomicBool>,
+) {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        let Ok(mut s) = sender.lock() else {
+            return;
+        };
+        if n == 0 {
+            // A terminal stays open for other clients; a pipe is closed as ours is.
+            if !tty {
+                let _ = s.close_stdin();
+            }
+            return;
+        }
+        match matcher.feed(&buf[..n]) {
+            Matched::Send(data) => {
+                if !data.is_empty() && s.stdin(&data).is_err() {
+                    return;
+                }
+            }
+            Matched::Detach(data) => {
+                if !data.is_empty() {
+                    let _ = s.stdin(&data);
+                }
+                detached.store(true, Ordering::SeqCst);
+                s.shut_down();
+                return;
+            }
+        }
+    }
+}
+
+/// Relay between our terminal and an `exec -t` process's pty `master` until the process's
+/// side of it is closed. With `stdin`, the terminal is in raw mode meanwhile.
+pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
+    let raw = if stdin {
+        RawMode::enable().context("cannot put the terminal in raw mode")?
+    } else {
+        None
+    };
+    let master = File::from(master);
+    let resize_target = master.try_clone().context("cannot share the terminal")?;
+    spawn_signal_thread(move |size| resize(&resize_target, size))?;
+    if stdin {
+        let mut input = master.try_clone().context("cannot share the terminal")?;
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
+            })
+            .context("cannot start the stdin thread")?;
+    }
+    let mut out = std::io::stdout();
+    let mut reader = &master;
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // EIO: every descriptor of the process's side is closed.
+            Err(_) => break,
+        }
+    }
+    drop(raw);
+    Ok(())
+}
+
+/// Pipes between us and an `exec` process without a terminal: our stdin (with `-i`) into
+/// its stdin, its stdout and stderr out to ours — our own descriptors (perhaps a terminal)
+/// never reach the container.
+pub struct Pipes {
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+impl Pipes {
+    /// The pipes, and the process's ends of them to hand the runtime.
+    pub fn new(stdin: bool) -> Result<(Self, Stdio)> {
+        let pipe = || pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe");
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (theirs, ours) = if stdin {
+            let (r, w) = pipe()?;
+            (StdioFd::Fd(r), Some(w))
+        } else {
+            (StdioFd::Null, None)
+        };
+        let stdio = Stdio {
+            stdin: theirs,
+            stdout: StdioFd::Fd(out_w),
+            stderr: StdioFd::Fd(err_w),
+        };
+        Ok((
+            Self {
+                stdin: ours,
+                stdout: out_r,
+                stderr: err_r,
+            },
+            stdio,
+        ))
+    }
+
+    /// Start relaying (once the process runs, holding the only other ends).
+    pub fn relay(self) -> Result<Relaying> {
+        if let Some(w) = self.stdin {
+            let mut pipe = File::from(w);
+            std::thread::Builder::new()
+                .name("stdin".into())
+                .spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
+                })
+                .context("cannot start the stdin thread")?;
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        for (fd, stderr) in [(self.stdout, false), (self.stderr, true)] {
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || {
+                    let mut from = File::from(fd);
+                    let _ = if stderr {
+                        copy_flushing(&mut from, &mut std::io::stderr())
+                    } else {
+                        copy_flushing(&mut from, &mut std::io::stdout())
+                    };
+                    let _ = done.send(());
+                })
+                .context("cannot start an output thread")?;
+        }
+        Ok(Relaying { finished })
+    }
+}
+
+/// Output being relayed from an exec process.
+pub struct Relaying {
+    finished: std::sync::mpsc::Receiver<()>,
+}
+
+impl Relaying {
+    /// Once the process has exited: let its output drain, but do not wait longer than
+    /// `grace` for descendants that keep the pipes open.
+    pub fn finish(self, grace: std::time::Duration) {
+        let deadline = std::time::Instant::now() + grace;
+        for _ in 0..2 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if self.finished.recv_timeout(left).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn copy_flushing(from: &mut File, to: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        to.flush()?;
+    }
+}
+
+fn resize(master: &File, size: WindowSize) {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize through the pointer, which lives across the call.
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
