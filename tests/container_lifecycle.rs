@@ -96,14 +96,6 @@ fn a_container_that_failed_to_start_stays_created_with_the_error() {
         .contains("executable file not found in $PATH"));
 }
 
-#[test]
-fn run_refuses_interactive_and_tty_for_now() {
-    let d = Dokles::new();
-    let err = d.fails(&["run", "-it", IMAGE], 125);
-    assert!(err.contains("-i/-t"), "{err}");
-    assert_eq!(d.all_ids(), Vec::<String>::new(), "nothing was created");
-}
-
 // ---------------------------------------------------------------------------------------
 // run -d: the monitor owns the container
 

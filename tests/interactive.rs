@@ -208,6 +208,9 @@ fn detach_with_ctrl_p_ctrl_q_then_attach_again_and_exit() {
     ));
     term.wait_for("/ # ");
     term.type_line("echo one > /tmp/mark");
+    // The shell asks the terminal for the cursor position with each prompt; wait for the
+    // prompt after the command so that the answer is in before the detach keys.
+    term.wait_until("the next prompt", |s| s.matches("/ #").count() >= 2);
     term.keys(&["C-p", "C-q"]);
     // `run` detaches silently and with success; the container runs on.
     term.wait_for("rc=0");
@@ -217,6 +220,7 @@ fn detach_with_ctrl_p_ctrl_q_then_attach_again_and_exit() {
     term.type_line(&format!("{}; echo rc=$?", root.docker("attach box")));
     term.type_line("cat /tmp/mark");
     term.wait_for_line("one");
+    term.wait_until("the next prompt", |s| s.trim_end().ends_with("/ #"));
     term.keys(&["C-p", "C-q"]);
     // `attach` reports the escape sequence, as an error.
     term.wait_for("read escape sequence");
