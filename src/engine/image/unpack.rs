@@ -205,11 +205,12 @@ struct Layer<'o> {
     /// Directory mtimes, set at the end since creating entries inside changes them.
     dir_times: BTreeMap<Vec<Vec<u8>>, Timespec>,
     buf: Vec<u8>,
-    /// The directory last opened by [`Layer::open_dir`], reused for the next entry in it
-    /// (layers list a directory's entries together): one `dup` instead of a walk from the
-    /// root. Dropped whenever anything is removed or replaced, so it never outlives what it
-    /// names.
-    last_dir: std::cell::RefCell<Option<(Vec<Vec<u8>>, OwnedFd)>>,
+    /// The directories of the path last opened by [`Layer::open_dir`], outermost first
+    /// (entry `i` is the directory `components[..=i]`). Layers list a tree depth first, so
+    /// the next entry's parent shares most of this path: only the components below the
+    /// shared part are walked (each still without following symlinks). Dropped whenever
+    /// anything that could be one of these directories is removed or replaced.
+    dir_stack: std::cell::RefCell<Vec<(Vec<u8>, OwnedFd)>>,
 }
 
 impl<'o> Layer<'o> {
@@ -220,7 +221,7 @@ impl<'o> Layer<'o> {
             size: 0,
             dir_times: BTreeMap::new(),
             buf: vec![0; 64 * 1024],
-            last_dir: std::cell::RefCell::new(None),
+            dir_stack: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -548,25 +549,34 @@ impl<'o> Layer<'o> {
 
     /// Opens (creating it if missing) the directory `components` beneath the layer root.
     fn open_dir(&self, components: &[Vec<u8>], path: &str) -> Result<OwnedFd, UnpackError> {
-        if let Some((cached, fd)) = self.last_dir.borrow().as_ref() {
-            if cached.as_slice() == components {
-                return fd.try_clone().map_err(io_err(path, "opening"));
-            }
+        let mut stack = self.dir_stack.borrow_mut();
+        let shared = stack
+            .iter()
+            .zip(components)
+            .take_while(|((name, _), c)| name == *c)
+            .count();
+        stack.truncate(shared);
+        for (index, name) in components.iter().enumerate().skip(shared) {
+            let child = {
+                let parent = match stack.last() {
+                    Some((_, fd)) => fd.as_fd(),
+                    None => self.root.as_fd(),
+                };
+                beneath::open_child(parent, name, index, Some(Mode::from_raw_mode(0o755)))
+                    .map_err(|e| walk_error(path, components, e))?
+            };
+            stack.push((name.clone(), child));
         }
-        let fd = beneath::open_dir(
-            self.root.as_fd(),
-            components,
-            Some(Mode::from_raw_mode(0o755)),
-        )
-        .map_err(|e| walk_error(path, components, e))?;
-        let keep = fd.try_clone().map_err(io_err(path, "opening"))?;
-        *self.last_dir.borrow_mut() = Some((components.to_vec(), keep));
-        Ok(fd)
+        match stack.last() {
+            Some((_, fd)) => fd.try_clone(),
+            None => beneath::reopen_dir(self.root.as_fd()),
+        }
+        .map_err(io_err(path, "opening"))
     }
 
-    /// Forget the cached directory: something in the layer is being removed or replaced.
+    /// Forget the open directories: something in the layer is being removed or replaced.
     fn forget_dir(&self) {
-        self.last_dir.borrow_mut().take();
+        self.dir_stack.borrow_mut().clear();
     }
 
     /// Makes way for a new entry at `components` (whose parent is `parent`): whatever is there

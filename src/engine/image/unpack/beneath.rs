@@ -38,26 +38,35 @@ pub(crate) fn open_dir(
 ) -> Result<OwnedFd, WalkError> {
     let mut dir = reopen_dir(root).map_err(|source| WalkError::Io { source })?;
     for (index, name) in components.iter().enumerate() {
-        let name = name.as_slice();
-        dir = match (open_child_dir(dir.as_fd(), name), create) {
-            (Ok(child), _) => child,
-            (Err(rustix::io::Errno::NOENT), Some(mode)) => {
-                let created = match rfs::mkdirat(&dir, name, Mode::RWXU) {
-                    Ok(()) => true,
-                    Err(rustix::io::Errno::EXIST) => false,
-                    Err(e) => return Err(WalkError::Io { source: e.into() }),
-                };
-                let child = open_child_dir(dir.as_fd(), name)
-                    .map_err(|e| classify(&dir, name, index, e))?;
-                if created {
-                    rfs::fchmod(&child, mode).map_err(|e| WalkError::Io { source: e.into() })?;
-                }
-                child
-            }
-            (Err(e), _) => return Err(classify(&dir, name, index, e)),
-        };
+        dir = open_child(dir.as_fd(), name, index, create)?;
     }
     Ok(dir)
+}
+
+/// One step of [`open_dir`]: the directory `name` inside `dir` (component number `index`
+/// of the walk, for errors), never through a symbolic link, made with `create` if missing.
+pub(crate) fn open_child(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    index: usize,
+    create: Option<Mode>,
+) -> Result<OwnedFd, WalkError> {
+    match (open_child_dir(dir, name), create) {
+        (Ok(child), _) => Ok(child),
+        (Err(rustix::io::Errno::NOENT), Some(mode)) => {
+            let created = match rfs::mkdirat(dir, name, Mode::RWXU) {
+                Ok(()) => true,
+                Err(rustix::io::Errno::EXIST) => false,
+                Err(e) => return Err(WalkError::Io { source: e.into() }),
+            };
+            let child = open_child_dir(dir, name).map_err(|e| classify_at(dir, name, index, e))?;
+            if created {
+                rfs::fchmod(&child, mode).map_err(|e| WalkError::Io { source: e.into() })?;
+            }
+            Ok(child)
+        }
+        (Err(e), _) => Err(classify_at(dir, name, index, e)),
+    }
 }
 
 /// A fresh descriptor for the directory `dir` itself.
@@ -74,16 +83,19 @@ fn dir_flags() -> OFlags {
 }
 
 /// Turns a failed `open(O_DIRECTORY | O_NOFOLLOW)` into the reason a reader can act on.
-fn classify(dir: &OwnedFd, name: &[u8], index: usize, err: rustix::io::Errno) -> WalkError {
+fn classify_at(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    index: usize,
+    err: rustix::io::Errno,
+) -> WalkError {
     match err {
         rustix::io::Errno::NOENT => WalkError::Missing { index },
-        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => {
-            match file_type_at(dir.as_fd(), name) {
-                Ok(Some(FileType::Symlink)) => WalkError::Symlink { index },
-                Ok(_) => WalkError::NotDirectory { index },
-                Err(source) => WalkError::Io { source },
-            }
-        }
+        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => match file_type_at(dir, name) {
+            Ok(Some(FileType::Symlink)) => WalkError::Symlink { index },
+            Ok(_) => WalkError::NotDirectory { index },
+            Err(source) => WalkError::Io { source },
+        },
         e => WalkError::Io { source: e.into() },
     }
 }
