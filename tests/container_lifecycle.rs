@@ -1301,3 +1301,33 @@ fn container_prune_honours_its_filters() {
         "Error response from daemon: failed to parse value as time or duration: \"xyz\"\n"
     );
 }
+
+#[test]
+fn signals_to_an_attached_run_are_passed_on_to_the_container() {
+    let d = Dokles::new();
+    for (signal, code) in [
+        (nix::sys::signal::Signal::SIGINT, 3),
+        (nix::sys::signal::Signal::SIGTERM, 4),
+    ] {
+        // The loop ends by itself after some 15 s, so a signal that never arrives fails the test
+        // instead of hanging it.
+        let mut client = d.spawn(&[
+            "run",
+            "--rm",
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo got INT; exit 3' INT; trap 'echo got TERM; exit 4' TERM; echo ready; i=0; while [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done",
+        ]);
+        let mut stdout = std::io::BufReader::new(client.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(client.id() as i32), signal).unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, format!("got {}\n", &signal.as_str()[3..]));
+        let status = client.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{signal}");
+    }
+}

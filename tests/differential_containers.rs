@@ -652,3 +652,34 @@ fn the_view_from_inside_agrees() {
         "grep -E ' / | /proc | /dev ' /proc/self/mounts | cut -d' ' -f2,3",
     ]);
 }
+
+#[test]
+fn ctrl_c_on_an_attached_run_reaches_the_container_on_both() {
+    use std::io::{BufRead, BufReader, Read};
+    let p = Pair::new();
+    let script = "trap 'echo got INT; exit 3' INT; echo ready; i=0; while [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done";
+    let run = |mut cmd: Command| {
+        let mut child = cmd
+            .args(["run", "--rm", &p.image, "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        out.read_to_string(&mut line).unwrap();
+        (child.wait().unwrap().code(), line)
+    };
+    let mut ours = Command::new(env!("CARGO_BIN_EXE_dokles"));
+    ours.arg("--root").arg(p.dokles.root()).arg("docker");
+    let real = run(Command::new("docker"));
+    assert_eq!(real, (Some(3), "ready\ngot INT\n".to_string()));
+    assert_eq!(run(ours), real);
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use nix::sys::signal::{kill as send_signal, Signal};
+use nix::sys::signal::{kill as send_signal, SigSet, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
@@ -229,6 +229,8 @@ pub struct Attached {
     reports: BufReader<std::fs::File>,
     store: ContainerStore,
     id: ContainerId,
+    /// Blocked since before the monitor started, so none is lost before [`Attached::wait`].
+    signals: SigSet,
 }
 
 /// The signals an attached client passes on to its container, as Docker's `--sig-proxy`
@@ -244,15 +246,21 @@ const PROXIED_SIGNALS: [Signal; 7] = [
     Signal::SIGTERM,
 ];
 
-/// Block [`PROXIED_SIGNALS`] in this thread (and so in threads it starts) and forward each
-/// one received to the container from a thread of its own, until the process exits.
-fn proxy_signals(store: ContainerStore, id: ContainerId) -> Result<()> {
-    let mut set = nix::sys::signal::SigSet::empty();
+/// Block [`PROXIED_SIGNALS`] in this thread (and so in threads it starts): they wait, pending,
+/// for [`proxy_signals`]. (The monitor unblocks them before it runs: see [`start`].)
+fn block_proxied_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
     for s in PROXIED_SIGNALS {
         set.add(s);
     }
     set.thread_block()
         .context("cannot block signals to forward them")?;
+    Ok(set)
+}
+
+/// Forward each blocked signal received to the container from a thread of its own, until the
+/// process exits.
+fn proxy_signals(set: SigSet, store: ContainerStore, id: ContainerId) -> Result<()> {
     std::thread::Builder::new()
         .name("sig-proxy".into())
         .spawn(move || {
@@ -269,7 +277,7 @@ impl Attached {
     /// Wait for the container to end, passing on the signals we get; its exit code. The
     /// monitor may still be cleaning up (unmounting, `--rm`) when this returns.
     pub fn wait(mut self) -> Result<i32> {
-        proxy_signals(self.store.clone(), self.id.clone())?;
+        proxy_signals(self.signals, self.store.clone(), self.id.clone())?;
         let mut line = String::new();
         loop {
             line.clear();
@@ -300,13 +308,20 @@ pub fn start(
     if c.state.is_running() {
         return Ok(None);
     }
+    // Signals to pass on are blocked before the monitor starts, so none is lost.
+    let signals = if attach {
+        Some(block_proxied_signals()?)
+    } else {
+        None
+    };
     let (child, mut reports) = spawn_monitor(store, id, attach.then_some("--attach"))?;
     match next_report(&mut reports)? {
-        Some(Report::Started) => Ok(attach.then_some(Attached {
+        Some(Report::Started) => Ok(signals.map(|signals| Attached {
             child,
             reports,
             store: store.clone(),
             id: id.clone(),
+            signals,
         })),
         other => Err(start_failure(other)),
     }
@@ -373,9 +388,16 @@ fn spawn_monitor(
     }
     cmd.stdin(Stdio::null());
     let w = report_w.as_raw_fd();
-    // SAFETY: between fork and exec only async-signal-safe calls: setsid and dup2.
+    // SAFETY: between fork and exec only async-signal-safe calls: sigprocmask, setsid, dup2.
     unsafe {
         cmd.pre_exec(move || {
+            // A signal mask survives exec: the monitor, and so the container, must not
+            // inherit the signals an attached client blocks for its proxy.
+            let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(none.as_mut_ptr());
+            if libc::pthread_sigmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             nix::unistd::setsid().map_err(std::io::Error::from)?;
             if libc::dup2(w, REPORT_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
