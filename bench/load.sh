@@ -28,7 +28,9 @@ if [ ! -x "$dokles" ]; then
     (cd "$here" && cargo build --release --quiet)
 fi
 
-work=$(mktemp -d /tmp/dokles-bench-load.XXXXXX)
+# Beside /var/lib/docker, on the same filesystem area: ext4 inode allocation slows down
+# near many recent deletions (as in /tmp during test runs), which would skew the ratio.
+work=$(mktemp -d /var/lib/dokles-bench-load.XXXXXX)
 trap 'rm -rf "$work"; [ -n "${ids:-}" ] && docker rmi -f $ids >/dev/null 2>&1; true' EXIT
 out=${OUT:-$work/hyperfine.json}
 root=$work/root
