@@ -104,6 +104,18 @@ impl Spec {
         Err(e)
     }
 
+    /// Parse a command that takes no flags, only positional arguments, and check their
+    /// count.
+    pub fn positional(&self, args: &[String]) -> Result<Vec<String>, CliError> {
+        #[derive(Parser, Debug)]
+        struct Positional {
+            args: Vec<String>,
+        }
+        let p: Positional = self.parse(args)?;
+        self.check(p.args.len())?;
+        Ok(p.args)
+    }
+
     /// Parse `args` into `T`, mapping clap's errors to Docker's texts.
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
         match T::try_parse_from(std::iter::once(self.path.to_string()).chain(args.iter().cloned()))

@@ -868,20 +868,15 @@ pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
 }
 
 pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct WaitArgs {
-        args: Vec<String>,
-    }
     let spec = spec(
         "docker wait",
         "docker wait CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     );
-    let a: WaitArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let positional = spec.positional(args)?;
     let store = containers(ctx);
     let mut failed = false;
-    for n in &a.args {
+    for n in &positional {
         let result = store.resolve(n).and_then(|id| {
             lifecycle::wait_stopped(&store, &id, None)?;
             Ok(store.load(&id)?.state.exit_code)
@@ -901,18 +896,13 @@ pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
 }
 
 pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct RenameArgs {
-        args: Vec<String>,
-    }
     let spec = spec(
         "docker rename",
         "docker rename CONTAINER NEW_NAME",
         Arity::Exact(2),
     );
-    let a: RenameArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
-    let (old, new) = (&a.args[0], &a.args[1]);
+    let positional = spec.positional(args)?;
+    let (old, new) = (&positional[0], &positional[1]);
     if old.is_empty() || new.is_empty() {
         return Err(CliError::plain(
             "Error: Neither old nor new names may be empty",
@@ -1587,18 +1577,13 @@ fn one_by_one(
     cmd: &'static str,
     op: fn(&ContainerStore, &crate::engine::container::ContainerId) -> Result<(), ContainerError>,
 ) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct Args {
-        args: Vec<String>,
-    }
     let path: &'static str = Box::leak(format!("docker {cmd}").into_boxed_str());
     let usage: &'static str =
         Box::leak(format!("docker {cmd} CONTAINER [CONTAINER...]").into_boxed_str());
     let spec = spec(path, usage, Arity::AtLeast(1));
-    let a: Args = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let positional = spec.positional(args)?;
     let store = containers(ctx);
-    each(&a.args, None, |n| {
+    each(&positional, None, |n| {
         let id = store.resolve(n)?;
         op(&store, &id)?;
         Ok(())

@@ -644,18 +644,13 @@ pub(super) fn target_tag(target: &str) -> Result<TaggedRef, CliError> {
 }
 
 pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct TagArgs {
-        args: Vec<String>,
-    }
     let spec = spec(
         name,
         "docker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
         Arity::Exact(2),
     );
-    let a: TagArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
-    let (source, target) = (&a.args[0], &a.args[1]);
+    let positional = spec.positional(args)?;
+    let (source, target) = (&positional[0], &positional[1]);
     let target_tag = target_tag(target)?;
     let store = store(ctx);
     let mut tx = store.begin()?;
