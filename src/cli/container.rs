@@ -762,29 +762,28 @@ impl StopArgs {
 }
 
 pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
-        "docker stop",
-        "docker stop [OPTIONS] CONTAINER [CONTAINER...]",
-        Arity::AtLeast(1),
-    );
-    let a: StopArgs = spec.parse(args)?;
-    StopArgs::warn_deprecated(args);
-    spec.check(a.args.len())?;
-    let store = containers(ctx);
-    let (timeout, signal) = (a.timeout(), a.signal()?);
-    each(&a.args, None, |n| {
-        let id = store.resolve(n)?;
-        lifecycle::stop(&store, &id, timeout, signal)?;
-        Ok(())
-    })
+    stop_or_restart(ctx, args, false)
 }
 
 pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
-        "docker restart",
-        "docker restart [OPTIONS] CONTAINER [CONTAINER...]",
-        Arity::AtLeast(1),
-    );
+    stop_or_restart(ctx, args, true)
+}
+
+/// `docker stop` and `docker restart`: the same options; restart starts each one again.
+fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
+    let spec = if restart {
+        spec(
+            "docker restart",
+            "docker restart [OPTIONS] CONTAINER [CONTAINER...]",
+            Arity::AtLeast(1),
+        )
+    } else {
+        spec(
+            "docker stop",
+            "docker stop [OPTIONS] CONTAINER [CONTAINER...]",
+            Arity::AtLeast(1),
+        )
+    };
     let a: StopArgs = spec.parse(args)?;
     StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
@@ -793,7 +792,9 @@ pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
     each(&a.args, None, |n| {
         let id = store.resolve(n)?;
         lifecycle::stop(&store, &id, timeout, signal)?;
-        lifecycle::start(&store, &id, false)?;
+        if restart {
+            lifecycle::start(&store, &id, false)?;
+        }
         Ok(())
     })
 }
