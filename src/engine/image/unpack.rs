@@ -308,11 +308,19 @@ impl<'o> Layer<'o> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
-        self.clear(parent.as_fd(), components, path)?;
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rfs::openat(&parent, name, flags, Mode::RUSR | Mode::WUSR)
-            .map_err(io_err(path, "creating file"))?;
+        let create = || rfs::openat(&parent, name, flags, Mode::RUSR | Mode::WUSR);
+        // Usually nothing is there yet; only when something is, make way for the file (an
+        // earlier entry of the same path is replaced, as tar does).
+        let fd = match create() {
+            Err(rustix::io::Errno::EXIST) => {
+                self.clear(parent.as_fd(), components, path)?;
+                create()
+            }
+            other => other,
+        }
+        .map_err(io_err(path, "creating file"))?;
         let mut file = File::from(fd);
         let mut found = 0u64;
         loop {
@@ -343,9 +351,9 @@ impl<'o> Layer<'o> {
                 found,
             });
         }
-        drop(file);
         self.size += found;
-        self.apply_meta(parent.as_fd(), name, meta, path, Made::Other)
+        // The file is ours and open: set its metadata through the descriptor, no lookup.
+        apply_meta_fd(file.as_fd(), meta, path)
     }
 
     fn symlink(
@@ -638,6 +646,27 @@ impl<'o> Layer<'o> {
         }
         Ok(())
     }
+}
+
+/// [`Layer::apply_meta`] for a regular file just created and still open: owner (first: a
+/// chown clears set-id bits and capabilities), mode, extended attributes, times.
+fn apply_meta_fd(fd: BorrowedFd<'_>, meta: &Meta, path: &str) -> Result<(), UnpackError> {
+    rfs::fchown(fd, Some(meta.uid), Some(meta.gid)).map_err(io_err(path, "changing owner"))?;
+    rfs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(io_err(path, "changing mode"))?;
+    for (key, value) in &meta.xattrs {
+        rfs::fsetxattr(fd, key.as_slice(), value, rustix::fs::XattrFlags::empty()).map_err(
+            |e| UnpackError::Xattr {
+                path: path.to_owned(),
+                key: String::from_utf8_lossy(key).into_owned(),
+                source: e.into(),
+            },
+        )?;
+    }
+    let times = Timestamps {
+        last_access: meta.mtime,
+        last_modification: meta.mtime,
+    };
+    rfs::futimens(fd, &times).map_err(io_err(path, "setting modification time"))
 }
 
 /// What an entry just made, for [`Layer::apply_meta`].
