@@ -499,3 +499,41 @@ fn without_a_terminal_signals_to_dokles_reach_the_container() {
         root.ps()
     );
 }
+
+#[test]
+fn a_container_cannot_type_into_the_host_terminal() {
+    // A hostile program pushes a command into "its" terminal's input queue (TIOCSTI). That
+    // terminal is the container's own pty: the host shell that ran dokles never sees it.
+    let root = Root(Dokles::new());
+    root.0.ok(&["pull", "-q", "python"]);
+    let marker = std::env::temp_dir().join(format!(
+        "dokles-escaped-{}",
+        std::process::id()
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos())
+    ));
+    // Raises at the first character where TIOCSTI is disabled (Linux >= 6.2 by default):
+    // then nothing is injected at all, which is as good.
+    let inject = format!(
+        "python3 -c \"import fcntl,termios;[fcntl.ioctl(0,termios.TIOCSTI,c) for c in 'touch {}'+chr(10)]\"",
+        marker.display()
+    );
+    let term = Terminal::new();
+    term.type_line(&format!(
+        "{} {}; echo rc=$?",
+        root.docker("run -it --rm python"),
+        inject
+    ));
+    term.wait_until("the container's exit", |s| {
+        s.lines().any(|l| l.starts_with("rc="))
+    });
+    // Anything that reached the host shell's input would run before this line.
+    term.type_line("echo host-done");
+    term.wait_for_line("host-done");
+    assert!(
+        !marker.exists(),
+        "input injected in the container reached the host terminal"
+    );
+}
