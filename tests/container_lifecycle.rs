@@ -1331,3 +1331,26 @@ fn signals_to_an_attached_run_are_passed_on_to_the_container() {
         assert_eq!(status.code(), Some(code), "{signal}");
     }
 }
+
+#[test]
+fn start_a_of_a_running_container_follows_it_to_its_end() {
+    // Docker attaches to the running container instead of returning at once.
+    let d = Dokles::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; echo late-output; exit 4",
+    ]);
+    let o = d.run(&["start", "-a", "late"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (4, "late-output\n"),
+        "{}",
+        o.stderr
+    );
+}

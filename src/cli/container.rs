@@ -635,7 +635,26 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
         let attached = lifecycle::start(&store, &id, true)?;
         let code = match attached {
             Some(h) => h.wait()?,
-            None => 0,
+            None => {
+                // Already running: follow it through its monitor, as `docker attach` does.
+                let hello = Hello {
+                    stdin: false,
+                    stdout: true,
+                    stderr: true,
+                    size: None,
+                };
+                let session = lifecycle::attach(&store, &id, hello)?;
+                let opts = AttachOptions {
+                    stdin: false,
+                    tty: false,
+                    detach_keys: detach_keys(a.detach_keys.as_deref())?,
+                    proxy: sig_proxy(&store, &id, true),
+                };
+                match interactive::attach(session, opts)? {
+                    Outcome::Exited(code) => code,
+                    Outcome::Detached => 0,
+                }
+            }
         };
         return if code == 0 {
             Ok(())
