@@ -9,13 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
-use nix::unistd::pipe2;
 
 use super::terminal::{self, DetachMatcher, Matched, RawMode};
 use crate::engine::container::attach::{Event, Sender, Session, WindowSize};
-use crate::runtime::{Stdio, StdioFd};
+use crate::runtime::{PipeEnds, Stdio};
 
 /// How an attached session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,42 +231,23 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
 /// Pipes between us and an `exec` process without a terminal: our stdin (with `-i`) into
 /// its stdin, its stdout and stderr out to ours — our own descriptors (perhaps a terminal)
 /// never reach the container.
-pub struct Pipes {
-    stdin: Option<OwnedFd>,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-}
+pub struct Pipes(PipeEnds);
 
 impl Pipes {
     /// The pipes, and the process's ends of them to hand the runtime.
     pub fn new(stdin: bool) -> Result<(Self, Stdio)> {
-        let pipe = || pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe");
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let (theirs, ours) = if stdin {
-            let (r, w) = pipe()?;
-            (StdioFd::Fd(r), Some(w))
-        } else {
-            (StdioFd::Null, None)
-        };
-        let stdio = Stdio {
-            stdin: theirs,
-            stdout: StdioFd::Fd(out_w),
-            stderr: StdioFd::Fd(err_w),
-        };
-        Ok((
-            Self {
-                stdin: ours,
-                stdout: out_r,
-                stderr: err_r,
-            },
-            stdio,
-        ))
+        let (stdio, ends) = Stdio::pipes(stdin).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((Self(ends), stdio))
     }
 
     /// Start relaying (once the process runs, holding the only other ends).
     pub fn relay(self) -> Result<Relaying> {
-        if let Some(w) = self.stdin {
+        let PipeEnds {
+            stdin,
+            stdout,
+            stderr,
+        } = self.0;
+        if let Some(w) = stdin {
             let mut pipe = File::from(w);
             std::thread::Builder::new()
                 .name("stdin".into())
@@ -278,7 +257,7 @@ impl Pipes {
                 .context("cannot start the stdin thread")?;
         }
         let (done, finished) = std::sync::mpsc::channel();
-        for (fd, stderr) in [(self.stdout, false), (self.stderr, true)] {
+        for (fd, stderr) in [(stdout, false), (stderr, true)] {
             let done = done.clone();
             std::thread::Builder::new()
                 .name("output".into())

@@ -31,6 +31,14 @@ pub enum StdioFd {
     Fd(OwnedFd),
 }
 
+/// The caller's ends of the pipes [`Stdio::pipes`] made: write to `stdin`, read the others.
+#[derive(Debug)]
+pub struct PipeEnds {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
 /// The container's stdin, stdout and stderr.
 #[derive(Debug, Default)]
 pub struct Stdio {
@@ -46,6 +54,34 @@ impl Stdio {
     }
 
     /// All three on `/dev/null`.
+    /// Fresh close-on-exec pipes for the process's stdout and stderr and, with `stdin`, its
+    /// stdin (else `/dev/null`): the stdio to hand over, and the caller's ends.
+    pub fn pipes(stdin: bool) -> Result<(Self, PipeEnds), RuntimeError> {
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| RuntimeError::host("cannot create a pipe", e))
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (theirs, ours) = if stdin {
+            let (r, w) = pipe()?;
+            (StdioFd::Fd(r), Some(w))
+        } else {
+            (StdioFd::Null, None)
+        };
+        let stdio = Stdio {
+            stdin: theirs,
+            stdout: StdioFd::Fd(out_w),
+            stderr: StdioFd::Fd(err_w),
+        };
+        let ends = PipeEnds {
+            stdin: ours,
+            stdout: out_r,
+            stderr: err_r,
+        };
+        Ok((stdio, ends))
+    }
+
     pub fn null() -> Self {
         Self {
             stdin: StdioFd::Null,

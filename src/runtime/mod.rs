@@ -44,8 +44,8 @@ mod sync;
 
 pub use cgroups::{Cgroup, CgroupStats};
 pub use container::{
-    create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, Stdio,
-    StdioFd,
+    create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, PipeEnds,
+    Stdio, StdioFd,
 };
 pub use error::{ExecError, ExecErrorKind, RuntimeError};
 pub use spec::{

@@ -30,7 +30,7 @@ use super::logs::LogWriter;
 use super::record::{HostProcess, State, Status};
 use super::spec::build_spec;
 use super::store::{Container, ContainerStore};
-use crate::runtime::{self, Stdio, StdioFd};
+use crate::runtime::{self, PipeEnds, Stdio};
 
 /// The descriptor the monitor reports on.
 pub const REPORT_FD: i32 = 3;
@@ -294,41 +294,14 @@ fn unmount_rootfs(c: &Container) {
     let _ = nix::mount::umount2(&c.paths.merged(), nix::mount::MntFlags::MNT_DETACH);
 }
 
-/// The container's ends of its stdio pipes (no terminal), and ours.
-struct Pipes {
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-    stdin: Option<OwnedFd>,
-}
-
 /// The stdio to hand the runtime: with a terminal the runtime puts the pty on 0, 1 and 2;
 /// without one, pipes for stdout and stderr and, when interactive, for stdin.
-fn container_stdio(tty: bool, open_stdin: bool) -> Result<(Stdio, Option<Pipes>)> {
+fn container_stdio(tty: bool, open_stdin: bool) -> Result<(Stdio, Option<PipeEnds>)> {
     if tty {
         return Ok((Stdio::null(), None));
     }
-    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe");
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (stdin, ours) = if open_stdin {
-        let (r, w) = pipe()?;
-        (StdioFd::Fd(r), Some(w))
-    } else {
-        (StdioFd::Null, None)
-    };
-    let stdio = Stdio {
-        stdin,
-        stdout: StdioFd::Fd(out_w),
-        stderr: StdioFd::Fd(err_w),
-    };
-    Ok((
-        stdio,
-        Some(Pipes {
-            stdout: out_r,
-            stderr: err_r,
-            stdin: ours,
-        }),
-    ))
+    let (stdio, ends) = Stdio::pipes(open_stdin).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((stdio, Some(ends)))
 }
 
 fn set_nonblocking(fd: &impl AsRawFd) -> Result<()> {
@@ -379,7 +352,7 @@ impl Streams {
         })
     }
 
-    fn pipes(p: Pipes) -> Result<Self> {
+    fn pipes(p: PipeEnds) -> Result<Self> {
         let stdin = match p.stdin {
             Some(w) => {
                 set_nonblocking(&w).context("cannot make the stdin pipe non-blocking")?;
