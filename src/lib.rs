@@ -4,6 +4,9 @@
 
 pub mod cli;
 pub mod engine;
+pub mod events;
 pub mod format;
+pub mod lesson;
+pub mod repl;
 pub mod runtime;
 pub mod state;

@@ -31,7 +31,7 @@ mod console;
 mod container;
 mod devices;
 mod error;
-mod in_root;
+pub mod in_root;
 mod init;
 mod limits;
 mod mount_options;

@@ -187,6 +187,21 @@ impl Status {
             Status::Dead => "dead",
         }
     }
+
+    /// The status named as Docker spells it (`running`).
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Status::Created,
+            Status::Running,
+            Status::Paused,
+            Status::Restarting,
+            Status::Removing,
+            Status::Exited,
+            Status::Dead,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
 }
 
 /// A host process identified beyond its PID: the start time from `/proc/<pid>/stat` guards

@@ -1,0 +1,310 @@
+//! Running a student's command line as the course notes mean it: through `/bin/sh -c`, with
+//! a `docker` shim first on `PATH` that is dokles itself on the lesson's state root — so
+//! pipes, `$(pwd)`, `jq` and `tar` work. Lines run either on the user's own terminal (the
+//! REPL) or on a pty of our own driven by scripted input (a scripted student, grading).
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::state::StateRoot;
+
+/// The environment every line runs in.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    root: PathBuf,
+    cwd: PathBuf,
+    path: String,
+}
+
+impl Shell {
+    /// Prepare the shim (`<root>/les/bin/docker` → this executable) for lines run in `cwd`.
+    pub fn new(root: &StateRoot, cwd: &Path) -> Result<Self> {
+        let bin = root.join("les/bin");
+        std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+        let exe = std::env::current_exe().context("locating the dokles executable")?;
+        let shim = bin.join("docker");
+        if std::fs::read_link(&shim).ok().as_deref() != Some(exe.as_path()) {
+            let staged = bin.join(format!(".docker.{}", std::process::id()));
+            let _ = std::fs::remove_file(&staged);
+            std::os::unix::fs::symlink(&exe, &staged)
+                .with_context(|| format!("creating {}", staged.display()))?;
+            std::fs::rename(&staged, &shim)
+                .with_context(|| format!("installing {}", shim.display()))?;
+        }
+        let path = match std::env::var("PATH") {
+            Ok(p) if !p.is_empty() => format!("{}:{p}", bin.display()),
+            _ => format!(
+                "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                bin.display()
+            ),
+        };
+        Ok(Self {
+            root: root.path().to_path_buf(),
+            cwd: cwd.to_path_buf(),
+            path,
+        })
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// `/bin/sh -c line` in the lesson's environment, stdio not yet decided.
+    pub fn command(&self, line: &str) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(line)
+            .current_dir(&self.cwd)
+            .env("PATH", &self.path)
+            .env("DOKLES_ROOT", &self.root);
+        cmd
+    }
+
+    /// Run `line` on the caller's own terminal (the REPL) and return its exit code.
+    pub fn run_attached(&self, line: &str) -> Result<i32> {
+        let status = self.command(line).status().context("starting /bin/sh")?;
+        Ok(exit_code(status))
+    }
+
+    /// Run `line` without a terminal, stdin empty; output captured.
+    pub fn run_captured(&self, line: &str, timeout: Duration) -> Result<Ran> {
+        let mut child = self
+            .command(line)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .context("starting /bin/sh")?;
+        let out = drain(child.stdout.take());
+        let err = drain(child.stderr.take());
+        let (code, timed_out) = wait_timeout(&mut child, timeout)?;
+        let mut output = collect(out);
+        output.push_str(&collect(err));
+        Ok(Ran {
+            output,
+            exit_code: code,
+            timed_out,
+        })
+    }
+
+    /// Run `line` on a fresh pty, typing `input` item by item whenever the program has
+    /// gone quiet (it waits for the user). Each item is typed followed by Enter, unless it
+    /// consists of control characters only (Ctrl+P Ctrl+Q is `"\u0010\u0011"`).
+    pub fn run_on_pty(&self, line: &str, input: &[String], timeout: Duration) -> Result<Ran> {
+        let mut session = PtySession::spawn(self, line)?;
+        let deadline = Instant::now() + timeout;
+        for item in input {
+            session.wait_quiet(Duration::from_millis(300), deadline);
+            let mut bytes = item.as_bytes().to_vec();
+            if !item.chars().all(|c| (c as u32) < 0x20) {
+                bytes.push(b'\r');
+            }
+            session.type_bytes(&bytes)?;
+        }
+        session.finish(deadline)
+    }
+
+    /// Start `line` on a pty and leave it running (a second terminal of a scripted
+    /// student); the returned session ends it when dropped.
+    pub fn start_on_pty(&self, line: &str) -> Result<PtySession> {
+        let mut s = PtySession::spawn(self, line)?;
+        s.wait_quiet(
+            Duration::from_millis(300),
+            Instant::now() + Duration::from_secs(5),
+        );
+        Ok(s)
+    }
+}
+
+/// What a non-interactive run produced.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// stdout then stderr (pty runs: everything the terminal showed).
+    pub output: String,
+    pub exit_code: i32,
+    pub timed_out: bool,
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+type Sink = std::thread::JoinHandle<Vec<u8>>;
+
+fn drain<R: Read + Send + 'static>(r: Option<R>) -> Option<Sink> {
+    r.map(|mut r| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    })
+}
+
+fn collect(sink: Option<Sink>) -> String {
+    sink.and_then(|h| h.join().ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Wait for `child` at most `timeout`; on timeout its whole process group is killed.
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<(i32, bool)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for /bin/sh")? {
+            return Ok((exit_code(status), false));
+        }
+        if Instant::now() >= deadline {
+            kill_group(child.id());
+            let status = child.wait().context("waiting for /bin/sh")?;
+            return Ok((exit_code(status), true));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// A command line running on a pty of our own.
+pub struct PtySession {
+    child: Child,
+    master: std::fs::File,
+    output: Arc<Mutex<(Vec<u8>, Instant)>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PtySession {
+    fn spawn(shell: &Shell, line: &str) -> Result<Self> {
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).context("allocating a pty")?;
+        let slave: OwnedFd = pty.slave;
+        let mut cmd = shell.command(line);
+        cmd.stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::from(slave.try_clone()?));
+        // SAFETY: between fork and exec only async-signal-safe calls: setsid(2) and the
+        // TIOCSCTTY ioctl on fd 0 (the pty slave) to make it the controlling terminal.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().context("starting /bin/sh on a pty")?;
+        drop(slave);
+        let master = std::fs::File::from(pty.master);
+        let output = Arc::new(Mutex::new((Vec::new(), Instant::now())));
+        let reader = {
+            let mut m = master.try_clone()?;
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match m.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if let Ok(mut o) = output.lock() {
+                                o.0.extend_from_slice(&buf[..n]);
+                                o.1 = Instant::now();
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        Ok(Self {
+            child,
+            master,
+            output,
+            reader: Some(reader),
+        })
+    }
+
+    /// Wait until no output came for `quiet` (or the deadline passes, or the program ends).
+    fn wait_quiet(&mut self, quiet: Duration, deadline: Instant) {
+        loop {
+            let last = self
+                .output
+                .lock()
+                .map(|o| o.1)
+                .unwrap_or_else(|_| Instant::now());
+            let now = Instant::now();
+            if now.duration_since(last) >= quiet || now >= deadline {
+                return;
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Ok(mut o) = self.output.lock() {
+            o.1 = Instant::now();
+        }
+        self.master.write_all(bytes).context("typing on the pty")
+    }
+
+    /// Wait for the program to end (killing it at the deadline) and return what it showed.
+    fn finish(mut self, deadline: Instant) -> Result<Ran> {
+        let now = Instant::now();
+        let (exit_code, timed_out) =
+            wait_timeout(&mut self.child, deadline.saturating_duration_since(now))?;
+        // Programs that outlive the shell (a detached container's monitor) may still hold
+        // the pty: give the reader a moment, then stop reading.
+        std::thread::sleep(Duration::from_millis(50));
+        let output = self.output_text();
+        Ok(Ran {
+            output,
+            exit_code,
+            timed_out,
+        })
+    }
+
+    fn output_text(&self) -> String {
+        self.output
+            .lock()
+            .map(|o| String::from_utf8_lossy(&o.0).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            kill_group(self.child.id());
+            let _ = self.child.wait();
+        }
+        // The reader ends when every holder of the slave is gone; a program that outlives
+        // the session (a detached container's client) may keep it, so it is not joined.
+        drop(self.reader.take());
+    }
+}
