@@ -6,6 +6,7 @@ pub mod cli;
 pub mod engine;
 pub mod events;
 pub mod format;
+pub mod grade;
 pub mod lesson;
 pub mod repl;
 pub mod runtime;

@@ -15,6 +15,60 @@ use super::terminal::{self, DetachMatcher, Matched, RawMode};
 use crate::engine::container::attach::{Event, Sender, Session, WindowSize};
 use crate::runtime::{PipeEnds, Stdio};
 
+/// The environment variable naming a file that the stdin relays append every byte they
+/// forward to (the REPL sets it, so a transcript records what the student typed inside
+/// interactive containers too). An end of input typed on a terminal is recorded as Ctrl+D.
+pub const TYPED_INPUT_ENV: &str = "DOKLES_TYPED_INPUT";
+
+/// Append `bytes` to the file `$DOKLES_TYPED_INPUT` names, if any (best effort: recording
+/// must never disturb the session).
+fn record_typed(bytes: &[u8]) {
+    use std::sync::OnceLock;
+    static FILE: OnceLock<Option<Mutex<File>>> = OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let path = std::env::var_os(TYPED_INPUT_ENV)?;
+        File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(Mutex::new)
+    });
+    if let Some(f) = file {
+        if let Ok(mut f) = f.lock() {
+            let _ = f.write_all(bytes);
+        }
+    }
+}
+
+/// Our stdin has ended: on a terminal that is the user typing Ctrl+D.
+fn record_end_of_input() {
+    if nix::unistd::isatty(std::io::stdin().as_raw_fd()).unwrap_or(false) {
+        record_typed(b"\x04");
+    }
+}
+
+/// Copy our stdin to `to`, recording what passes.
+fn copy_stdin_recording(to: &mut impl Write) {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => {
+                record_end_of_input();
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        record_typed(&buf[..n]);
+        if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+            return;
+        }
+    }
+}
+
 /// How an attached session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -162,6 +216,11 @@ fn pump_stdin(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => 0,
         };
+        if n == 0 {
+            record_end_of_input();
+        } else {
+            record_typed(&buf[..n]);
+        }
         let Ok(mut s) = sender.lock() else {
             return;
         };
@@ -205,9 +264,7 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
         let mut input = master.try_clone().context("cannot share the terminal")?;
         std::thread::Builder::new()
             .name("stdin".into())
-            .spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
-            })
+            .spawn(move || copy_stdin_recording(&mut input))
             .context("cannot start the stdin thread")?;
     }
     let mut out = std::io::stdout();
@@ -251,9 +308,7 @@ impl Pipes {
             let mut pipe = File::from(w);
             std::thread::Builder::new()
                 .name("stdin".into())
-                .spawn(move || {
-                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
-                })
+                .spawn(move || copy_stdin_recording(&mut pipe))
                 .context("cannot start the stdin thread")?;
         }
         let (done, finished) = std::sync::mpsc::channel();

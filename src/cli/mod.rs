@@ -3,12 +3,16 @@
 
 mod args;
 mod container;
+mod grade;
 mod image;
 mod interactive;
 mod lessons;
 mod output;
 mod terminal;
 pub mod units;
+
+pub use container::CGROUP_PARENT_ENV;
+pub use interactive::TYPED_INPUT_ENV;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -150,6 +154,7 @@ Gebruik: dokles [--root MAP] <opdracht>
 Opdrachten:
   les [NAAM|NR]    een les volgen (zonder naam: waar je gebleven was)
   lessen           alle lessen en je voortgang
+  nakijken         werk van studenten nakijken (voor docenten; zie dokles nakijken --help)
   docker ARGS...   een docker-opdracht uitvoeren op dokles' eigen engine
                    (een symlink 'docker' naar dokles doet hetzelfde)
 
@@ -180,6 +185,7 @@ fn dokles(args: &[String]) -> CliResult {
             "docker" => return docker(root, &args[i + 1..]),
             "les" => return lessons::les(root.as_deref(), &args[i + 1..]),
             "lessen" => return lessons::lessen(root.as_deref(), &args[i + 1..]),
+            "nakijken" => return grade::nakijken(root.as_deref(), &args[i + 1..]),
             other => {
                 return Err(CliError::Message {
                     text: format!("onbekende opdracht: {other}\n\n{DOKLES_USAGE}"),

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod check;
 pub mod format;
+pub mod keys;
 pub mod progress;
 pub mod replay;
 pub mod session;

@@ -22,7 +22,9 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// their processes, mounts and cgroups, images, files) is removed on drop.
 pub struct Sandbox {
     root: StateRoot,
-    dir: tempfile::TempDir,
+    base: PathBuf,
+    /// The directory, when the sandbox made (and so removes) it itself.
+    _owned: Option<tempfile::TempDir>,
 }
 
 impl Sandbox {
@@ -31,9 +33,21 @@ impl Sandbox {
             .prefix("dokles-les-")
             .tempdir()
             .context("creating a throw-away state root")?;
-        let root = StateRoot::open(dir.path().join("root"))?;
-        std::fs::create_dir_all(dir.path().join("werk")).context("creating a work directory")?;
-        Ok(Self { root, dir })
+        let mut s = Self::in_dir(dir.path())?;
+        s._owned = Some(dir);
+        Ok(s)
+    }
+
+    /// A sandbox in `base` (an empty directory the caller owns and removes, e.g. a
+    /// size-limited filesystem for grading): the state root and working directory go in it.
+    pub fn in_dir(base: &Path) -> Result<Self> {
+        let root = StateRoot::open(base.join("root"))?;
+        std::fs::create_dir_all(base.join("werk")).context("creating a work directory")?;
+        Ok(Self {
+            root,
+            base: base.to_path_buf(),
+            _owned: None,
+        })
     }
 
     pub fn root(&self) -> &StateRoot {
@@ -42,7 +56,7 @@ impl Sandbox {
 
     /// The student's working directory (host files the lesson creates land here).
     pub fn work(&self) -> PathBuf {
-        self.dir.path().join("werk")
+        self.base.join("werk")
     }
 
     /// Remove every container (killing what runs); the directory goes with `drop`.
@@ -61,7 +75,7 @@ impl Drop for Sandbox {
         if let Err(e) = self.clean() {
             eprintln!(
                 "dokles: opruimen van {} mislukt: {e:#}",
-                self.dir.path().display()
+                self.base.display()
             );
         }
     }

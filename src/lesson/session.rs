@@ -112,22 +112,7 @@ impl<'l> Session<'l> {
             cwd: &self.cwd,
             commands: &self.commands,
         };
-        let outcomes: Vec<Outcome> = step.checks.iter().map(|c| c.evaluate(&world)).collect();
-        let passed = outcomes.iter().all(|o| o.passed);
-        let feedback = if passed {
-            Vec::new()
-        } else {
-            step.feedback
-                .iter()
-                .filter(|f| f.when.evaluate(&world).passed)
-                .map(|f| f.text.clone())
-                .collect()
-        };
-        Some(Evaluation {
-            passed,
-            outcomes,
-            feedback,
-        })
+        Some(evaluate_step(step, &world))
     }
 
     /// Go to step `index` (clamped); commands run so far no longer count.
@@ -138,5 +123,25 @@ impl<'l> Session<'l> {
 
     pub fn advance(&mut self) {
         self.go_to(self.step + 1);
+    }
+}
+
+/// Evaluate `step`'s checks (and, when it fails, its situational feedback) in `world`.
+pub fn evaluate_step(step: &Step, world: &World) -> Evaluation {
+    let outcomes: Vec<Outcome> = step.checks.iter().map(|c| c.evaluate(world)).collect();
+    let passed = outcomes.iter().all(|o| o.passed);
+    let feedback = if passed {
+        Vec::new()
+    } else {
+        step.feedback
+            .iter()
+            .filter(|f| f.when.evaluate(world).passed)
+            .map(|f| f.text.clone())
+            .collect()
+    };
+    Evaluation {
+        passed,
+        outcomes,
+        feedback,
     }
 }

@@ -21,6 +21,11 @@ pub struct Shell {
     root: PathBuf,
     cwd: PathBuf,
     path: String,
+    /// Further environment for every line (the REPL's typed-input file, grading's cgroup
+    /// parent).
+    env: Vec<(String, String)>,
+    /// `cgroup.procs` files every line's shell joins before it runs (grading).
+    cgroup_procs: Vec<std::ffi::CString>,
 }
 
 impl Shell {
@@ -49,7 +54,44 @@ impl Shell {
             root: root.path().to_path_buf(),
             cwd: cwd.to_path_buf(),
             path,
+            env: Vec::new(),
+            cgroup_procs: Vec::new(),
         })
+    }
+
+    /// Put a `docker` shim in `dir` too and `dir` first on `PATH` (grading: a shim
+    /// outside the state root survives a student's `rm -rf` of it, so `docker` never falls
+    /// back to another docker client on `PATH`).
+    pub fn with_bin_dir(mut self, dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let exe = std::env::current_exe().context("locating the dokles executable")?;
+        let shim = dir.join("docker");
+        if std::fs::read_link(&shim).ok().as_deref() != Some(exe.as_path()) {
+            std::os::unix::fs::symlink(&exe, &shim)
+                .with_context(|| format!("creating {}", shim.display()))?;
+        }
+        self.path = format!("{}:{}", dir.display(), self.path);
+        Ok(self)
+    }
+
+    /// Every line also gets `key=value` in its environment.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Every line's shell joins these cgroup directories (one per hierarchy) before it
+    /// runs, so it and everything it starts stay under their limits.
+    pub fn in_cgroup(mut self, dirs: &[PathBuf]) -> Result<Self> {
+        use std::os::unix::ffi::OsStrExt;
+        for d in dirs {
+            let procs = d.join("cgroup.procs");
+            self.cgroup_procs.push(
+                std::ffi::CString::new(procs.as_os_str().as_bytes())
+                    .with_context(|| format!("cgroup path {}", procs.display()))?,
+            );
+        }
+        Ok(self)
     }
 
     pub fn cwd(&self) -> &Path {
@@ -64,6 +106,29 @@ impl Shell {
             .current_dir(&self.cwd)
             .env("PATH", &self.path)
             .env("DOKLES_ROOT", &self.root);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if !self.cgroup_procs.is_empty() {
+            let procs = self.cgroup_procs.clone();
+            // SAFETY: between fork and exec only async-signal-safe calls (open, write,
+            // close) on paths prepared before the fork; no allocation.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for p in &procs {
+                        let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                        if fd < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                        let err = std::io::Error::last_os_error();
+                        libc::close(fd);
+                        if written != 1 {
+                            return Err(err);
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
         cmd
     }
 
@@ -91,6 +156,27 @@ impl Shell {
         Ok(Ran {
             output,
             exit_code: code,
+            timed_out,
+        })
+    }
+
+    /// Run `line` without a terminal, stdin empty, output discarded (grading: nothing a
+    /// line prints can fill memory or disk). When it ends, whatever it left running in its
+    /// process group is killed too (containers live on: their monitors have their own).
+    pub fn run_quiet(&self, line: &str, timeout: Duration) -> Result<Ran> {
+        let mut child = self
+            .command(line)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting /bin/sh")?;
+        let (exit_code, timed_out) = wait_timeout(&mut child, timeout)?;
+        kill_group(child.id());
+        Ok(Ran {
+            output: String::new(),
+            exit_code,
             timed_out,
         })
     }
@@ -184,6 +270,9 @@ fn kill_group(pid: u32) {
     }
 }
 
+/// How much of a pty session's output is kept (its tail).
+const MAX_PTY_OUTPUT: usize = 1 << 20;
+
 /// A command line running on a pty of our own.
 pub struct PtySession {
     child: Child,
@@ -232,6 +321,12 @@ impl PtySession {
                         Ok(n) => {
                             if let Ok(mut o) = output.lock() {
                                 o.0.extend_from_slice(&buf[..n]);
+                                // Keep the tail only: a program printing without end
+                                // must not fill memory.
+                                if o.0.len() > MAX_PTY_OUTPUT {
+                                    let excess = o.0.len() - MAX_PTY_OUTPUT;
+                                    o.0.drain(..excess);
+                                }
                                 o.1 = Instant::now();
                             }
                         }

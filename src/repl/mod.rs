@@ -41,7 +41,9 @@ Opdrachten in de les (naast gewone shell- en docker-opdrachten):
 /// Run lesson `lesson` from `catalog` interactively on `root`.
 pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let shell = Shell::new(root, &cwd)?;
+    let typed = transcript::typed_input_file(root, std::process::id());
+    let shell =
+        Shell::new(root, &cwd)?.with_env(crate::cli::TYPED_INPUT_ENV, &typed.to_string_lossy());
     let mut progress = Progress::load(root).get(&lesson.id);
     let fresh = progress.step == 0 && progress.passed.is_empty();
 
@@ -194,6 +196,7 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
                 if let Err(e) = run_line(&shell, trimmed) {
                     println!("{}", format!("dokles: {e:#}").red());
                 }
+                transcript.record_typed(&typed);
             }
         }
         // After a line (or an empty one): narrate and evaluate.
@@ -230,6 +233,7 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
             }
         }
     }
+    let _ = std::fs::remove_file(&typed);
     let _ = editor.save_history(&history);
     save(root, lesson, &session, &mut progress)?;
     println!("Tot de volgende keer! Je voortgang is bewaard.");

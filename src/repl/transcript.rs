@@ -1,13 +1,16 @@
 //! The session transcript: every line a student runs in the REPL, in order, as a file they
-//! can hand in for grading (`<root>/les/transcripten/<les>-<tijd>.txt`).
+//! can hand in for grading (`<root>/les/transcripten/<les>-<tijd>.txt`) — with what they
+//! typed inside interactive containers as `> ` lines after the command (the docker CLI's
+//! stdin relays append it to the file `$DOKLES_TYPED_INPUT` names; see
+//! [`crate::lesson::keys`] for the notation).
 
 use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::lesson::Lesson;
+use crate::lesson::{keys, Lesson};
 use crate::state::StateRoot;
 
 pub struct Transcript {
@@ -44,4 +47,24 @@ impl Transcript {
     pub fn record(&mut self, line: &str) {
         let _ = writeln!(self.file, "{line}");
     }
+
+    /// Append what was typed into the last line's interactive program (recorded in
+    /// `typed`) as `> ` lines, and empty `typed` for the next line.
+    pub fn record_typed(&mut self, typed: &Path) {
+        let Ok(bytes) = std::fs::read(typed) else {
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let _ = std::fs::write(typed, b"");
+        for line in keys::lines_from_keys(&bytes) {
+            let _ = writeln!(self.file, "> {line}");
+        }
+    }
+}
+
+/// Where the docker CLI records the keys typed during the REPL's lines (one file per REPL).
+pub fn typed_input_file(root: &StateRoot, pid: u32) -> PathBuf {
+    root.join(format!("les/invoer-{pid}"))
 }

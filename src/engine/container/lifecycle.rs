@@ -51,6 +51,8 @@ pub struct CreateOptions {
     pub nano_cpus: i64,
     pub pids_limit: i64,
     pub ulimits: Vec<super::record::Ulimit>,
+    /// The cgroup to make the container's cgroup in (absolute; empty: `/dokles`).
+    pub cgroup_parent: String,
 }
 
 fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
@@ -190,6 +192,7 @@ pub fn create(
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
         ulimits: opts.ulimits.clone(),
+        cgroup_parent: opts.cgroup_parent.clone(),
         image_config: runtime,
     };
     let paths = store.paths(&id);

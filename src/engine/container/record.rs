@@ -96,6 +96,10 @@ pub struct ContainerConfig {
     /// `--ulimit name=soft[:hard]`, as given (validated at create).
     #[serde(default)]
     pub ulimits: Vec<Ulimit>,
+    /// The cgroup the container's cgroup is made in (Docker's `--cgroup-parent`), from each
+    /// hierarchy's root; empty for the default, `/dokles`.
+    #[serde(default)]
+    pub cgroup_parent: String,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
 }

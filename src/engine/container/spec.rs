@@ -100,7 +100,7 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
-        linux.set_cgroups_path(Some(cgroup_path(&cfg.id)));
+        linux.set_cgroups_path(Some(cgroup_path(cfg)));
         linux.set_resources(resources(cfg));
         if cfg.privileged {
             linux.set_masked_paths(None);
@@ -209,9 +209,13 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The container's cgroup, below `dokles/` in each hierarchy's root.
-pub fn cgroup_path(id: &super::ContainerId) -> PathBuf {
-    PathBuf::from(format!("/dokles/{id}"))
+/// The container's cgroup: below its cgroup parent (default `/dokles`), taken from each
+/// hierarchy's root. Grading gives each submission a parent of its own, so the submission's
+/// limits (pids) hold for its containers too.
+pub fn cgroup_path(cfg: &super::ContainerConfig) -> PathBuf {
+    let parent = cfg.cgroup_parent.trim_end_matches('/');
+    let parent = if parent.is_empty() { "/dokles" } else { parent };
+    PathBuf::from(format!("{parent}/{}", cfg.id))
 }
 
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {

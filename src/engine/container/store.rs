@@ -104,7 +104,7 @@ impl ContainerStore {
                 state.monitor = None;
                 state.finished_at = Some(Utc::now());
                 atomic_write_json(&paths.state(), &state)?;
-                remove_stale_cgroup(id);
+                remove_stale_cgroup(&config);
             }
         }
         Ok(Container {
@@ -194,8 +194,11 @@ impl ContainerStore {
     /// Delete a container (its process must be gone): [`Self::forget`] then
     /// [`Self::remove_files`].
     pub fn delete(&self, lock: &StateLock, id: &ContainerId) -> Result<()> {
+        let config: Option<ContainerConfig> = read_json(&self.paths(id).config()).ok();
         self.forget(lock, id)?;
-        remove_stale_cgroup(id);
+        if let Some(config) = &config {
+            remove_stale_cgroup(config);
+        }
         self.remove_files(id)
     }
 
@@ -241,8 +244,8 @@ impl ContainerStore {
 
 /// Remove the cgroup of a container whose monitor died before it could (best effort: the
 /// cgroup is empty once the container's processes are gone, and an absent one is fine).
-fn remove_stale_cgroup(id: &ContainerId) {
-    if let Ok(cgroup) = crate::runtime::Cgroup::locate(&super::spec::cgroup_path(id)) {
+fn remove_stale_cgroup(config: &ContainerConfig) {
+    if let Ok(cgroup) = crate::runtime::Cgroup::locate(&super::spec::cgroup_path(config)) {
         let _ = cgroup.remove();
     }
 }

@@ -1,0 +1,138 @@
+//! One submission's isolated world: a [`Sandbox`] (state root and working directory) on a
+//! size-limited tmpfs of its own, and a cgroup of its own with a pids limit that every line
+//! the submission runs joins — and that its containers' cgroups are made under
+//! (`DOKLES_CGROUP_PARENT`). Filling the disk, a fork bomb in the shell or in a container,
+//! or `rm -rf` on the state only ever hit this world. On drop everything goes: containers,
+//! every process left in the cgroup, the cgroups, the mount and the directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+
+use crate::lesson::replay::Sandbox;
+use crate::lesson::shell::Shell;
+use crate::runtime::Cgroup;
+
+/// The cgroup all grading groups live under (from each hierarchy's root).
+const CGROUP_BASE: &str = "/dokles-nakijken";
+
+/// What one submission may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Size of its filesystem (state root, images, containers' files, working directory).
+    pub disk_bytes: u64,
+    /// Processes and threads at once: its shell lines, monitors and containers together.
+    pub pids: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            disk_bytes: 2 << 30,
+            pids: 512,
+        }
+    }
+}
+
+pub struct Isolated {
+    sandbox: Option<Sandbox>,
+    cgroup: Option<Cgroup>,
+    cgroup_path: PathBuf,
+    mount: PathBuf,
+    mounted: bool,
+    /// Outside the tmpfs: the `docker` shim (`bin/`), out of the submission's reach by
+    /// way of its state root.
+    _dir: tempfile::TempDir,
+}
+
+impl Isolated {
+    pub fn new(limits: Limits) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = tempfile::Builder::new()
+            .prefix("dokles-nakijken-")
+            .tempdir()
+            .context("creating a directory for the submission")?;
+        let mount = dir.path().join("fs");
+        std::fs::create_dir(&mount).with_context(|| format!("creating {}", mount.display()))?;
+        let unique = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let cgroup_path = PathBuf::from(format!("{CGROUP_BASE}/{unique}"));
+        let mut me = Self {
+            sandbox: None,
+            cgroup: None,
+            cgroup_path,
+            mount,
+            mounted: false,
+            _dir: dir,
+        };
+        nix::mount::mount(
+            Some("tmpfs"),
+            &me.mount,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={},mode=0755", limits.disk_bytes).as_str()),
+        )
+        .with_context(|| format!("mounting a tmpfs on {}", me.mount.display()))?;
+        me.mounted = true;
+        me.cgroup = Some(
+            Cgroup::create_group(&me.cgroup_path, limits.pids)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("creating the submission's cgroup")?,
+        );
+        me.sandbox = Some(Sandbox::in_dir(&me.mount)?);
+        Ok(me)
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        // Set in `new`, taken only in `drop`.
+        self.sandbox.as_ref().expect("sandbox present until drop")
+    }
+
+    /// The shell the submission's lines run in: inside its cgroup, its containers' cgroups
+    /// made under it.
+    pub fn shell(&self) -> Result<Shell> {
+        let sandbox = self.sandbox();
+        let shell = Shell::new(sandbox.root(), &sandbox.work())?
+            .with_bin_dir(&self._dir.path().join("bin"))?
+            .with_env(
+                crate::cli::CGROUP_PARENT_ENV,
+                &self.cgroup_path.to_string_lossy(),
+            )
+            // Another docker client on PATH must not reach a real Docker engine.
+            .with_env("DOCKER_HOST", "unix:///dev/null");
+        match &self.cgroup {
+            Some(cg) => shell.in_cgroup(cg.dirs()),
+            None => Ok(shell),
+        }
+    }
+
+    /// The directory the sandbox lives in (the tmpfs).
+    pub fn base(&self) -> &Path {
+        &self.mount
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        // Containers first (their monitors unmount and remove their cgroups), then whatever
+        // still runs in the group, then the filesystem.
+        drop(self.sandbox.take());
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.kill_and_remove() {
+                eprintln!("dokles: opruimen van cgroup mislukt: {e}");
+            }
+        }
+        if self.mounted {
+            if let Err(e) = nix::mount::umount2(&self.mount, nix::mount::MntFlags::MNT_DETACH) {
+                eprintln!(
+                    "dokles: ontkoppelen van {} mislukt: {e}",
+                    self.mount.display()
+                );
+            }
+        }
+    }
+}
