@@ -38,6 +38,31 @@ pub enum Arity {
     Range(usize, usize),
 }
 
+/// A parsed command line's positional arguments (the `args` field of every args struct).
+pub trait Positionals {
+    fn positionals(&self) -> &[String];
+}
+
+/// Implement [`Positionals`] for args structs whose positionals are the field `args`.
+macro_rules! positionals {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::cli::args::Positionals for $t {
+            fn positionals(&self) -> &[String] {
+                &self.args
+            }
+        })*
+    };
+}
+pub(crate) use positionals;
+
+/// The arguments of a command that takes no flags, only positionals (`tag`, `wait`, …).
+#[derive(Parser, Debug)]
+pub struct Positional {
+    pub args: Vec<String>,
+}
+
+positionals!(Positional);
+
 /// A command's name as typed (`docker image ls`) and its usage line.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
@@ -104,16 +129,12 @@ impl Spec {
         Err(e)
     }
 
-    /// Parse a command that takes no flags, only positional arguments, and check their
-    /// count.
-    pub fn positional(&self, args: &[String]) -> Result<Vec<String>, CliError> {
-        #[derive(Parser, Debug)]
-        struct Positional {
-            args: Vec<String>,
-        }
-        let p: Positional = self.parse(args)?;
-        self.check(p.args.len())?;
-        Ok(p.args)
+    /// Parse `args` into `T` and check the positional argument count: all a command knows
+    /// of its command line before it acts.
+    pub fn parse_checked<T: Parser + Positionals>(&self, args: &[String]) -> Result<T, CliError> {
+        let parsed: T = self.parse(args)?;
+        self.check(parsed.positionals().len())?;
+        Ok(parsed)
     }
 
     /// Parse `args` into `T`, mapping clap's errors to Docker's texts.
