@@ -121,6 +121,14 @@ fn short_and_long_flags_are_one_flag() {
 }
 
 #[test]
+fn a_repeated_flag_counts_once_and_the_last_value_wins() {
+    assert_equivalent(&["ps -a", "ps -a -a", "ps -aa"]);
+    assert_equivalent(&["run --name y python", "run --name x --name y python"]);
+    // A list flag keeps every value, in order.
+    assert_different("run -e A=1 -e B=2 python", "run -e B=2 -e A=1 python");
+}
+
+#[test]
 fn spelling_out_a_default_changes_nothing() {
     // A boolean flag takes a value only after `=` (pflag's rule): `python` is the image.
     assert_equivalent(&[

@@ -137,13 +137,15 @@ impl Spec {
         Ok(parsed)
     }
 
-    /// Parse `args` into `T`, mapping clap's errors to Docker's texts.
+    /// Parse `args` into `T`, mapping clap's errors to Docker's texts. As in pflag, a flag
+    /// given twice is no error: the last value wins (a list flag collects them all).
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
-        match T::try_parse_from(std::iter::once(self.path.to_string()).chain(args.iter().cloned()))
-        {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.map_error(e, args)),
-        }
+        let argv = std::iter::once(self.path.to_string()).chain(args.iter().cloned());
+        T::command()
+            .args_override_self(true)
+            .try_get_matches_from(argv)
+            .and_then(|mut m| T::from_arg_matches_mut(&mut m))
+            .map_err(|e| self.map_error(e, args))
     }
 
     fn map_error(&self, e: clap::Error, args: &[String]) -> CliError {
@@ -239,6 +241,18 @@ mod tests {
         assert_eq!(err(&["-x"]), "125 unknown shorthand flag: 'x' in -x");
         assert_eq!(err(&["-i"]), "125 flag needs an argument: 'i' in -i");
         assert_eq!(err(&["--input"]), "125 flag needs an argument: --input");
+    }
+
+    #[test]
+    fn a_flag_given_twice_is_no_error_and_the_last_value_wins() {
+        let args: Vec<String> = ["-q", "-q", "-i", "a", "--input=b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match SPEC.parse::<T>(&args) {
+            Ok(t) => assert_eq!((t.quiet, t.input.as_deref()), (true, Some("b"))),
+            Err(e) => panic!("{e:?}"),
+        }
     }
 
     #[test]
