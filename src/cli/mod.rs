@@ -254,16 +254,3 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
         C::ContainerPrune => container::prune(&ctx, rest),
     }
 }
-
-// TEMPORARY until the `equiv` branch lands.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Canonical(Vec<String>);
-pub fn canonical(args: &[String]) -> Result<Canonical, CliError> {
-    Ok(Canonical(args.to_vec()))
-}
-pub fn subcommands() -> Vec<&'static str> {
-    vec!["ps", "pull", "image", "image prune"]
-}
-pub fn flags(_args: &[String]) -> Vec<String> {
-    vec!["--all".into()]
-}
