@@ -2,9 +2,7 @@
 # Benchmark a full replay of a lesson: `dokles les --test LESSON` types every example
 # command of the lesson as a scripted student (interactive steps on a pty) in a throw-away
 # state root and checks every step on the real runtime. Target: lesson 1 in under 10 s.
-#
-# For comparison, the same docker command lines run with the real Docker engine (the
-# reference, `docker.io`), when it is reachable: that is what a student would wait for.
+# (The issue sets an absolute target; no Docker ratio: the lesson's pulls need Docker Hub.)
 #
 # Usage: bench/lesson.sh [LESSON_FILE] [HYPERFINE ARGS...]
 # Environment: DOKLES (binary, default target/release/dokles, built if missing), RUNS
