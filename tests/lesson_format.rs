@@ -83,7 +83,11 @@ fn unknown_check_keys_name_the_line_and_the_allowed_keys() {
 
 #[test]
 fn unknown_step_fields_are_refused() {
-    refused(&step("opdrach = \"x\"\ncontrole = [ { image = \"busybox\" } ]\n"), 0, "onbekend veld `opdrach`");
+    refused(
+        &step("opdrach = \"x\"\ncontrole = [ { image = \"busybox\" } ]\n"),
+        0,
+        "onbekend veld `opdrach`",
+    );
 }
 
 #[test]
@@ -167,11 +171,13 @@ fn duplicate_step_ids_are_refused() {
 
 #[test]
 fn images_missing_from_the_offline_cache_are_named() {
-    let text = step("controle = [ { image = \"busybox\" } ]\n").replace(
-        HEAD,
-        "titel = \"Proef\"\nimages = [\"ubuntu:22.04\"]\n",
+    let text = step("controle = [ { image = \"busybox\" } ]\n")
+        .replace(HEAD, "titel = \"Proef\"\nimages = [\"ubuntu:22.04\"]\n");
+    refused(
+        &text,
+        0,
+        "image `ubuntu:22.04` zit niet in de offline cache",
     );
-    refused(&text, 0, "image `ubuntu:22.04` zit niet in de offline cache");
 }
 
 #[test]

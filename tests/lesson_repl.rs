@@ -31,7 +31,14 @@ impl Repl {
 
     fn status(&self, name: &str) -> String {
         self.root
-            .run(&["ps", "-a", "--filter", &format!("name=^{name}$"), "--format", "{{.Status}}"])
+            .run(&[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("name=^{name}$"),
+                "--format",
+                "{{.Status}}",
+            ])
             .stdout
             .trim()
             .to_string()

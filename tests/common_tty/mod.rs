@@ -122,4 +122,3 @@ fn tmux() -> Command {
     c.args(["-L", TMUX_SOCKET]);
     c
 }
-
