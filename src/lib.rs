@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod events;
 pub mod format;
 pub mod runtime;
 pub mod state;

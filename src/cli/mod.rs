@@ -5,6 +5,7 @@ mod args;
 mod container;
 mod image;
 mod interactive;
+mod journal_command;
 mod output;
 mod terminal;
 pub mod units;
@@ -53,6 +54,14 @@ impl CliError {
     pub fn text(&self) -> &str {
         match self {
             CliError::Message { text, .. } | CliError::Daemon(text) => text,
+        }
+    }
+
+    /// The exit code the process ends with.
+    fn code(&self) -> u8 {
+        match self {
+            CliError::Message { code, .. } => *code,
+            CliError::Daemon(_) => 1,
         }
     }
 
@@ -188,44 +197,62 @@ fn dokles(args: &[String]) -> CliResult {
 }
 
 /// The docker CLI. The state root comes from `--root`, else `$DOKLES_ROOT`, else the default.
+/// Every invocation on a usable state root ends with one `command` entry in its journal
+/// (see [`journal_command`]).
 pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
     let root = StateRoot::open(StateRoot::resolve(root.as_deref()))
         .map_err(|e| CliError::plain(format!("{e:#}")))?;
+    journal_command::begin(&root, args);
     let ctx = Context { root };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&ctx, args)));
+    match result {
+        Ok(result) => {
+            journal_command::finish(result.as_ref().err().map_or(0, |e| e.code().into()));
+            result
+        }
+        Err(panic) => {
+            // Rust's exit code for a panic in main.
+            journal_command::finish(101);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+fn dispatch(ctx: &Context, args: &[String]) -> CliResult {
     let Some((cmd, rest)) = args.split_first() else {
         println!("{}", args::DOCKER_USAGE);
         return Ok(());
     };
     match cmd.as_str() {
-        "image" => image::image_group(&ctx, rest),
-        "images" => image::images(&ctx, "images", rest),
-        "pull" => image::pull(&ctx, "pull", rest),
-        "load" => image::load(&ctx, "load", rest),
-        "save" => image::save(&ctx, "save", rest),
-        "tag" => image::tag(&ctx, "tag", rest),
-        "rmi" => image::rmi(&ctx, "rmi", rest),
-        "history" => image::history(&ctx, "history", rest),
-        "import" => image::import(&ctx, "import", rest),
-        "inspect" => image::inspect_any(&ctx, rest),
-        "container" => container::container_group(&ctx, rest),
-        "create" => container::create(&ctx, rest),
-        "run" => container::run(&ctx, rest),
-        "start" => container::start(&ctx, rest),
-        "stop" => container::stop(&ctx, rest),
-        "restart" => container::restart(&ctx, rest),
-        "kill" => container::kill(&ctx, rest),
-        "rm" => container::rm(&ctx, rest),
-        "ps" => container::ps(&ctx, rest),
-        "logs" => container::logs(&ctx, rest),
-        "wait" => container::wait(&ctx, rest),
-        "rename" => container::rename(&ctx, rest),
-        "exec" => container::exec(&ctx, rest),
-        "attach" => container::attach(&ctx, rest),
-        "pause" => container::pause(&ctx, rest),
-        "unpause" => container::unpause(&ctx, rest),
-        "commit" => container::commit(&ctx, rest),
-        "top" => container::top(&ctx, rest),
-        "stats" => container::stats(&ctx, rest),
+        "image" => image::image_group(ctx, rest),
+        "images" => image::images(ctx, "images", rest),
+        "pull" => image::pull(ctx, "pull", rest),
+        "load" => image::load(ctx, "load", rest),
+        "save" => image::save(ctx, "save", rest),
+        "tag" => image::tag(ctx, "tag", rest),
+        "rmi" => image::rmi(ctx, "rmi", rest),
+        "history" => image::history(ctx, "history", rest),
+        "import" => image::import(ctx, "import", rest),
+        "inspect" => image::inspect_any(ctx, rest),
+        "container" => container::container_group(ctx, rest),
+        "create" => container::create(ctx, rest),
+        "run" => container::run(ctx, rest),
+        "start" => container::start(ctx, rest),
+        "stop" => container::stop(ctx, rest),
+        "restart" => container::restart(ctx, rest),
+        "kill" => container::kill(ctx, rest),
+        "rm" => container::rm(ctx, rest),
+        "ps" => container::ps(ctx, rest),
+        "logs" => container::logs(ctx, rest),
+        "wait" => container::wait(ctx, rest),
+        "rename" => container::rename(ctx, rest),
+        "exec" => container::exec(ctx, rest),
+        "attach" => container::attach(ctx, rest),
+        "pause" => container::pause(ctx, rest),
+        "unpause" => container::unpause(ctx, rest),
+        "commit" => container::commit(ctx, rest),
+        "top" => container::top(ctx, rest),
+        "stats" => container::stats(ctx, rest),
         "-h" | "--help" | "help" => {
             println!("{}", args::DOCKER_USAGE);
             Ok(())
