@@ -459,7 +459,10 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
         // `run` detaches silently, with success.
         return match interactive::attach(session, opts)? {
             Outcome::Exited(code) => exit_code(code),
-            Outcome::Detached => Ok(()),
+            Outcome::Detached => {
+                lifecycle::detached(&store, &id);
+                Ok(())
+            }
         };
     }
     let attached =
@@ -611,7 +614,10 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
             };
             return match interactive::attach(session, opts)? {
                 Outcome::Exited(code) => exit_code(code),
-                Outcome::Detached => Ok(()),
+                Outcome::Detached => {
+                    lifecycle::detached(&store, &id);
+                    Ok(())
+                }
             };
         }
         let attached = lifecycle::start(&store, &id, true)?;
@@ -634,7 +640,10 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
                 };
                 match interactive::attach(session, opts)? {
                     Outcome::Exited(code) => code,
-                    Outcome::Detached => 0,
+                    Outcome::Detached => {
+                        lifecycle::detached(&store, &id);
+                        0
+                    }
                 }
             }
         };
@@ -718,7 +727,10 @@ pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
     match interactive::attach(session, opts)? {
         Outcome::Exited(code) => exit_code(code),
         // As Docker: the escape sequence is reported, and is an error.
-        Outcome::Detached => Err(CliError::plain("read escape sequence")),
+        Outcome::Detached => {
+            lifecycle::detached(&store, &c.config.id);
+            Err(CliError::plain("read escape sequence"))
+        }
     }
 }
 
@@ -979,8 +991,14 @@ fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
             "Error when allocating new name: {conflict}"
         )));
     }
-    c.config.name = new;
+    let old_name = std::mem::replace(&mut c.config.name, new);
     store.save_config(&lock, &c.config)?;
+    drop(lock);
+    crate::events::Journal::open(&ctx.root).emit(crate::events::Event::ContainerRenamed {
+        id: id.to_string(),
+        old_name,
+        new_name: c.config.name,
+    });
     Ok(())
 }
 

@@ -571,6 +571,10 @@ pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             })?;
         }
     }
+    crate::events::Journal::open(&ctx.root).emit(crate::events::Event::ImageSaved {
+        refs: a.args.clone(),
+        output: a.output.clone(),
+    });
     Ok(())
 }
 
@@ -621,6 +625,7 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         tag,
         changes: a.change,
         message: a.message,
+        source: source.clone(),
     };
     let id = crate::engine::image::import::import(&store(ctx), input, &opts)?;
     println!("{id}");
@@ -664,6 +669,10 @@ pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let mut tx = store.begin()?;
     let id = store.resolve(tx.index(), source)?;
     tx.set_tag(&target_tag, &id);
+    tx.announce(crate::events::Event::ImageTagged {
+        source: source.clone(),
+        target: target_tag.full(),
+    });
     tx.commit()?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod commands;
 mod container;
 mod image;
 mod interactive;
+mod journal_command;
 mod lessons;
 mod output;
 mod terminal;
@@ -59,6 +60,14 @@ impl CliError {
     pub fn text(&self) -> &str {
         match self {
             CliError::Message { text, .. } | CliError::Daemon(text) => text,
+        }
+    }
+
+    /// The exit code the process ends with.
+    fn code(&self) -> u8 {
+        match self {
+            CliError::Message { code, .. } => *code,
+            CliError::Daemon(_) => 1,
         }
     }
 
@@ -198,10 +207,28 @@ fn dokles(args: &[String]) -> CliResult {
 }
 
 /// The docker CLI. The state root comes from `--root`, else `$DOKLES_ROOT`, else the default.
+/// Every invocation on a usable state root ends with one `command` entry in its journal
+/// (see [`journal_command`]).
 pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
     let root = StateRoot::open(StateRoot::resolve(root.as_deref()))
         .map_err(|e| CliError::plain(format!("{e:#}")))?;
+    journal_command::begin(&root, args);
     let ctx = Context { root };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&ctx, args)));
+    match result {
+        Ok(result) => {
+            journal_command::finish(result.as_ref().err().map_or(0, |e| e.code().into()));
+            result
+        }
+        Err(panic) => {
+            // Rust's exit code for a panic in main.
+            journal_command::finish(101);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+fn dispatch(ctx: &Context, args: &[String]) -> CliResult {
     let commands::Invocation {
         command,
         path,
@@ -221,36 +248,36 @@ pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
             println!("{}", container::CONTAINER_GROUP_USAGE);
             Ok(())
         }
-        C::Images => image::images(&ctx, path, rest),
-        C::Pull => image::pull(&ctx, path, rest),
-        C::Load => image::load(&ctx, path, rest),
-        C::Save => image::save(&ctx, path, rest),
-        C::Tag => image::tag(&ctx, path, rest),
-        C::Rmi => image::rmi(&ctx, path, rest),
-        C::History => image::history(&ctx, path, rest),
-        C::Import => image::import(&ctx, path, rest),
-        C::ImagePrune => image::prune(&ctx, rest),
-        C::ImageInspect => image::image_inspect(&ctx, rest),
-        C::Inspect => image::inspect_any(&ctx, rest),
-        C::Create => container::create(&ctx, rest),
-        C::Run => container::run(&ctx, rest),
-        C::Start => container::start(&ctx, rest),
-        C::Stop => container::stop(&ctx, rest),
-        C::Restart => container::restart(&ctx, rest),
-        C::Kill => container::kill(&ctx, rest),
-        C::Rm => container::rm(&ctx, rest),
-        C::Ps => container::ps(&ctx, rest),
-        C::Logs => container::logs(&ctx, rest),
-        C::Wait => container::wait(&ctx, rest),
-        C::Rename => container::rename(&ctx, rest),
-        C::Exec => container::exec(&ctx, rest),
-        C::Attach => container::attach(&ctx, rest),
-        C::Pause => container::pause(&ctx, rest),
-        C::Unpause => container::unpause(&ctx, rest),
-        C::Commit => container::commit(&ctx, rest),
-        C::Top => container::top(&ctx, rest),
-        C::Stats => container::stats(&ctx, rest),
-        C::ContainerInspect => image::container_inspect(&ctx, rest),
-        C::ContainerPrune => container::prune(&ctx, rest),
+        C::Images => image::images(ctx, path, rest),
+        C::Pull => image::pull(ctx, path, rest),
+        C::Load => image::load(ctx, path, rest),
+        C::Save => image::save(ctx, path, rest),
+        C::Tag => image::tag(ctx, path, rest),
+        C::Rmi => image::rmi(ctx, path, rest),
+        C::History => image::history(ctx, path, rest),
+        C::Import => image::import(ctx, path, rest),
+        C::ImagePrune => image::prune(ctx, rest),
+        C::ImageInspect => image::image_inspect(ctx, rest),
+        C::Inspect => image::inspect_any(ctx, rest),
+        C::Create => container::create(ctx, rest),
+        C::Run => container::run(ctx, rest),
+        C::Start => container::start(ctx, rest),
+        C::Stop => container::stop(ctx, rest),
+        C::Restart => container::restart(ctx, rest),
+        C::Kill => container::kill(ctx, rest),
+        C::Rm => container::rm(ctx, rest),
+        C::Ps => container::ps(ctx, rest),
+        C::Logs => container::logs(ctx, rest),
+        C::Wait => container::wait(ctx, rest),
+        C::Rename => container::rename(ctx, rest),
+        C::Exec => container::exec(ctx, rest),
+        C::Attach => container::attach(ctx, rest),
+        C::Pause => container::pause(ctx, rest),
+        C::Unpause => container::unpause(ctx, rest),
+        C::Commit => container::commit(ctx, rest),
+        C::Top => container::top(ctx, rest),
+        C::Stats => container::stats(ctx, rest),
+        C::ContainerInspect => image::container_inspect(ctx, rest),
+        C::ContainerPrune => container::prune(ctx, rest),
     }
 }
