@@ -62,7 +62,9 @@ fn without_timing(report: &Value) -> Vec<Value> {
 }
 
 fn expected(name: &str) -> Value {
-    let path = submissions_dir().join("verwacht").join(format!("{name}.json"));
+    let path = submissions_dir()
+        .join("verwacht")
+        .join(format!("{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("expected report"))
         .expect("expected report is JSON")
 }
@@ -144,7 +146,9 @@ fn grading_leaves_no_mounts_cgroups_or_processes_behind() {
     assert_eq!(dirs, ["vijandig.sh", "perfect.txt", "hangt.txt"]);
     // The grader's cgroups (named after its pid) are gone in every hierarchy.
     for controller in ["pids", "memory", "freezer", "devices", "cpu"] {
-        let base = Path::new("/sys/fs/cgroup").join(controller).join("dokles-nakijken");
+        let base = Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join("dokles-nakijken");
         let left: Vec<String> = std::fs::read_dir(&base)
             .map(|d| {
                 d.filter_map(|e| e.ok())
@@ -224,9 +228,9 @@ fn the_junit_report_validates_against_the_ant_junit_schema() {
     assert_eq!(text.matches("<testsuite ").count(), 4);
     assert_eq!(text.matches("<testcase ").count(), 20);
     assert!(text.contains("type=\"tijdslimiet overschreden\""));
-    assert!(text.contains(
-        "<failure message=\"verwacht: container shell bestaat, met status running"
-    ));
+    assert!(
+        text.contains("<failure message=\"verwacht: container shell bestaat, met status running")
+    );
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/junit/JUnit.xsd");
     let lint = Command::new("xmllint")
         .args(["--noout", "--schema"])
@@ -250,8 +254,13 @@ fn the_terminal_summary_says_per_step_behaald_or_niet_behaald_with_the_message()
         .output()
         .expect("running dokles nakijken");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("gedeeltelijk.txt: 3/6 punten — 2 van 5 stappen behaald"), "{text}");
-    assert!(text.contains("✔ stap 2 starten (Een container op de achtergrond) [gewicht 2]: behaald"));
+    assert!(
+        text.contains("gedeeltelijk.txt: 3/6 punten — 2 van 5 stappen behaald"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✔ stap 2 starten (Een container op de achtergrond) [gewicht 2]: behaald")
+    );
     assert!(text.contains("✘ stap 3 interactief (In een container werken): niet behaald"));
     assert!(text.contains("gevonden: shell heeft status exited (exitcode 0)"));
 }

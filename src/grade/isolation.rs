@@ -110,6 +110,37 @@ impl Isolated {
         }
     }
 
+    /// Stop what a finished line left running: every process directly in the submission's
+    /// cgroup that is not the leader of a session of its own (container monitors detach
+    /// into one; a fork bomb's processes do not). The group is frozen meanwhile, so nothing
+    /// forks past the killing. Containers (in cgroups below) are left alone.
+    pub fn stop_leftovers(&self) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::{getsid, Pid};
+        let Some(cg) = &self.cgroup else {
+            return;
+        };
+        let leftovers = |cg: &Cgroup| -> Vec<Pid> {
+            cg.pids()
+                .unwrap_or_default()
+                .into_iter()
+                .map(Pid::from_raw)
+                .filter(|&pid| getsid(Some(pid)).is_ok_and(|sid| sid != pid))
+                .collect()
+        };
+        if leftovers(cg).is_empty() {
+            return;
+        }
+        let frozen = cg.freeze().is_ok();
+        for pid in leftovers(cg) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if frozen {
+            let _ = cg.thaw();
+        }
+        cg.settle(std::time::Duration::from_secs(2));
+    }
+
     /// The directory the sandbox lives in (the tmpfs).
     pub fn base(&self) -> &Path {
         &self.mount

@@ -145,6 +145,7 @@ fn run(
                 first_line(&line.text)
             )),
         }
+        world.stop_leftovers();
         if let Err(e) = session.poll() {
             problems.push(format!("regel {}: het journaal: {e:#}", line.number));
         }

@@ -274,6 +274,30 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// Wait (at most `timeout`) until killed tasks of this cgroup and those below it are
+    /// reaped: they count against `pids.max` until then, so a new process could not start.
+    pub fn settle(&self, timeout: Duration) {
+        let Some((_, pids_dir)) = self.by_controller.iter().find(|(c, _)| *c == "pids") else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let charged = self.read_number("pids", "pids.current").unwrap_or(0);
+            let alive: u64 = tree(pids_dir)
+                .iter()
+                .map(|d| {
+                    fs::read_to_string(d.join("tasks"))
+                        .map(|t| t.lines().count() as u64)
+                        .unwrap_or(0)
+                })
+                .sum();
+            if charged <= alive || Instant::now() >= deadline {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Kill every process in this cgroup and in the cgroups below it, then remove them
     /// all. The group is frozen first (v1's freezer is hierarchical), so nothing can fork
     /// while the killing goes on — a fork bomb included.
