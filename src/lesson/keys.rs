@@ -80,7 +80,7 @@ fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars>) {
 
 /// The bytes of a control-key notation (`^P^Q`), or `None` if `text` is not only that.
 pub fn control_keys(text: &str) -> Option<String> {
-    if text.is_empty() || text.len() % 2 != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
         return None;
     }
     let b = text.as_bytes();
