@@ -413,3 +413,36 @@ fn commands_from_another_terminal_are_seen_by_a_reader() {
         Event::ContainerKilled { signal, name, .. } if signal == "SIGKILL" && name == "elders"
     )));
 }
+
+#[test]
+fn a_command_ended_by_ctrl_c_is_journaled_with_130_and_still_dies_of_the_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = Dokles::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "prater",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hallo; sleep 1000",
+    ]);
+    let from = end(&d);
+    let mut follower = d.spawn(&["logs", "-f", "prater"]);
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(follower.stdout.as_mut().expect("stdout"), &mut first)
+        .expect("the log's first line");
+    assert_eq!(&first, b"hallo\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follower.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("send SIGINT");
+    let status = follower.wait().expect("wait");
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+    assert_eq!(
+        commands(&since(&d, from)),
+        [(args(&["logs", "-f", "prater"]), 130)]
+    );
+}
