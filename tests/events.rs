@@ -257,6 +257,13 @@ fn stop_pause_rename_exec_and_image_changes_are_journaled() {
         &e.event,
         Event::ExecExited { pid, exit_code: 4, name, .. } if Some(*pid) == exec_pid && name == "daarna"
     )));
+    assert!(
+        entries.iter().any(|e| matches!(
+            &e.event,
+            Event::ContainerExited { exit_code: 137, name, .. } if name == "daarna"
+        )),
+        "the exit carries the name the container has now"
+    );
     // sleep, as the container's pid 1, has no SIGTERM handler: the kernel ignores the signal
     // and SIGKILL follows the timeout.
     assert!(entries.iter().any(|e| matches!(
@@ -444,5 +451,33 @@ fn a_command_ended_by_ctrl_c_is_journaled_with_130_and_still_dies_of_the_signal(
     assert_eq!(
         commands(&since(&d, from)),
         [(args(&["logs", "-f", "prater"]), 130)]
+    );
+}
+
+#[test]
+fn a_container_that_cannot_start_is_journaled_with_dockers_message() {
+    let d = Dokles::new();
+    let from = end(&d);
+    let o = d.run(&["run", "--name", "mislukt", IMAGE, "/no/such/binary"]);
+    assert_eq!(o.code, 127);
+    let entries = since(&d, from);
+    assert_eq!(
+        types(&entries),
+        ["container_created", "container_start_failed", "command"]
+    );
+    let Event::ContainerStartFailed {
+        name,
+        message,
+        exit_code,
+        ..
+    } = &entries[1].event
+    else {
+        unreachable!()
+    };
+    assert_eq!((name.as_str(), *exit_code), ("mislukt", 127));
+    assert!(
+        o.stderr.contains(message.as_str()),
+        "{message} vs {}",
+        o.stderr
     );
 }
