@@ -481,3 +481,85 @@ fn a_container_that_cannot_start_is_journaled_with_dockers_message() {
         o.stderr
     );
 }
+
+#[test]
+fn commit_save_load_import_and_rmi_are_journaled_with_their_images() {
+    let d = Dokles::new();
+    let work = tempfile::TempDir::with_prefix("dokles-events-work-").expect("temp dir");
+    d.ok(&[
+        "run",
+        "--name",
+        "bouwer",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hoi > /hoi",
+    ]);
+
+    let from = end(&d);
+    let id = d.ok(&["commit", "bouwer", "gebouwd:1"]);
+    let entries = since(&d, from);
+    assert_eq!(
+        types(&entries),
+        ["image_committed", "layer_unpacked", "command"]
+    );
+    assert!(matches!(
+        &entries[0].event,
+        Event::ImageCommitted { container_name, id: image, reference: Some(r), .. }
+            if container_name == "bouwer" && *image == id.trim() && r == "docker.io/library/gebouwd:1"
+    ));
+    let Event::LayerUnpacked { dir, bytes, .. } = &entries[1].event else {
+        unreachable!()
+    };
+    assert_eq!(
+        fs::read(Path::new(dir).join("hoi")).expect("the layer"),
+        b"hoi\n"
+    );
+    assert_eq!(*bytes, 4);
+
+    let archive = work.path().join("gebouwd.tar");
+    let archive = archive.to_str().expect("utf-8 path");
+    let from = end(&d);
+    d.ok(&["save", "-o", archive, "gebouwd:1"]);
+    d.ok(&["rmi", "gebouwd:1"]);
+    d.ok(&["load", "-i", archive]);
+    let entries = since(&d, from);
+    let events: Vec<Event> = entries
+        .into_iter()
+        .map(|e| e.event)
+        .filter(|e| !matches!(e, Event::Command { .. } | Event::LayerUnpacked { .. }))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            Event::ImageSaved {
+                refs: args(&["gebouwd:1"]),
+                output: Some(archive.to_string()),
+            },
+            Event::ImageUntagged {
+                reference: "docker.io/library/gebouwd:1".into(),
+            },
+            Event::ImageDeleted {
+                id: id.trim().to_string(),
+            },
+            Event::ImageLoaded {
+                id: id.trim().to_string(),
+                refs: args(&["docker.io/library/gebouwd:1"]),
+            },
+        ]
+    );
+
+    let from = end(&d);
+    let tar = common_ctr::busybox_tar().to_str().expect("utf-8 path");
+    let imported = d.ok(&["import", tar, "kaal:1"]);
+    let entries = since(&d, from);
+    assert_eq!(types(&entries)[0], "image_imported");
+    assert_eq!(
+        entries[0].event,
+        Event::ImageImported {
+            id: imported.trim().to_string(),
+            reference: Some("docker.io/library/kaal:1".into()),
+            source: tar.to_string(),
+        }
+    );
+}
