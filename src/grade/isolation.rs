@@ -96,7 +96,7 @@ impl Isolated {
     /// made under it.
     pub fn shell(&self) -> Result<Shell> {
         let sandbox = self.sandbox();
-        let shell = Shell::new(sandbox.root(), &sandbox.work())?
+        let shell = Shell::for_this_binary(sandbox.root(), &sandbox.work())?
             .with_bin_dir(&self._dir.path().join("bin"))?
             .with_env(
                 crate::cli::CGROUP_PARENT_ENV,

@@ -42,8 +42,8 @@ Opdrachten in de les (naast gewone shell- en docker-opdrachten):
 pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let typed = transcript::typed_input_file(root, std::process::id());
-    let shell =
-        Shell::new(root, &cwd)?.with_env(crate::cli::TYPED_INPUT_ENV, &typed.to_string_lossy());
+    let shell = Shell::for_this_binary(root, &cwd)?
+        .with_env(crate::cli::TYPED_INPUT_ENV, &typed.to_string_lossy());
     let mut progress = Progress::load(root).get(&lesson.id);
     let fresh = progress.step == 0 && progress.passed.is_empty();
 
