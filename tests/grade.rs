@@ -322,3 +322,32 @@ fn the_docker_cli_records_what_is_typed_into_a_container() {
     // A pipe's end is no Ctrl+D: only what was forwarded is recorded.
     assert_eq!(std::fs::read(&typed).expect("recorded"), b"hallo\nwereld\n");
 }
+
+#[test]
+fn lesson_one_submissions_are_graded_as_expected_with_the_shipped_lesson() {
+    // Lesson 1 (python, interactive run with Ctrl+P Ctrl+Q, exec -it, commando checks), by
+    // number from the catalog; a perfect and a typo'd submission at the same time.
+    let out = Command::new(common::binary())
+        .current_dir(submissions_dir())
+        .args(["nakijken", "--json", "--les", "1", "--parallel", "2"])
+        .args(["les1/perfect.txt", "les1/tikfout.txt"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dokles nakijken");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    assert_eq!(report["lesson"], "eerste-container");
+    let dir = submissions_dir().join("les1/verwacht");
+    let read = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("expected report"),
+        )
+        .expect("expected report is JSON")
+    };
+    assert_eq!(
+        without_timing(&report),
+        vec![read("perfect"), read("tikfout")]
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

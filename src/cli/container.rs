@@ -1249,8 +1249,7 @@ fn check_filter(f: &PsFilter) -> Result<(), CliError> {
 /// Docker's `name` filter: a regular expression matched against the name with and without
 /// its leading `/`; an invalid expression matches nothing (no error, as Docker).
 fn name_matches(pattern: &str, name: &str) -> bool {
-    regex::Regex::new(pattern)
-        .is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
+    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
 }
 
 fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
