@@ -5,6 +5,7 @@
 //! root; the docker CLI records what is typed into interactive containers for transcripts.
 
 mod common;
+mod common_tty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -350,4 +351,71 @@ fn lesson_one_submissions_are_graded_as_expected_with_the_shipped_lesson() {
         vec![read("perfect"), read("tikfout")]
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_repl_transcript_records_what_was_typed_inside_the_container_and_replays_faithfully() {
+    let d = common::Dokles::new();
+    let lessons = submissions_dir().join("lessen");
+    let term = common_tty::Terminal::new();
+    term.type_line(&format!("cd {}", d.work().display()));
+    term.type_line(&format!(
+        "{} --root {} les --lessen {} 1; echo repl-rc=$?",
+        common::binary(),
+        d.root().display(),
+        lessons.display()
+    ));
+    term.wait_for("stap 1/5");
+    term.type_line("docker pull busybox");
+    term.wait_for("stap 2/5");
+    term.type_line("docker run -d --name web busybox sleep 1000");
+    term.wait_for("stap 3/5");
+    term.type_line("docker run -it --name shell busybox sh");
+    term.wait_for("/ #");
+    term.type_line("echo hoi > /tmp/hallo.txt");
+    term.keys(&["C-p"]);
+    term.keys(&["C-q"]);
+    term.wait_for("stap 4/5");
+    term.type_line("docker ps -a > containers.txt");
+    term.wait_for("stap 5/5");
+    term.type_line("docker rm -f web");
+    term.wait_for("klaar $");
+    term.type_line("stop");
+    term.wait_for("repl-rc=0");
+    let dir = d.root().join("les/transcripten");
+    let transcript = std::fs::read_dir(&dir)
+        .expect("transcripts")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("one transcript");
+    let text = std::fs::read_to_string(&transcript).expect("transcript");
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "docker pull busybox",
+            "docker run -d --name web busybox sleep 1000",
+            "docker run -it --name shell busybox sh",
+            "> echo hoi > /tmp/hallo.txt",
+            "> ^P^Q",
+            "docker ps -a > containers.txt",
+            "docker rm -f web",
+        ],
+        "{text}"
+    );
+    for id in d.run(&["ps", "-aq"]).stdout.split_whitespace() {
+        let _ = d.run(&["rm", "-f", id]);
+    }
+    // Handed in, it earns every point.
+    let out = Command::new(common::binary())
+        .current_dir(submissions_dir())
+        .args(["nakijken", "--json", "--les", LESSON])
+        .arg(&transcript)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dokles nakijken");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["submissions"][0]["passed"], true, "{report:#}");
+    assert_eq!(out.status.code(), Some(0));
 }
