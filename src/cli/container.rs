@@ -1547,6 +1547,8 @@ pub(super) struct ExecArgs {
     user: Option<String>,
     #[arg(long = "privileged")]
     privileged: bool,
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
     /// CONTAINER COMMAND [ARG...]
@@ -1567,6 +1569,7 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     use crate::engine::container::exec::{exec as exec_in, ExecOptions};
     use crate::runtime::Stdio;
     let a = parse_exec("exec", args)?;
+    let keys = detach_keys(a.detach_keys.as_deref())?;
     if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
         return Err(CliError::plain("the input device is not a TTY"));
     }
@@ -1610,8 +1613,11 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
         return Ok(());
     }
     if let Some(master) = started.take_console() {
-        interactive::relay_terminal(master, a.interactive)?;
-        return exit_code(started.wait()?);
+        return match interactive::relay_terminal(master, a.interactive, keys)? {
+            // Docker's client ends a detached exec with this line and exit code 1.
+            interactive::Outcome::Detached => Err(CliError::plain("read escape sequence")),
+            interactive::Outcome::Exited(_) => exit_code(started.wait()?),
+        };
     }
     let relaying = pipes.map(interactive::Pipes::relay).transpose()?;
     let code = started.wait()?;
