@@ -128,17 +128,21 @@ impl Isolated {
                 .filter(|&pid| getsid(Some(pid)).is_ok_and(|sid| sid != pid))
                 .collect()
         };
-        if leftovers(cg).is_empty() {
-            return;
+        // A few rounds: a process caught mid-fork may leave a child the first round missed.
+        for _ in 0..10 {
+            if leftovers(cg).is_empty() {
+                return;
+            }
+            let frozen = cg.freeze().is_ok();
+            for pid in leftovers(cg) {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            if frozen {
+                let _ = cg.thaw();
+            }
+            // Orphans are reaped by init, which can take a second or more.
+            cg.settle(std::time::Duration::from_secs(5));
         }
-        let frozen = cg.freeze().is_ok();
-        for pid in leftovers(cg) {
-            let _ = kill(pid, Signal::SIGKILL);
-        }
-        if frozen {
-            let _ = cg.thaw();
-        }
-        cg.settle(std::time::Duration::from_secs(2));
     }
 
     /// The directory the sandbox lives in (the tmpfs).
