@@ -38,6 +38,31 @@ pub enum Arity {
     Range(usize, usize),
 }
 
+/// A parsed command line's positional arguments (the `args` field of every args struct).
+pub trait Positionals {
+    fn positionals(&self) -> &[String];
+}
+
+/// Implement [`Positionals`] for args structs whose positionals are the field `args`.
+macro_rules! positionals {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::cli::args::Positionals for $t {
+            fn positionals(&self) -> &[String] {
+                &self.args
+            }
+        })*
+    };
+}
+pub(crate) use positionals;
+
+/// The arguments of a command that takes no flags, only positionals (`tag`, `wait`, …).
+#[derive(Parser, Debug)]
+pub struct Positional {
+    pub args: Vec<String>,
+}
+
+positionals!(Positional);
+
 /// A command's name as typed (`docker image ls`) and its usage line.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
@@ -104,25 +129,23 @@ impl Spec {
         Err(e)
     }
 
-    /// Parse a command that takes no flags, only positional arguments, and check their
-    /// count.
-    pub fn positional(&self, args: &[String]) -> Result<Vec<String>, CliError> {
-        #[derive(Parser, Debug)]
-        struct Positional {
-            args: Vec<String>,
-        }
-        let p: Positional = self.parse(args)?;
-        self.check(p.args.len())?;
-        Ok(p.args)
+    /// Parse `args` into `T` and check the positional argument count: all a command knows
+    /// of its command line before it acts.
+    pub fn parse_checked<T: Parser + Positionals>(&self, args: &[String]) -> Result<T, CliError> {
+        let parsed: T = self.parse(args)?;
+        self.check(parsed.positionals().len())?;
+        Ok(parsed)
     }
 
-    /// Parse `args` into `T`, mapping clap's errors to Docker's texts.
+    /// Parse `args` into `T`, mapping clap's errors to Docker's texts. As in pflag, a flag
+    /// given twice is no error: the last value wins (a list flag collects them all).
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
-        match T::try_parse_from(std::iter::once(self.path.to_string()).chain(args.iter().cloned()))
-        {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.map_error(e, args)),
-        }
+        let argv = std::iter::once(self.path.to_string()).chain(args.iter().cloned());
+        T::command()
+            .args_override_self(true)
+            .try_get_matches_from(argv)
+            .and_then(|mut m| T::from_arg_matches_mut(&mut m))
+            .map_err(|e| self.map_error(e, args))
     }
 
     fn map_error(&self, e: clap::Error, args: &[String]) -> CliError {
@@ -218,6 +241,18 @@ mod tests {
         assert_eq!(err(&["-x"]), "125 unknown shorthand flag: 'x' in -x");
         assert_eq!(err(&["-i"]), "125 flag needs an argument: 'i' in -i");
         assert_eq!(err(&["--input"]), "125 flag needs an argument: --input");
+    }
+
+    #[test]
+    fn a_flag_given_twice_is_no_error_and_the_last_value_wins() {
+        let args: Vec<String> = ["-q", "-q", "-i", "a", "--input=b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match SPEC.parse::<T>(&args) {
+            Ok(t) => assert_eq!((t.quiet, t.input.as_deref()), (true, Some("b"))),
+            Err(e) => panic!("{e:?}"),
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use clap::Parser;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use super::args::{Arity, Spec};
+use super::args::{positionals, Arity, Positional, Spec};
 use super::interactive::{self, AttachOptions, Outcome};
 use super::output::render_list;
 use super::terminal;
@@ -40,49 +40,24 @@ fn spec(path: &'static str, usage: &'static str, arity: Arity) -> Spec {
     Spec { path, usage, arity }
 }
 
+positionals!(
+    CreateArgs, StartArgs, AttachArgs, StopArgs, KillArgs, RmArgs, PsArgs, LogsArgs, ExecArgs,
+    CommitArgs, PruneArgs, TopArgs, StatsArgs,
+);
+
 fn containers(ctx: &Context) -> ContainerStore {
     ContainerStore::open(&ctx.root)
 }
 
-/// `docker container <command>`
-pub fn container_group(ctx: &Context, args: &[String]) -> CliResult {
-    let Some((cmd, rest)) = args.split_first() else {
-        println!("Usage:  docker container COMMAND\n\nManage containers\n\nRun 'docker container COMMAND --help' for more information on a command.");
-        return Ok(());
-    };
-    match cmd.as_str() {
-        "create" => create(ctx, rest),
-        "run" => run(ctx, rest),
-        "start" => start(ctx, rest),
-        "stop" => stop(ctx, rest),
-        "restart" => restart(ctx, rest),
-        "kill" => kill(ctx, rest),
-        "rm" | "remove" => rm(ctx, rest),
-        "ls" | "list" | "ps" => ps(ctx, rest),
-        "logs" => logs(ctx, rest),
-        "wait" => wait(ctx, rest),
-        "rename" => rename(ctx, rest),
-        "exec" => exec(ctx, rest),
-        "attach" => attach(ctx, rest),
-        "pause" => pause(ctx, rest),
-        "unpause" => unpause(ctx, rest),
-        "commit" => commit(ctx, rest),
-        "top" => top(ctx, rest),
-        "stats" => stats(ctx, rest),
-        "inspect" => super::image::inspect_typed(ctx, rest, Some("container")),
-        "prune" => prune(ctx, rest),
-        other => Err(CliError::plain(format!(
-            "docker: unknown command: docker container {other}\n\nUsage:  docker container\n\nRun 'docker container --help' for more information"
-        ))),
-    }
-}
+/// What `docker container` alone prints.
+pub const CONTAINER_GROUP_USAGE: &str = "Usage:  docker container COMMAND\n\nManage containers\n\nRun 'docker container COMMAND --help' for more information on a command.";
 
 // ---------------------------------------------------------------------------------------
 // create / run
 
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true)]
-struct CreateArgs {
+pub(super) struct CreateArgs {
     #[arg(short = 'd', long = "detach")]
     detach: bool,
     #[arg(short = 'i', long = "interactive")]
@@ -436,19 +411,23 @@ fn create_container(
 const CREATE_USAGE: &str = "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]";
 const RUN_USAGE: &str = "docker run [OPTIONS] IMAGE [COMMAND] [ARG...]";
 
+pub(super) fn parse_create(_: &str, args: &[String]) -> Result<CreateArgs, CliError> {
+    spec("docker create", CREATE_USAGE, Arity::AtLeast(1)).parse_checked(args)
+}
+
 pub fn create(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec("docker create", CREATE_USAGE, Arity::AtLeast(1));
-    let a: CreateArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let a = parse_create("create", args)?;
     let id = create_container(ctx, &a, "create")?;
     println!("{id}");
     Ok(())
 }
 
+pub(super) fn parse_run(_: &str, args: &[String]) -> Result<CreateArgs, CliError> {
+    spec("docker run", RUN_USAGE, Arity::AtLeast(1)).parse_checked(args)
+}
+
 pub fn run(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec("docker run", RUN_USAGE, Arity::AtLeast(1));
-    let a: CreateArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let a = parse_run("run", args)?;
     let interactive = !a.detach && (a.tty || a.interactive);
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     if interactive && a.tty && a.interactive && !terminal::stdin_is_terminal() {
@@ -480,7 +459,10 @@ pub fn run(ctx: &Context, args: &[String]) -> CliResult {
         // `run` detaches silently, with success.
         return match interactive::attach(session, opts)? {
             Outcome::Exited(code) => exit_code(code),
-            Outcome::Detached => Ok(()),
+            Outcome::Detached => {
+                lifecycle::detached(&store, &id);
+                Ok(())
+            }
         };
     }
     let attached =
@@ -540,7 +522,7 @@ fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>, CliError> {
 // start / stop / restart / kill / rm / wait / rename / attach
 
 #[derive(Parser, Debug)]
-struct StartArgs {
+pub(super) struct StartArgs {
     #[arg(short = 'a', long = "attach")]
     attach: bool,
     #[arg(short = 'i', long = "interactive")]
@@ -587,14 +569,17 @@ fn report(e: &CliError) {
     }
 }
 
-pub fn start(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_start(_: &str, args: &[String]) -> Result<StartArgs, CliError> {
+    spec(
         "docker start",
         "docker start [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
-    );
-    let a: StartArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn start(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_start("start", args)?;
     let store = containers(ctx);
     if a.attach || a.interactive {
         if a.args.len() > 1 {
@@ -629,7 +614,10 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
             };
             return match interactive::attach(session, opts)? {
                 Outcome::Exited(code) => exit_code(code),
-                Outcome::Detached => Ok(()),
+                Outcome::Detached => {
+                    lifecycle::detached(&store, &id);
+                    Ok(())
+                }
             };
         }
         let attached = lifecycle::start(&store, &id, true)?;
@@ -652,7 +640,10 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
                 };
                 match interactive::attach(session, opts)? {
                     Outcome::Exited(code) => code,
-                    Outcome::Detached => 0,
+                    Outcome::Detached => {
+                        lifecycle::detached(&store, &id);
+                        0
+                    }
                 }
             }
         };
@@ -674,7 +665,7 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult {
 
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true)]
-struct AttachArgs {
+pub(super) struct AttachArgs {
     #[arg(long = "detach-keys")]
     detach_keys: Option<String>,
     #[arg(long = "no-stdin")]
@@ -688,14 +679,17 @@ struct AttachArgs {
 
 /// `docker attach CONTAINER`: the running container's output here, our input there, until
 /// it exits (its exit code) or the detach keys are typed.
-pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_attach(_: &str, args: &[String]) -> Result<AttachArgs, CliError> {
+    spec(
         "docker attach",
         "docker attach [OPTIONS] CONTAINER",
         Arity::Exact(1),
-    );
-    let a: AttachArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_attach("attach", args)?;
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let store = containers(ctx);
     let c = store.get(&a.args[0])?;
@@ -733,12 +727,15 @@ pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
     match interactive::attach(session, opts)? {
         Outcome::Exited(code) => exit_code(code),
         // As Docker: the escape sequence is reported, and is an error.
-        Outcome::Detached => Err(CliError::plain("read escape sequence")),
+        Outcome::Detached => {
+            lifecycle::detached(&store, &c.config.id);
+            Err(CliError::plain("read escape sequence"))
+        }
     }
 }
 
 #[derive(Parser, Debug)]
-struct StopArgs {
+pub(super) struct StopArgs {
     /// Seconds before SIGKILL; negative waits for ever (`--time` is the old name).
     #[arg(
         short = 't',
@@ -788,9 +785,8 @@ pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
     stop_or_restart(ctx, args, true)
 }
 
-/// `docker stop` and `docker restart`: the same options; restart starts each one again.
-fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
-    let spec = if restart {
+fn stop_spec(restart: bool) -> Spec {
+    if restart {
         spec(
             "docker restart",
             "docker restart [OPTIONS] CONTAINER [CONTAINER...]",
@@ -802,7 +798,23 @@ fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
             "docker stop [OPTIONS] CONTAINER [CONTAINER...]",
             Arity::AtLeast(1),
         )
-    };
+    }
+}
+
+/// `stop`'s command line as the command itself parses it (without its `--time` warning).
+pub(super) fn parse_stop(_: &str, args: &[String]) -> Result<StopArgs, CliError> {
+    stop_spec(false).parse_checked(args)
+}
+
+pub(super) fn parse_restart(_: &str, args: &[String]) -> Result<StopArgs, CliError> {
+    stop_spec(true).parse_checked(args)
+}
+
+/// `docker stop` and `docker restart`: the same options; restart starts each one again.
+fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
+    let spec = stop_spec(restart);
+    // Not `parse_stop`: Docker warns of `--time` after parsing the flags, before checking
+    // the arguments.
     let a: StopArgs = spec.parse(args)?;
     StopArgs::warn_deprecated(args);
     spec.check(a.args.len())?;
@@ -819,20 +831,23 @@ fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
 }
 
 #[derive(Parser, Debug)]
-struct KillArgs {
+pub(super) struct KillArgs {
     #[arg(short = 's', long = "signal", default_value = "KILL")]
     signal: String,
     args: Vec<String>,
 }
 
-pub fn kill(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_kill(_: &str, args: &[String]) -> Result<KillArgs, CliError> {
+    spec(
         "docker kill",
         "docker kill [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
-    );
-    let a: KillArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn kill(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_kill("kill", args)?;
     let signal: Signal = parse_signal(&a.signal)
         .ok_or_else(|| CliError::daemon(format!("Invalid signal: {}", a.signal)))?;
     let store = containers(ctx);
@@ -846,7 +861,7 @@ pub fn kill(ctx: &Context, args: &[String]) -> CliResult {
 }
 
 #[derive(Parser, Debug)]
-struct RmArgs {
+pub(super) struct RmArgs {
     #[arg(short = 'f', long = "force")]
     force: bool,
     #[arg(short = 'v', long = "volumes")]
@@ -856,14 +871,17 @@ struct RmArgs {
     args: Vec<String>,
 }
 
-pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_rm(_: &str, args: &[String]) -> Result<RmArgs, CliError> {
+    spec(
         "docker rm",
         "docker rm [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
-    );
-    let a: RmArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_rm("rm", args)?;
     let _ = (a.volumes, a.link);
     let store = containers(ctx);
     let mut failed = false;
@@ -887,13 +905,17 @@ pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
     Ok(())
 }
 
-pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_wait(_: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(
         "docker wait",
         "docker wait CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
-    );
-    let positional = spec.positional(args)?;
+    )
+    .parse_checked(args)
+}
+
+pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
+    let positional = parse_wait("wait", args)?.args;
     let store = containers(ctx);
     let mut failed = false;
     for n in &positional {
@@ -915,13 +937,17 @@ pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
     Ok(())
 }
 
-pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_rename(_: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(
         "docker rename",
         "docker rename CONTAINER NEW_NAME",
         Arity::Exact(2),
-    );
-    let positional = spec.positional(args)?;
+    )
+    .parse_checked(args)
+}
+
+pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
+    let positional = parse_rename("rename", args)?.args;
     let (old, new) = (&positional[0], &positional[1]);
     if old.is_empty() || new.is_empty() {
         return Err(CliError::plain(
@@ -965,27 +991,37 @@ fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
             "Error when allocating new name: {conflict}"
         )));
     }
-    c.config.name = new;
+    let old_name = std::mem::replace(&mut c.config.name, new);
     store.save_config(&lock, &c.config)?;
+    drop(lock);
+    crate::events::Journal::open(&ctx.root).emit(crate::events::Event::ContainerRenamed {
+        id: id.to_string(),
+        old_name,
+        new_name: c.config.name,
+    });
     Ok(())
 }
 
-fn prune(ctx: &Context, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct PruneArgs {
-        #[arg(short = 'f', long = "force")]
-        force: bool,
-        #[arg(long = "filter")]
-        filter: Vec<String>,
-        args: Vec<String>,
-    }
-    let spec = spec(
+#[derive(Parser, Debug)]
+pub(super) struct PruneArgs {
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+    args: Vec<String>,
+}
+
+pub(super) fn parse_prune(_: &str, args: &[String]) -> Result<PruneArgs, CliError> {
+    spec(
         "docker container prune",
         "docker container prune [OPTIONS]",
         Arity::Exact(0),
-    );
-    let a: PruneArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_prune("container prune", args)?;
     let filters = prune_filters(&a.filter)?;
     if !a.force
         && !super::image::confirm(
@@ -1080,7 +1116,7 @@ fn prune_filters(args: &[String]) -> Result<Vec<PruneFilter>, CliError> {
 // ps
 
 #[derive(Parser, Debug)]
-struct PsArgs {
+pub(super) struct PsArgs {
     #[arg(short = 'a', long = "all")]
     all: bool,
     #[arg(short = 'q', long = "quiet")]
@@ -1230,10 +1266,12 @@ fn ps_format(a: &PsArgs) -> String {
     }
 }
 
+pub(super) fn parse_ps(_: &str, args: &[String]) -> Result<PsArgs, CliError> {
+    spec("docker ps", "docker ps [OPTIONS]", Arity::Exact(0)).parse_checked(args)
+}
+
 pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec("docker ps", "docker ps [OPTIONS]", Arity::Exact(0));
-    let a: PsArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let a = parse_ps("ps", args)?;
     let filters: Vec<PsFilter> = a
         .filter
         .iter()
@@ -1323,7 +1361,7 @@ pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
 // logs
 
 #[derive(Parser, Debug)]
-struct LogsArgs {
+pub(super) struct LogsArgs {
     #[arg(short = 'f', long = "follow")]
     follow: bool,
     #[arg(short = 'n', long = "tail", default_value = "all")]
@@ -1372,14 +1410,17 @@ fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError
     Ok(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
 }
 
-pub fn logs(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_logs(_: &str, args: &[String]) -> Result<LogsArgs, CliError> {
+    spec(
         "docker logs",
         "docker logs [OPTIONS] CONTAINER",
         Arity::Exact(1),
-    );
-    let a: LogsArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn logs(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_logs("logs", args)?;
     let store = containers(ctx);
     let c = store.get(&a.args[0])?;
     let now = Utc::now();
@@ -1469,7 +1510,7 @@ pub fn inspect_container(ctx: &Context, name: &str) -> Result<Option<Value>, Cli
 
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true)]
-struct ExecArgs {
+pub(super) struct ExecArgs {
     #[arg(short = 'd', long = "detach")]
     detach: bool,
     #[arg(short = 'i', long = "interactive")]
@@ -1493,16 +1534,19 @@ struct ExecArgs {
     args: Vec<String>,
 }
 
-pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
-    use crate::engine::container::exec::{exec as exec_in, ExecOptions};
-    use crate::runtime::Stdio;
-    let spec = spec(
+pub(super) fn parse_exec(_: &str, args: &[String]) -> Result<ExecArgs, CliError> {
+    spec(
         "docker exec",
         "docker exec [OPTIONS] CONTAINER COMMAND [ARG...]",
         Arity::AtLeast(2),
-    );
-    let a: ExecArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
+    use crate::engine::container::exec::{exec as exec_in, ExecOptions};
+    use crate::runtime::Stdio;
+    let a = parse_exec("exec", args)?;
     if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
         return Err(CliError::plain("the input device is not a TTY"));
     }
@@ -1591,17 +1635,36 @@ pub fn unpause(ctx: &Context, args: &[String]) -> CliResult {
     one_by_one(ctx, args, "unpause", lifecycle::unpause)
 }
 
+pub(super) fn parse_pause(_: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(
+        "docker pause",
+        "docker pause CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    )
+    .parse_checked(args)
+}
+
+pub(super) fn parse_unpause(_: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(
+        "docker unpause",
+        "docker unpause CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    )
+    .parse_checked(args)
+}
+
 fn one_by_one(
     ctx: &Context,
     args: &[String],
     cmd: &'static str,
     op: fn(&ContainerStore, &crate::engine::container::ContainerId) -> Result<(), ContainerError>,
 ) -> CliResult {
-    let path: &'static str = Box::leak(format!("docker {cmd}").into_boxed_str());
-    let usage: &'static str =
-        Box::leak(format!("docker {cmd} CONTAINER [CONTAINER...]").into_boxed_str());
-    let spec = spec(path, usage, Arity::AtLeast(1));
-    let positional = spec.positional(args)?;
+    let parse = if cmd == "pause" {
+        parse_pause
+    } else {
+        parse_unpause
+    };
+    let positional = parse(cmd, args)?.args;
     let store = containers(ctx);
     each(&positional, None, |n| {
         let id = store.resolve(n)?;
@@ -1611,27 +1674,30 @@ fn one_by_one(
 }
 
 #[derive(Parser, Debug)]
-struct CommitArgs {
+pub(super) struct CommitArgs {
     #[arg(short = 'a', long = "author")]
     author: Option<String>,
     #[arg(short = 'c', long = "change")]
     change: Vec<String>,
     #[arg(short = 'm', long = "message")]
     message: Option<String>,
-    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pause: bool,
     args: Vec<String>,
 }
 
-pub fn commit(ctx: &Context, args: &[String]) -> CliResult {
-    use crate::engine::container::commit::{commit as commit_container, CommitOptions};
-    let spec = spec(
+pub(super) fn parse_commit(_: &str, args: &[String]) -> Result<CommitArgs, CliError> {
+    spec(
         "docker commit",
         "docker commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
         Arity::Range(1, 2),
-    );
-    let a: CommitArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn commit(ctx: &Context, args: &[String]) -> CliResult {
+    use crate::engine::container::commit::{commit as commit_container, CommitOptions};
+    let a = parse_commit("commit", args)?;
     let tag = a
         .args
         .get(1)
@@ -1662,20 +1728,24 @@ fn running_init(store: &ContainerStore, name: &str) -> Result<(Container, i32), 
     }
 }
 
-pub fn top(ctx: &Context, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    #[command(disable_help_flag = true)]
-    struct TopArgs {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    }
-    let spec = spec(
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true)]
+pub(super) struct TopArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+pub(super) fn parse_top(_: &str, args: &[String]) -> Result<TopArgs, CliError> {
+    spec(
         "docker top",
         "docker top CONTAINER [ps OPTIONS]",
         Arity::AtLeast(1),
-    );
-    let a: TopArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn top(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_top("top", args)?;
     let store = containers(ctx);
     let (_, pid) = running_init(&store, &a.args[0])?;
     let cg = crate::runtime::Cgroup::of_process(nix::unistd::Pid::from_raw(pid))
@@ -1767,25 +1837,30 @@ fn host_memory() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-pub fn stats(ctx: &Context, args: &[String]) -> CliResult {
-    #[derive(Parser, Debug)]
-    struct StatsArgs {
-        #[arg(short = 'a', long = "all")]
-        all: bool,
-        #[arg(long = "no-stream")]
-        no_stream: bool,
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
-        #[arg(long = "format")]
-        format: Option<String>,
-        args: Vec<String>,
-    }
-    let spec = spec(
+#[derive(Parser, Debug)]
+pub(super) struct StatsArgs {
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    #[arg(long = "format")]
+    format: Option<String>,
+    args: Vec<String>,
+}
+
+pub(super) fn parse_stats(_: &str, args: &[String]) -> Result<StatsArgs, CliError> {
+    spec(
         "docker stats",
         "docker stats [OPTIONS] [CONTAINER...]",
         Arity::AtLeast(0),
-    );
-    let a: StatsArgs = spec.parse(args)?;
+    )
+    .parse_checked(args)
+}
+
+pub fn stats(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_stats("stats", args)?;
     let store = containers(ctx);
     let list: Vec<Container> = if a.args.is_empty() {
         store

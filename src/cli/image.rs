@@ -10,7 +10,7 @@ use chrono::{DateTime, Local, Utc};
 use clap::Parser;
 use serde_json::{json, Value};
 
-use super::args::{Arity, Spec};
+use super::args::{positionals, Arity, Positional, Spec};
 use super::output::{render_inspect, render_list};
 use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
@@ -23,7 +23,7 @@ use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
 use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
 
-const IMAGE_GROUP_USAGE: &str = "\
+pub const IMAGE_GROUP_USAGE: &str = "\
 Usage:  docker image COMMAND
 
 Manage images
@@ -41,33 +41,6 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 
 Run 'docker image COMMAND --help' for more information on a command.";
-
-/// `docker image <command>`
-pub fn image_group(ctx: &Context, args: &[String]) -> CliResult {
-    let Some((cmd, rest)) = args.split_first() else {
-        println!("{IMAGE_GROUP_USAGE}");
-        return Ok(());
-    };
-    match cmd.as_str() {
-        "ls" | "list" => images(ctx, "image ls", rest),
-        "pull" => pull(ctx, "image pull", rest),
-        "load" => load(ctx, "image load", rest),
-        "save" => save(ctx, "image save", rest),
-        "tag" => tag(ctx, "image tag", rest),
-        "rm" | "remove" => rmi(ctx, "image rm", rest),
-        "history" => history(ctx, "image history", rest),
-        "import" => import(ctx, "image import", rest),
-        "inspect" => image_inspect(ctx, rest),
-        "prune" => prune(ctx, rest),
-        "-h" | "--help" => {
-            println!("{IMAGE_GROUP_USAGE}");
-            Ok(())
-        }
-        other => Err(CliError::plain(format!(
-            "docker: unknown command: docker image {other}\n\nUsage:  docker image\n\nRun 'docker image --help' for more information"
-        ))),
-    }
-}
 
 /// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
 /// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
@@ -89,6 +62,19 @@ fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
     }
 }
 
+positionals!(
+    ImagesArgs,
+    PullArgs,
+    LoadArgs,
+    SaveArgs,
+    ImportArgs,
+    RmiArgs,
+    PruneArgs,
+    HistoryArgs,
+    InspectArgs,
+    ImageInspectArgs,
+);
+
 fn store(ctx: &Context) -> ImageStore {
     ImageStore::open(&ctx.root)
 }
@@ -97,7 +83,7 @@ fn store(ctx: &Context) -> ImageStore {
 // images
 
 #[derive(Parser, Debug)]
-struct ImagesArgs {
+pub(super) struct ImagesArgs {
     #[arg(short = 'a', long = "all")]
     all: bool,
     #[arg(short = 'q', long = "quiet")]
@@ -329,14 +315,21 @@ fn short_or_full(id: &crate::engine::image::Digest, no_trunc: bool) -> String {
     }
 }
 
-pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+fn images_spec(name: &str) -> Spec {
+    spec(
         name,
         "docker images [OPTIONS] [REPOSITORY[:TAG]]",
         Arity::AtMost(1),
-    );
-    let a: ImagesArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+}
+
+pub(super) fn parse_images(name: &str, args: &[String]) -> Result<ImagesArgs, CliError> {
+    images_spec(name).parse_checked(args)
+}
+
+pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let spec = images_spec(name);
+    let a = parse_images(name, args)?;
     let store = store(ctx);
     let filters = parse_image_filters(&spec, "-f, --filter", &store, &a.filter)?;
     let mut refs = filters.references.clone();
@@ -405,14 +398,14 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // pull
 
 #[derive(Parser, Debug)]
-struct PullArgs {
+pub(super) struct PullArgs {
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
     #[arg(short = 'a', long = "all-tags")]
     all_tags: bool,
     #[arg(long = "platform")]
     platform: Option<String>,
-    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     disable_content_trust: bool,
     args: Vec<String>,
 }
@@ -425,14 +418,17 @@ fn pull_output(quiet: bool) -> cache::PullOutput {
     }
 }
 
-pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_pull(name: &str, args: &[String]) -> Result<PullArgs, CliError> {
+    spec(
         name,
         "docker pull [OPTIONS] NAME[:TAG|@DIGEST]",
         Arity::Exact(1),
-    );
-    let a: PullArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let a = parse_pull(name, args)?;
     let target = &a.args[0];
     let reference = Reference::parse(target).map_err(|e| CliError::plain(e.to_string()))?;
     if a.all_tags && (reference.tag().is_some() || reference.digest().is_some()) {
@@ -477,7 +473,7 @@ pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // load / save / import
 
 #[derive(Parser, Debug)]
-struct LoadArgs {
+pub(super) struct LoadArgs {
     #[arg(short = 'i', long = "input")]
     input: Option<String>,
     #[arg(short = 'q', long = "quiet")]
@@ -485,10 +481,12 @@ struct LoadArgs {
     args: Vec<String>,
 }
 
+pub(super) fn parse_load(name: &str, args: &[String]) -> Result<LoadArgs, CliError> {
+    spec(name, "docker load [OPTIONS]", Arity::Exact(0)).parse_checked(args)
+}
+
 pub fn load(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(name, "docker load [OPTIONS]", Arity::Exact(0));
-    let a: LoadArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let a = parse_load(name, args)?;
     let input: Box<dyn Read> = match &a.input {
         Some(p) => Box::new(open_input(p)?),
         None => {
@@ -522,20 +520,23 @@ fn go_io_error(e: &std::io::Error) -> String {
 }
 
 #[derive(Parser, Debug)]
-struct SaveArgs {
+pub(super) struct SaveArgs {
     #[arg(short = 'o', long = "output")]
     output: Option<String>,
     args: Vec<String>,
 }
 
-pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_save(name: &str, args: &[String]) -> Result<SaveArgs, CliError> {
+    spec(
         name,
         "docker save [OPTIONS] IMAGE [IMAGE...]",
         Arity::AtLeast(1),
-    );
-    let a: SaveArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let a = parse_save(name, args)?;
     let store = store(ctx);
     match &a.output {
         None => {
@@ -570,11 +571,15 @@ pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             })?;
         }
     }
+    crate::events::Journal::open(&ctx.root).emit(crate::events::Event::ImageSaved {
+        refs: a.args.clone(),
+        output: a.output.clone(),
+    });
     Ok(())
 }
 
 #[derive(Parser, Debug)]
-struct ImportArgs {
+pub(super) struct ImportArgs {
     #[arg(short = 'c', long = "change")]
     change: Vec<String>,
     #[arg(short = 'm', long = "message")]
@@ -584,14 +589,17 @@ struct ImportArgs {
     args: Vec<String>,
 }
 
-pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_import(name: &str, args: &[String]) -> Result<ImportArgs, CliError> {
+    spec(
         name,
         "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
         Arity::Range(1, 2),
-    );
-    let a: ImportArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let a = parse_import(name, args)?;
     let _ = a.platform;
     let tag = match a.args.get(1) {
         None => None,
@@ -617,6 +625,7 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         tag,
         changes: a.change,
         message: a.message,
+        source: source.clone(),
     };
     let id = crate::engine::image::import::import(&store(ctx), input, &opts)?;
     println!("{id}");
@@ -643,25 +652,33 @@ pub(super) fn target_tag(target: &str) -> Result<TaggedRef, CliError> {
         .ok_or_else(|| CliError::daemon("invalid target reference"))
 }
 
-pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_tag(name: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(
         name,
         "docker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
         Arity::Exact(2),
-    );
-    let positional = spec.positional(args)?;
+    )
+    .parse_checked(args)
+}
+
+pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let positional = parse_tag(name, args)?.args;
     let (source, target) = (&positional[0], &positional[1]);
     let target_tag = target_tag(target)?;
     let store = store(ctx);
     let mut tx = store.begin()?;
     let id = store.resolve(tx.index(), source)?;
     tx.set_tag(&target_tag, &id);
+    tx.announce(crate::events::Event::ImageTagged {
+        source: source.clone(),
+        target: target_tag.full(),
+    });
     tx.commit()?;
     Ok(())
 }
 
 #[derive(Parser, Debug)]
-struct RmiArgs {
+pub(super) struct RmiArgs {
     #[arg(short = 'f', long = "force")]
     force: bool,
     #[arg(long = "no-prune")]
@@ -680,14 +697,17 @@ fn print_removals(out: &mut impl Write, removals: &[Removal], lower: bool) -> Re
     Ok(())
 }
 
-pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(
+pub(super) fn parse_rmi(name: &str, args: &[String]) -> Result<RmiArgs, CliError> {
+    spec(
         name,
         "docker rmi [OPTIONS] IMAGE [IMAGE...]",
         Arity::AtLeast(1),
-    );
-    let a: RmiArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+    .parse_checked(args)
+}
+
+pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
+    let a = parse_rmi(name, args)?;
     let _ = a.no_prune;
     let store = store(ctx);
     let containers = crate::engine::container::ContainerStore::open(&ctx.root);
@@ -725,7 +745,7 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 }
 
 #[derive(Parser, Debug)]
-struct PruneArgs {
+pub(super) struct PruneArgs {
     #[arg(short = 'a', long = "all")]
     all: bool,
     #[arg(short = 'f', long = "force")]
@@ -745,14 +765,21 @@ pub(super) fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn prune(ctx: &Context, args: &[String]) -> CliResult {
-    let spec = spec(
+fn prune_spec() -> Spec {
+    spec(
         "image prune",
         "docker image prune [OPTIONS]",
         Arity::Exact(0),
-    );
-    let a: PruneArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    )
+}
+
+pub(super) fn parse_prune(_: &str, args: &[String]) -> Result<PruneArgs, CliError> {
+    prune_spec().parse_checked(args)
+}
+
+pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
+    let spec = prune_spec();
+    let a = parse_prune("image prune", args)?;
     let store = store(ctx);
     let filters = parse_image_filters(&spec, "--filter", &store, &a.filter)?;
     let warning = if a.all {
@@ -819,8 +846,8 @@ fn layer_sizes(store: &ImageStore) -> Result<Vec<(crate::engine::image::Digest, 
 // history
 
 #[derive(Parser, Debug)]
-struct HistoryArgs {
-    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+pub(super) struct HistoryArgs {
+    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     human: bool,
     #[arg(long = "no-trunc")]
     no_trunc: bool,
@@ -842,10 +869,12 @@ fn ellipsis(s: &str, max: usize) -> String {
     }
 }
 
+pub(super) fn parse_history(name: &str, args: &[String]) -> Result<HistoryArgs, CliError> {
+    spec(name, "docker history [OPTIONS] IMAGE", Arity::Exact(1)).parse_checked(args)
+}
+
 pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
-    let spec = spec(name, "docker history [OPTIONS] IMAGE", Arity::Exact(1));
-    let a: HistoryArgs = spec.parse(args)?;
-    spec.check(a.args.len())?;
+    let a = parse_history(name, args)?;
     let store = store(ctx);
     let img = store.get(&a.args[0])?;
     let chain = chain_ids(img.config.diff_ids());
@@ -940,7 +969,7 @@ pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // inspect
 
 #[derive(Parser, Debug)]
-struct InspectArgs {
+pub(super) struct InspectArgs {
     #[arg(short = 'f', long = "format")]
     format: Option<String>,
     #[arg(short = 's', long = "size")]
@@ -950,13 +979,65 @@ struct InspectArgs {
     args: Vec<String>,
 }
 
-fn image_inspect(ctx: &Context, args: &[String]) -> CliResult {
-    inspect_typed(ctx, args, Some("image"))
+/// `docker image inspect`'s flags: only --format (no --size, no --type).
+#[derive(Parser, Debug)]
+pub(super) struct ImageInspectArgs {
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
+    args: Vec<String>,
+}
+
+pub(super) fn parse_image_inspect(_: &str, args: &[String]) -> Result<ImageInspectArgs, CliError> {
+    spec(
+        "image inspect",
+        "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
+        Arity::AtLeast(1),
+    )
+    .parse_checked(args)
+}
+
+pub(super) fn parse_container_inspect(_: &str, args: &[String]) -> Result<InspectArgs, CliError> {
+    spec(
+        "container inspect",
+        "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+        Arity::AtLeast(1),
+    )
+    .parse_checked(args)
+}
+
+pub(super) fn parse_inspect(_: &str, args: &[String]) -> Result<InspectArgs, CliError> {
+    spec(
+        "inspect",
+        "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
+        Arity::AtLeast(1),
+    )
+    .parse_checked(args)
+}
+
+/// `docker image inspect`
+pub fn image_inspect(ctx: &Context, args: &[String]) -> CliResult {
+    let a = parse_image_inspect("image inspect", args)?;
+    let a = InspectArgs {
+        format: a.format,
+        size: false,
+        kind: None,
+        args: a.args,
+    };
+    inspect_typed(ctx, a, Some("image"))
+}
+
+/// `docker container inspect`
+pub fn container_inspect(ctx: &Context, args: &[String]) -> CliResult {
+    inspect_typed(
+        ctx,
+        parse_container_inspect("container inspect", args)?,
+        Some("container"),
+    )
 }
 
 /// `docker inspect`: containers first, then images (volumes and networks join as they land).
 pub fn inspect_any(ctx: &Context, args: &[String]) -> CliResult {
-    inspect_typed(ctx, args, None)
+    inspect_typed(ctx, parse_inspect("inspect", args)?, None)
 }
 
 /// The kinds `docker inspect --type` knows (dokles has images and containers so far).
@@ -975,51 +1056,7 @@ const TYPES: [&str; 10] = [
 
 /// `inspect` of objects of one kind (`docker image inspect`, `docker container inspect`) or,
 /// with `forced` None, of any kind (`docker inspect [--type]`).
-pub fn inspect_typed(ctx: &Context, args: &[String], forced: Option<&str>) -> CliResult {
-    let a: InspectArgs = match forced {
-        Some("image") => {
-            // `docker image inspect` has only --format (no --size, no --type).
-            #[derive(Parser, Debug)]
-            struct ImageInspectArgs {
-                #[arg(short = 'f', long = "format")]
-                format: Option<String>,
-                args: Vec<String>,
-            }
-            let spec = spec(
-                "image inspect",
-                "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
-                Arity::AtLeast(1),
-            );
-            let a: ImageInspectArgs = spec.parse(args)?;
-            spec.check(a.args.len())?;
-            InspectArgs {
-                format: a.format,
-                size: false,
-                kind: None,
-                args: a.args,
-            }
-        }
-        Some(_) => {
-            let spec = spec(
-                "container inspect",
-                "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
-                Arity::AtLeast(1),
-            );
-            let a: InspectArgs = spec.parse(args)?;
-            spec.check(a.args.len())?;
-            a
-        }
-        None => {
-            let spec = spec(
-                "inspect",
-                "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
-                Arity::AtLeast(1),
-            );
-            let a: InspectArgs = spec.parse(args)?;
-            spec.check(a.args.len())?;
-            a
-        }
-    };
+fn inspect_typed(ctx: &Context, a: InspectArgs, forced: Option<&str>) -> CliResult {
     if let Some(k) = &a.kind {
         if !TYPES.contains(&k.as_str()) {
             return Err(CliError::plain(format!(

@@ -73,7 +73,7 @@ fn spawn_signal_thread(on_resize: impl Fn(WindowSize) + Send + 'static) -> Resul
                 }
                 Ok(signal) => {
                     terminal::restore();
-                    std::process::exit(128 + signal as i32);
+                    super::journal_command::exit(128 + signal as i32);
                 }
                 Err(_) => return,
             }

@@ -2,9 +2,12 @@
 //! `dokles docker <args>` and a `docker` symlink to dokles both land in [`docker`].
 
 mod args;
+mod canonical;
+mod commands;
 mod container;
 mod image;
 mod interactive;
+mod journal_command;
 mod lessons;
 mod output;
 mod terminal;
@@ -14,6 +17,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub use canonical::{canonical, flags, Canonical};
+pub use commands::{subcommands, Command};
 
 use crate::state::StateRoot;
 
@@ -54,6 +60,14 @@ impl CliError {
     pub fn text(&self) -> &str {
         match self {
             CliError::Message { text, .. } | CliError::Daemon(text) => text,
+        }
+    }
+
+    /// The exit code the process ends with.
+    fn code(&self) -> u8 {
+        match self {
+            CliError::Message { code, .. } => *code,
+            CliError::Daemon(_) => 1,
         }
     }
 
@@ -193,63 +207,77 @@ fn dokles(args: &[String]) -> CliResult {
 }
 
 /// The docker CLI. The state root comes from `--root`, else `$DOKLES_ROOT`, else the default.
+/// Every invocation on a usable state root ends with one `command` entry in its journal
+/// (see [`journal_command`]).
 pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
     let root = StateRoot::open(StateRoot::resolve(root.as_deref()))
         .map_err(|e| CliError::plain(format!("{e:#}")))?;
+    journal_command::begin(&root, args);
     let ctx = Context { root };
-    let Some((cmd, rest)) = args.split_first() else {
-        println!("{}", args::DOCKER_USAGE);
-        return Ok(());
-    };
-    match cmd.as_str() {
-        "image" => image::image_group(&ctx, rest),
-        "images" => image::images(&ctx, "images", rest),
-        "pull" => image::pull(&ctx, "pull", rest),
-        "load" => image::load(&ctx, "load", rest),
-        "save" => image::save(&ctx, "save", rest),
-        "tag" => image::tag(&ctx, "tag", rest),
-        "rmi" => image::rmi(&ctx, "rmi", rest),
-        "history" => image::history(&ctx, "history", rest),
-        "import" => image::import(&ctx, "import", rest),
-        "inspect" => image::inspect_any(&ctx, rest),
-        "container" => container::container_group(&ctx, rest),
-        "create" => container::create(&ctx, rest),
-        "run" => container::run(&ctx, rest),
-        "start" => container::start(&ctx, rest),
-        "stop" => container::stop(&ctx, rest),
-        "restart" => container::restart(&ctx, rest),
-        "kill" => container::kill(&ctx, rest),
-        "rm" => container::rm(&ctx, rest),
-        "ps" => container::ps(&ctx, rest),
-        "logs" => container::logs(&ctx, rest),
-        "wait" => container::wait(&ctx, rest),
-        "rename" => container::rename(&ctx, rest),
-        "exec" => container::exec(&ctx, rest),
-        "attach" => container::attach(&ctx, rest),
-        "pause" => container::pause(&ctx, rest),
-        "unpause" => container::unpause(&ctx, rest),
-        "commit" => container::commit(&ctx, rest),
-        "top" => container::top(&ctx, rest),
-        "stats" => container::stats(&ctx, rest),
-        "-h" | "--help" | "help" => {
-            println!("{}", args::DOCKER_USAGE);
-            Ok(())
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&ctx, args)));
+    match result {
+        Ok(result) => {
+            journal_command::finish(result.as_ref().err().map_or(0, |e| e.code().into()));
+            result
         }
-        other => Err(CliError::plain(format!(
-            "docker: unknown command: docker {other}\n\nRun 'docker --help' for more information"
-        ))),
+        Err(panic) => {
+            // Rust's exit code for a panic in main.
+            journal_command::finish(101);
+            std::panic::resume_unwind(panic)
+        }
     }
 }
 
-// TEMPORARY until the `equiv` branch lands.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Canonical(Vec<String>);
-pub fn canonical(args: &[String]) -> Result<Canonical, CliError> {
-    Ok(Canonical(args.to_vec()))
-}
-pub fn subcommands() -> Vec<&'static str> {
-    vec!["ps", "pull", "image", "image prune"]
-}
-pub fn flags(_args: &[String]) -> Vec<String> {
-    vec!["--all".into()]
+fn dispatch(ctx: &Context, args: &[String]) -> CliResult {
+    let commands::Invocation {
+        command,
+        path,
+        args: rest,
+    } = commands::resolve(args)?;
+    use commands::Command as C;
+    match command {
+        C::Usage => {
+            println!("{}", args::DOCKER_USAGE);
+            Ok(())
+        }
+        C::ImageUsage => {
+            println!("{}", image::IMAGE_GROUP_USAGE);
+            Ok(())
+        }
+        C::ContainerUsage => {
+            println!("{}", container::CONTAINER_GROUP_USAGE);
+            Ok(())
+        }
+        C::Images => image::images(ctx, path, rest),
+        C::Pull => image::pull(ctx, path, rest),
+        C::Load => image::load(ctx, path, rest),
+        C::Save => image::save(ctx, path, rest),
+        C::Tag => image::tag(ctx, path, rest),
+        C::Rmi => image::rmi(ctx, path, rest),
+        C::History => image::history(ctx, path, rest),
+        C::Import => image::import(ctx, path, rest),
+        C::ImagePrune => image::prune(ctx, rest),
+        C::ImageInspect => image::image_inspect(ctx, rest),
+        C::Inspect => image::inspect_any(ctx, rest),
+        C::Create => container::create(ctx, rest),
+        C::Run => container::run(ctx, rest),
+        C::Start => container::start(ctx, rest),
+        C::Stop => container::stop(ctx, rest),
+        C::Restart => container::restart(ctx, rest),
+        C::Kill => container::kill(ctx, rest),
+        C::Rm => container::rm(ctx, rest),
+        C::Ps => container::ps(ctx, rest),
+        C::Logs => container::logs(ctx, rest),
+        C::Wait => container::wait(ctx, rest),
+        C::Rename => container::rename(ctx, rest),
+        C::Exec => container::exec(ctx, rest),
+        C::Attach => container::attach(ctx, rest),
+        C::Pause => container::pause(ctx, rest),
+        C::Unpause => container::unpause(ctx, rest),
+        C::Commit => container::commit(ctx, rest),
+        C::Top => container::top(ctx, rest),
+        C::Stats => container::stats(ctx, rest),
+        C::ContainerInspect => image::container_inspect(ctx, rest),
+        C::ContainerPrune => container::prune(ctx, rest),
+    }
 }

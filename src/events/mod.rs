@@ -1,38 +1,15 @@
-//! TEMPORARY stub of the events module (replaced by the `events` branch).
-use crate::state::StateRoot;
-use anyhow::Result;
+//! The engine's event journal and its Dutch narration.
+//!
+//! Every dokles process sharing a state root — CLI commands, typed in any terminal, and the
+//! per-container monitors — appends what the engine just did to `<root>/events.jsonl`
+//! ([`Journal::emit`]). Lessons read what is new after each command
+//! ([`Journal::read_since`]) and tell the student about it in Dutch ([`narrate`]); the
+//! `command` entries tell them what the student typed and how it ended.
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    Command {
-        argv: Vec<String>,
-        exit_code: i32,
-        cwd: String,
-    },
-}
+mod event;
+mod journal;
+mod narrate;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Entry {
-    pub pid: u32,
-    pub event: Event,
-}
-
-#[derive(Debug, Clone)]
-pub struct Journal;
-
-impl Journal {
-    pub fn open(_root: &StateRoot) -> Self {
-        Journal
-    }
-    pub fn read_since(&self, offset: u64) -> Result<(Vec<Entry>, u64)> {
-        Ok((Vec::new(), offset))
-    }
-    pub fn end_offset(&self) -> Result<u64> {
-        Ok(0)
-    }
-}
-
-pub fn narrate(_e: &Entry, _m: bool) -> Vec<String> {
-    Vec::new()
-}
+pub use event::{Event, Namespace, Overlay, PulledLayer};
+pub use journal::{Entry, Journal, FILE_NAME};
+pub use narrate::narrate;

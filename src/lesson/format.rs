@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::check::{Check, ContainerExpect, ContainerTarget, HostFileExpect};
+use super::check::{Check, CommandLine, ContainerExpect, ContainerTarget, HostFileExpect};
 use crate::engine::container::Status;
 
 /// A parsed, validated lesson.
@@ -147,7 +147,7 @@ struct RawCheck {
     container_met_image: Option<String>,
     image: Option<String>,
     hostbestand: Option<String>,
-    commando: Option<String>,
+    commando: Option<OneOrMany>,
     // Assertions.
     bestaat: Option<bool>,
     status: Option<String>,
@@ -321,7 +321,7 @@ fn dutch_toml_error(message: &str) -> String {
     format!("ongeldige TOML: {message}")
 }
 
-fn check_from_raw(r: RawCheck) -> Result<Check, String> {
+fn check_from_raw(mut r: RawCheck) -> Result<Check, String> {
     let subjects = [
         r.container.is_some(),
         r.container_met_image.is_some(),
@@ -346,8 +346,8 @@ fn check_from_raw(r: RawCheck) -> Result<Check, String> {
     if let Some(path) = r.hostbestand.clone() {
         return host_file_check(path, r);
     }
-    if let Some(line) = r.commando.clone() {
-        return command_check(line, r);
+    if let Some(lines) = r.commando.take() {
+        return command_check(lines.into_vec(), r);
     }
     if let Some(name) = r.image.clone() {
         only(&r, &["image", "bestaat"])?;
@@ -472,23 +472,32 @@ fn host_file_check(path: String, r: RawCheck) -> Result<Check, String> {
     Ok(Check::HostFile { path, expect })
 }
 
-fn command_check(line: String, r: RawCheck) -> Result<Check, String> {
+fn command_check(lines: Vec<String>, r: RawCheck) -> Result<Check, String> {
     only(&r, &["exitcode"])?;
-    let words = split_command(&line).map_err(|e| format!("commando `{line}`: {e}"))?;
-    let Some(("docker", args)) = words.split_first().map(|(h, t)| (h.as_str(), t)) else {
-        return Err(format!(
-            "een commando-controle gaat over een docker-opdracht; `{line}` begint niet met docker"
-        ));
-    };
-    crate::cli::canonical(args).map_err(|e| {
-        format!(
-            "commando `{line}` is geen geldige docker-opdracht: {}",
-            e.text().lines().next().unwrap_or_default()
-        )
-    })?;
+    if lines.is_empty() {
+        return Err("`commando` heeft minstens één docker-opdracht nodig".into());
+    }
+    let mut alternatives = Vec::new();
+    for line in lines {
+        let words = split_command(&line).map_err(|e| format!("commando `{line}`: {e}"))?;
+        let Some(("docker", args)) = words.split_first().map(|(h, t)| (h.as_str(), t)) else {
+            return Err(format!(
+                "een commando-controle gaat over een docker-opdracht; `{line}` begint niet met docker"
+            ));
+        };
+        crate::cli::canonical(args).map_err(|e| {
+            format!(
+                "commando `{line}` is geen geldige docker-opdracht: {}",
+                e.text().lines().next().unwrap_or_default()
+            )
+        })?;
+        alternatives.push(CommandLine {
+            args: args.to_vec(),
+            line,
+        });
+    }
     Ok(Check::Command {
-        line: line.clone(),
-        args: args.to_vec(),
+        alternatives,
         exit_code: r.exitcode.unwrap_or(0),
     })
 }

@@ -2,6 +2,7 @@
 //! of its image's, with the container's configuration and `--change` instructions applied,
 //! so `history` shows the new layer and a new container sees the container's files.
 
+use crate::events::Event;
 use std::fs::File;
 use std::io::BufWriter;
 
@@ -148,6 +149,12 @@ pub fn commit(
     if let Some(tag) = &opts.tag {
         tx.set_tag(tag, &id);
     }
+    tx.announce(Event::ImageCommitted {
+        container_id: c.config.id.to_string(),
+        container_name: c.config.name.clone(),
+        id: id.to_string(),
+        reference: opts.tag.as_ref().map(|t| t.full()),
+    });
     drop(staging);
     tx.commit()?;
     Ok(id)

@@ -10,6 +10,7 @@ use oci_spec::runtime::{Process, User};
 use super::record::ContainerId;
 use super::spec::{build_spec_rooted, container_seccomp, resolve_user};
 use super::store::{ContainerError, ContainerStore};
+use crate::events::{Event, Journal};
 use crate::runtime::{self, ExecTarget, Stdio};
 
 /// What `docker exec` asked for.
@@ -26,17 +27,33 @@ pub struct ExecOptions {
 }
 
 /// A started exec process, a child of the caller.
-pub struct ExecProcess(runtime::ContainerProcess);
+pub struct ExecProcess {
+    process: runtime::ContainerProcess,
+    journal: Journal,
+    id: ContainerId,
+    name: String,
+}
 
 impl ExecProcess {
     /// The master side of the process's terminal (`-t`), for the caller to relay.
     pub fn take_console(&mut self) -> Option<std::os::fd::OwnedFd> {
-        self.0.take_console()
+        self.process.take_console()
     }
 
     /// Wait for it; Docker's exit code (128 + signal when killed).
     pub fn wait(self) -> Result<i32, ContainerError> {
-        Ok(self.0.wait().map_err(|e| anyhow::anyhow!("{e}"))?.code())
+        let code = self
+            .process
+            .wait()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .code();
+        self.journal.emit(Event::ExecExited {
+            id: self.id.to_string(),
+            name: self.name,
+            pid: self.process.pid.as_raw(),
+            exit_code: code,
+        });
+        Ok(code)
     }
 }
 
@@ -117,7 +134,23 @@ pub fn exec(
         seccomp: seccomp.as_ref(),
     };
     match runtime::exec_in(target, &process, stdio) {
-        Ok(p) => Ok(ExecProcess(p)),
+        Ok(p) => {
+            let journal = Journal::open(store.root());
+            journal.emit(Event::ExecStarted {
+                id: id.to_string(),
+                name: c.config.name.clone(),
+                pid: p.pid.as_raw(),
+                cmd: opts.cmd.clone(),
+                tty: opts.tty,
+                user: c.config.user.clone(),
+            });
+            Ok(ExecProcess {
+                process: p,
+                journal,
+                id: id.clone(),
+                name: c.config.name,
+            })
+        }
         Err(e) => {
             let code = match e.docker_exit_code() {
                 127 | 126 => 126,

@@ -21,6 +21,7 @@ use super::record::{ContainerConfig, ContainerId};
 use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
+use crate::events::{Event, Journal};
 
 /// What `docker create`/`run` asked for.
 #[derive(Debug, Clone, Default)]
@@ -198,6 +199,14 @@ pub fn create(
     write_etc_files(&paths, &hostname)?;
     ImageStore::open(store.root()).pin(&lock, id.as_str(), &image.chain)?;
     store.insert(&lock, &config)?;
+    drop(lock);
+    Journal::open(store.root()).emit(Event::ContainerCreated {
+        id: id.to_string(),
+        name: config.name,
+        image: config.image_name,
+        image_id: config.image_id.to_string(),
+        cmd: argv,
+    });
     Ok(id)
 }
 
@@ -359,7 +368,12 @@ pub fn attach(
     hello: Hello,
 ) -> Result<Session, ContainerError> {
     let c = store.load(id)?;
-    Ok(Session::connect(&c.paths.dir, hello)?)
+    let session = Session::connect(&c.paths.dir, hello)?;
+    Journal::open(store.root()).emit(Event::ContainerAttached {
+        id: id.to_string(),
+        name: c.config.name,
+    });
+    Ok(session)
 }
 
 fn spawn_monitor(
@@ -431,12 +445,37 @@ fn start_failure(report: Option<Report>) -> ContainerError {
     }
 }
 
-/// Send `signal` to a running container's init.
+/// Journal that a client detached from container `id` with the detach keys.
+pub fn detached(store: &ContainerStore, id: &ContainerId) {
+    if let Ok(c) = store.load(id) {
+        Journal::open(store.root()).emit(Event::ContainerDetached {
+            id: id.to_string(),
+            name: c.config.name,
+        });
+    }
+}
+
+/// Send `signal` to a running container's init (`docker kill`, a proxied signal).
 pub fn kill(
     store: &ContainerStore,
     id: &ContainerId,
     signal: Signal,
 ) -> Result<(), ContainerError> {
+    let name = send(store, id, signal)?;
+    Journal::open(store.root()).emit(Event::ContainerKilled {
+        id: id.to_string(),
+        name,
+        signal: signal.as_str().to_string(),
+    });
+    Ok(())
+}
+
+/// Send `signal` to a running container's init; its name.
+fn send(
+    store: &ContainerStore,
+    id: &ContainerId,
+    signal: Signal,
+) -> Result<String, ContainerError> {
     let c = store.load(id)?;
     let Some(p) = c.state.process.filter(|_| c.state.is_running()) else {
         return Err(ContainerError::NotRunning(id.clone()));
@@ -449,7 +488,7 @@ pub fn kill(
             set_status(store, id, super::record::Status::Running)?;
         }
     }
-    Ok(())
+    Ok(c.config.name)
 }
 
 /// Wait until the container is no longer running (its monitor has recorded the exit), up to
@@ -493,17 +532,24 @@ pub fn stop(
             .unwrap_or(Signal::SIGTERM)
     });
     mark_stopped_by_user(store, id)?;
-    match kill(store, id, signal) {
-        Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+    match send(store, id, signal) {
+        Ok(_) | Err(ContainerError::NotRunning(_)) => {}
         Err(e) => return Err(e),
     }
-    if !wait_stopped(store, id, timeout)? {
-        match kill(store, id, Signal::SIGKILL) {
-            Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+    let killed = !wait_stopped(store, id, timeout)?;
+    if killed {
+        match send(store, id, Signal::SIGKILL) {
+            Ok(_) | Err(ContainerError::NotRunning(_)) => {}
             Err(e) => return Err(e),
         }
         wait_stopped(store, id, None)?;
     }
+    Journal::open(store.root()).emit(Event::ContainerStopped {
+        id: id.to_string(),
+        name: c.config.name,
+        signal: signal.as_str().to_string(),
+        killed,
+    });
     Ok(())
 }
 
@@ -521,14 +567,19 @@ pub fn remove(store: &ContainerStore, id: &ContainerId, force: bool) -> Result<(
         if !force {
             return Err(ContainerError::RemoveRunning(id.clone()));
         }
-        match kill(store, id, Signal::SIGKILL) {
-            Ok(()) | Err(ContainerError::NotRunning(_)) => {}
+        match send(store, id, Signal::SIGKILL) {
+            Ok(_) | Err(ContainerError::NotRunning(_)) => {}
             Err(e) => return Err(e),
         }
         wait_stopped(store, id, None)?;
     }
     let lock = store.root().lock()?;
     store.delete(&lock, id)?;
+    drop(lock);
+    Journal::open(store.root()).emit(Event::ContainerRemoved {
+        id: id.to_string(),
+        name: c.config.name,
+    });
     Ok(())
 }
 
@@ -560,7 +611,12 @@ pub fn pause(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerEr
     let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     cg.freeze().map_err(|e| anyhow::anyhow!("{e}"))?;
-    set_status(store, id, super::record::Status::Paused)
+    set_status(store, id, super::record::Status::Paused)?;
+    Journal::open(store.root()).emit(Event::ContainerPaused {
+        id: id.to_string(),
+        name: c.config.name,
+    });
+    Ok(())
 }
 
 /// `docker unpause`.
@@ -572,7 +628,12 @@ pub fn unpause(store: &ContainerStore, id: &ContainerId) -> Result<(), Container
         )));
     }
     thaw(&c)?;
-    set_status(store, id, super::record::Status::Running)
+    set_status(store, id, super::record::Status::Running)?;
+    Journal::open(store.root()).emit(Event::ContainerUnpaused {
+        id: id.to_string(),
+        name: c.config.name,
+    });
+    Ok(())
 }
 
 fn thaw(c: &super::store::Container) -> Result<(), ContainerError> {

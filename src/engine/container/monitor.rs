@@ -30,6 +30,7 @@ use super::logs::LogWriter;
 use super::record::{HostProcess, State, Status};
 use super::spec::build_spec;
 use super::store::{Container, ContainerStore};
+use crate::events::{Event, Journal, Namespace, Overlay};
 use crate::runtime::{self, PipeEnds, Stdio};
 
 /// The descriptor the monitor reports on.
@@ -108,7 +109,7 @@ fn run(
         None::<&str>,
     )
     .context("cannot make the monitor's mounts private")?;
-    mount_rootfs(store, &c)?;
+    let overlay = mount_rootfs(store, &c)?;
 
     let mut hub = Hub::bind(&c.paths.dir)?;
     let mut size = None;
@@ -143,6 +144,9 @@ fn run(
         }
     };
     let started = Utc::now();
+    // Read the namespaces now: a container that ends at once leaves a zombie without any.
+    let namespaces = created_namespaces(&spec, process.pid.as_raw());
+    let journal = Journal::open(store.root());
     {
         let lock = store.root().lock()?;
         let mut state = State::created();
@@ -152,6 +156,24 @@ fn run(
         state.started_at = Some(started);
         store.save_state(&lock, &c.config.id, &state)?;
     }
+    journal.emit(Event::ContainerStarted {
+        id: c.config.id.to_string(),
+        name: c.config.name.clone(),
+        pid: process.pid.as_raw(),
+        cmd: spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default(),
+        namespaces,
+        overlay,
+        cgroups: process
+            .cgroup()
+            .map(|cg| cg.dirs().iter().map(|d| d.display().to_string()).collect())
+            .unwrap_or_default(),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        tty: c.config.tty,
+    });
     reporter.send(&Report::Started);
 
     let mut log = LogWriter::open(&c.paths.log(&c.config.id))?;
@@ -179,6 +201,18 @@ fn run(
         if c.config.auto_remove {
             store.forget(&lock, &c.config.id)?;
         }
+    }
+    journal.emit(Event::ContainerExited {
+        id: c.config.id.to_string(),
+        name: c.config.name.clone(),
+        exit_code: code,
+        oom_killed: oom,
+    });
+    if c.config.auto_remove {
+        journal.emit(Event::ContainerRemoved {
+            id: c.config.id.to_string(),
+            name: c.config.name.clone(),
+        });
     }
     // The container is recorded (or, with --rm, gone): the waiting client may go on while
     // the slower unmount and directory removal finish here.
@@ -212,12 +246,60 @@ fn record_failed_start(
     store.save_state(&lock, &c.config.id, &state)?;
     if c.config.auto_remove {
         store.delete(&lock, &c.config.id)?;
+        drop(lock);
+        Journal::open(store.root()).emit(Event::ContainerRemoved {
+            id: c.config.id.to_string(),
+            name: c.config.name.clone(),
+        });
     }
     Ok(())
 }
 
+/// The namespaces the runtime created for the container: those of its spec without a path
+/// to join, each with its inode from `/proc/<pid>/ns` when the process can still be seen.
+fn created_namespaces(spec: &oci_spec::runtime::Spec, pid: i32) -> Vec<Namespace> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    listed
+        .iter()
+        .filter(|n| n.path().is_none())
+        .map(|n| {
+            let kind = match n.typ() {
+                T::Pid => "pid",
+                T::Mount => "mnt",
+                T::Uts => "uts",
+                T::Ipc => "ipc",
+                T::Network => "net",
+                T::Cgroup => "cgroup",
+                T::User => "user",
+                T::Time => "time",
+            };
+            Namespace {
+                kind: kind.to_string(),
+                inode: namespace_inode(pid, kind),
+            }
+        })
+        .collect()
+}
+
+/// The inode of `/proc/<pid>/ns/<kind>` (`net:[4026532281]`).
+fn namespace_inode(pid: i32, kind: &str) -> Option<u64> {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()?;
+    let text = link.to_str()?;
+    text.strip_prefix(kind)?
+        .strip_prefix(":[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
 /// Mount the overlay: the image's layers (top first) below the container's own upper dir.
-fn mount_rootfs(store: &ContainerStore, c: &Container) -> Result<()> {
+/// Returns what was mounted.
+fn mount_rootfs(store: &ContainerStore, c: &Container) -> Result<Overlay> {
     let layers = crate::engine::image::ImageStore::open(store.root());
     let lowers: Vec<String> = c
         .config
@@ -226,11 +308,17 @@ fn mount_rootfs(store: &ContainerStore, c: &Container) -> Result<()> {
         .rev()
         .map(|l| layers.layers().diff_dir(l).display().to_string())
         .collect();
+    let overlay = Overlay {
+        lowerdirs: lowers,
+        upperdir: c.paths.upper().display().to_string(),
+        workdir: c.paths.work().display().to_string(),
+        merged: c.paths.merged().display().to_string(),
+    };
     let data = format!(
         "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
-        c.paths.upper().display(),
-        c.paths.work().display()
+        overlay.lowerdirs.join(":"),
+        overlay.upperdir,
+        overlay.workdir
     );
     mount(
         Some("overlay"),
@@ -239,7 +327,8 @@ fn mount_rootfs(store: &ContainerStore, c: &Container) -> Result<()> {
         MsFlags::empty(),
         Some(data.as_str()),
     )
-    .with_context(|| format!("cannot mount the overlay rootfs of {}", c.config.id.short()))
+    .with_context(|| format!("cannot mount the overlay rootfs of {}", c.config.id.short()))?;
+    Ok(overlay)
 }
 
 /// The monitor idles for the container's whole life in a small loop; the code and read-only

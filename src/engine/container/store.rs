@@ -105,6 +105,14 @@ impl ContainerStore {
                 state.finished_at = Some(Utc::now());
                 atomic_write_json(&paths.state(), &state)?;
                 remove_stale_cgroup(id);
+                crate::events::Journal::open(&self.root).emit(
+                    crate::events::Event::ContainerExited {
+                        id: id.to_string(),
+                        name: config.name.clone(),
+                        exit_code: state.exit_code,
+                        oom_killed: false,
+                    },
+                );
             }
         }
         Ok(Container {

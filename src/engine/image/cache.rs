@@ -3,6 +3,7 @@
 //! binary; the larger ones are read from a cache directory. `pull` (and `run`'s implicit
 //! pull) take images from here, with Docker's progress lines.
 
+use crate::events::{Event, PulledLayer};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -192,6 +193,7 @@ pub fn pull(
         && tag
             .as_ref()
             .is_none_or(|t| tx.index().tags.get(&t.full()) == Some(&entry.id));
+    let mut pulled = Vec::new();
     if !already {
         let diff_ids: Vec<Digest> = entry.layers.iter().map(|l| l.diff_id.clone()).collect();
         let chain = chain_ids(&diff_ids);
@@ -216,7 +218,32 @@ pub fn pull(
                 say(format!("{}: Pull complete", d.short()))?;
             }
         }
+        for ((chain_id, diff_id), present) in chain.iter().zip(&diff_ids).zip(&present) {
+            pulled.push(PulledLayer {
+                chain_id: chain_id.to_string(),
+                diff_id: diff_id.to_string(),
+                dir: store.layers().diff_dir(chain_id).display().to_string(),
+                bytes: store.layers().meta(chain_id).map(|m| m.size).unwrap_or(0),
+                new: !present,
+            });
+        }
     }
+    let pulled_ref = match &tag {
+        Some(t) => t.full(),
+        None => format!("{}@{}", reference.repo().full(), entry.manifest_digest),
+    };
+    tx.announce(if already {
+        Event::ImageUpToDate {
+            reference: pulled_ref,
+            id: entry.id.to_string(),
+        }
+    } else {
+        Event::ImagePulled {
+            reference: pulled_ref,
+            id: entry.id.to_string(),
+            layers: pulled,
+        }
+    });
     if let Some(t) = &tag {
         tx.add_tag(t, &entry.id);
     }

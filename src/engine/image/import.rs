@@ -1,5 +1,6 @@
 //! `docker import`: a root filesystem tarball becomes a one-layer image.
 
+use crate::events::Event;
 use std::io::Read;
 
 use anyhow::{Context, Result};
@@ -17,6 +18,8 @@ pub struct ImportOptions {
     pub tag: Option<TaggedRef>,
     pub changes: Vec<String>,
     pub message: Option<String>,
+    /// Where the tarball came from, as the user named it (`-` for stdin), for the journal.
+    pub source: String,
 }
 
 /// Import the tarball read from `input` and return the new image's ID.
@@ -48,6 +51,11 @@ pub fn import(store: &ImageStore, input: impl Read, opts: &ImportOptions) -> Res
     if let Some(tag) = &opts.tag {
         tx.set_tag(tag, &id);
     }
+    tx.announce(Event::ImageImported {
+        id: id.to_string(),
+        reference: opts.tag.as_ref().map(TaggedRef::full),
+        source: opts.source.clone(),
+    });
     tx.commit()?;
     Ok(id)
 }

@@ -13,6 +13,7 @@ use super::digest::{Digest, Hashing};
 use super::layers::{chain_ids, dir_size, LayerMeta};
 use super::store::Transaction;
 use super::unpack::{unpack_layer, UnpackOptions};
+use crate::events::Event;
 
 /// A reader that may be gzip-compressed; other compressions are refused by name.
 pub fn maybe_decompress<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>> {
@@ -147,6 +148,17 @@ fn store_layer(
     tx.store()
         .layers()
         .adopt(&staging.path().join("layer"), &meta)?;
+    tx.record(Event::LayerUnpacked {
+        chain_id: meta.chain_id.to_string(),
+        diff_id: meta.diff_id.to_string(),
+        dir: tx
+            .store()
+            .layers()
+            .diff_dir(&meta.chain_id)
+            .display()
+            .to_string(),
+        bytes: meta.size,
+    });
     Ok(meta)
 }
 

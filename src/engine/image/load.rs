@@ -3,6 +3,7 @@
 //! Docker 25+ variant that is an OCI image layout too — and plain OCI image layout tarballs
 //! (`index.json`, `blobs/sha256/…`). Input may be gzip-compressed.
 
+use crate::events::Event;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Read;
@@ -96,6 +97,10 @@ pub fn load(store: &ImageStore, input: impl Read) -> Result<Vec<LoadEvent>> {
     let images = load_images(&mut tx, input)?;
     let mut events = Vec::new();
     for (id, tags) in images {
+        tx.announce(Event::ImageLoaded {
+            id: id.to_string(),
+            refs: tags.iter().map(TaggedRef::full).collect(),
+        });
         if tags.is_empty() {
             events.push(LoadEvent::LoadedId(id.clone()));
         }

@@ -2,6 +2,7 @@
 //! over the blob store, the layer store and the index. Writers go through a [`Transaction`],
 //! which holds the state root's lock and a staging directory.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -14,6 +15,7 @@ use super::digest::Digest;
 use super::index::{ImageRecord, Index};
 use super::layers::{chain_ids, LayerStore};
 use super::reference::{Reference, ReferenceError, TaggedRef};
+use crate::events::{Event, Journal};
 use crate::state::{StateLock, StateRoot};
 
 /// Errors with Docker's wording; the CLI prefixes "Error response from daemon: ".
@@ -139,6 +141,8 @@ impl ImageStore {
             store: self,
             lock,
             index,
+            summaries: RefCell::new(Vec::new()),
+            details: RefCell::new(Vec::new()),
         };
         tx.collect_garbage()?;
         Ok(tx)
@@ -266,6 +270,10 @@ pub struct Transaction<'s> {
     store: &'s ImageStore,
     lock: StateLock,
     index: Index,
+    /// What to journal once the change is visible: summaries (an image pulled, tagged,
+    /// deleted), then details (layers unpacked).
+    summaries: RefCell<Vec<Event>>,
+    details: RefCell<Vec<Event>>,
 }
 
 impl<'s> Transaction<'s> {
@@ -283,6 +291,16 @@ impl<'s> Transaction<'s> {
 
     pub fn lock(&self) -> &StateLock {
         &self.lock
+    }
+
+    /// Journal `event` when (and only if) this transaction commits, before the details.
+    pub fn announce(&self, event: Event) {
+        self.summaries.borrow_mut().push(event);
+    }
+
+    /// Journal `event` when this transaction commits, after the summaries.
+    pub fn record(&self, event: Event) {
+        self.details.borrow_mut().push(event);
     }
 
     /// A staging directory for this write, removed on drop (or by the next writer if this
@@ -470,6 +488,9 @@ impl<'s> Transaction<'s> {
             .unwrap_or_else(|_| key.to_string());
         if self.index.tags.remove(key).is_some() || self.index.repo_digests.remove(key).is_some() {
             out.push(Removal::Untagged(shown));
+            self.announce(Event::ImageUntagged {
+                reference: key.to_string(),
+            });
         }
     }
 
@@ -478,6 +499,7 @@ impl<'s> Transaction<'s> {
         let config = ImageConfig::parse(self.store.blobs.read(id)?)?;
         self.index.images.remove(id);
         out.push(Removal::Deleted(id.clone()));
+        self.announce(Event::ImageDeleted { id: id.to_string() });
         let still_used = self.used_chain_ids()?;
         for c in chain_ids(config.diff_ids()).iter().rev() {
             if !still_used.contains(c) {
@@ -529,6 +551,10 @@ impl<'s> Transaction<'s> {
     /// Make the changes visible, then drop what they left unreferenced.
     pub fn commit(self) -> Result<()> {
         self.index.save(&self.store.index_path)?;
+        let journal = Journal::open(&self.store.root);
+        for event in self.summaries.take().into_iter().chain(self.details.take()) {
+            journal.emit(event);
+        }
         self.collect_garbage()
     }
 }

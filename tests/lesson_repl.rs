@@ -1,0 +1,130 @@
+//! The lesson REPL as a student meets it, in a real terminal (tmux): `dokles les 1` narrates
+//! in Dutch, runs typed docker commands on the real engine, advances when the state is
+//! right, gives hints and status, goes under the hood on request, and hands the terminal to
+//! an interactive python container and gets it back after Ctrl+P Ctrl+Q.
+
+mod common;
+mod common_tty;
+
+use common::{binary, Dokles};
+use common_tty::Terminal;
+
+/// A lesson REPL in tmux on a private state root, started in a scratch directory.
+struct Repl {
+    root: Dokles,
+    term: Terminal,
+}
+
+impl Repl {
+    fn start(lesson: &str) -> Self {
+        let root = Dokles::new();
+        let term = Terminal::new();
+        term.type_line(&format!("cd {}", root.work().display()));
+        term.type_line(&format!(
+            "{} --root {} les {lesson}; echo repl-rc=$?",
+            binary(),
+            root.root().display()
+        ));
+        term.wait_for("stap 1/");
+        Self { root, term }
+    }
+
+    fn status(&self, name: &str) -> String {
+        self.root
+            .run(&[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("name=^{name}$"),
+                "--format",
+                "{{.Status}}",
+            ])
+            .stdout
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Repl {
+    fn drop(&mut self) {
+        for id in self.root.run(&["ps", "-aq"]).stdout.split_whitespace() {
+            let _ = self.root.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn lesson_one_runs_python_interactively_and_detaches_back_to_the_lesson() {
+    let r = Repl::start("1");
+    let t = &r.term;
+    t.wait_for("Opdracht:");
+
+    // Step 1: the image comes from the offline cache; the narration says so in Dutch.
+    t.type_line("docker pull python");
+    t.wait_for("offline cache");
+    t.wait_for("stap 2/");
+
+    // Step 2: only observing; an equivalent spelling counts.
+    t.type_line("docker image ls");
+    t.wait_for("stap 3/");
+
+    // Step 3: the student's terminal goes to python inside the container.
+    t.type_line("docker run -it --name mijn_python_container python");
+    t.wait_for(">>> ");
+    t.type_line("print(\"Hallo vanuit mijn Python Docker-container!\")");
+    t.wait_for_line("Hallo vanuit mijn Python Docker-container!");
+    t.keys(&["C-p", "C-q"]);
+    // Back in the lesson, the step passed and the container runs on.
+    t.wait_for("stap 4/");
+    assert!(r.status("mijn_python_container").starts_with("Up"));
+
+    // Leaving the lesson saves progress; starting again resumes at step 4.
+    t.type_line("stop");
+    t.wait_for("repl-rc=0");
+    t.type_line(&format!(
+        "{} --root {} les 1",
+        binary(),
+        r.root.root().display()
+    ));
+    t.wait_for("Je gaat verder bij stap 4");
+    t.type_line("stop");
+}
+
+#[test]
+fn meta_commands_give_hints_status_and_the_view_under_the_hood() {
+    let r = Repl::start("1");
+    let t = &r.term;
+
+    t.type_line("hulp");
+    t.wait_for("motorkap aan");
+
+    // Hints come one by one and end with the example.
+    t.type_line("hint");
+    t.wait_for("Tip:");
+    for _ in 0..4 {
+        t.type_line("hint");
+    }
+    t.wait_for("Zo kan het bijvoorbeeld:");
+
+    // A wrong command does not pass the step, and says what was expected and found.
+    t.type_line("docker pull pyhton");
+    t.wait_for("Nog niet:");
+    t.wait_for("stap 1/");
+
+    // Under the hood: the real layer directories the pull unpacked.
+    t.type_line("motorkap aan");
+    t.wait_for("Onder de motorkap: aan.");
+    t.type_line("docker pull python");
+    t.wait_for(&format!("{}/image/layers/", r.root.root().display()));
+    t.wait_for("stap 2/");
+
+    t.type_line("status");
+    t.wait_for("Deze stap:");
+
+    t.type_line("terug");
+    t.wait_for("stap 1/");
+    t.type_line("overslaan");
+    t.wait_for("stap 2/");
+    t.type_line("stop");
+    t.wait_for("repl-rc=0");
+}
