@@ -235,7 +235,7 @@ fn from_image(world: &World, store: &ContainerStore, image: &str) -> Vec<Contain
             None => c.config.image_name == image,
         })
         .collect();
-    all.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
     all
 }
 
