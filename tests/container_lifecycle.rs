@@ -667,6 +667,10 @@ fn ps_filters_by_name_status_label_ancestor_exited_and_id() {
         d.ok(&args)
     };
     assert_eq!(names(&["name=web"]), "web-2\nweb-1");
+    // Names are matched as regular expressions, with or without the leading slash.
+    assert_eq!(names(&["name=^web-1$"]), "web-1");
+    assert_eq!(names(&["name=^/job-.$"]), "job-2\njob-1");
+    assert_eq!(names(&["name=["]), "");
     assert_eq!(names(&["status=exited"]), "job-2\njob-1");
     assert_eq!(names(&["status=created"]), "web-1");
     assert_eq!(names(&["status=running"]), "web-2");

@@ -31,17 +31,11 @@ impl Repl {
 
     fn status(&self, name: &str) -> String {
         self.root
-            .run(&[
-                "ps",
-                "-a",
-                "--filter",
-                &format!("name=^{name}$"),
-                "--format",
-                "{{.Status}}",
-            ])
+            .run(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
             .stdout
-            .trim()
-            .to_string()
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
@@ -76,7 +70,8 @@ fn lesson_one_runs_python_interactively_and_detaches_back_to_the_lesson() {
     t.keys(&["C-p", "C-q"]);
     // Back in the lesson, the step passed and the container runs on.
     t.wait_for("stap 4/");
-    assert!(r.status("mijn_python_container").starts_with("Up"));
+    let status = r.status("mijn_python_container");
+    assert!(status.starts_with("Up"), "status {status:?}");
 
     // Leaving the lesson saves progress; starting again resumes at step 4.
     t.type_line("stop");

@@ -1232,9 +1232,16 @@ fn check_filter(f: &PsFilter) -> Result<(), CliError> {
 }
 
 /// Whether `c` passes every (checked) filter.
+/// Docker's `name` filter: a regular expression matched against the name with and without
+/// its leading `/`; an invalid expression matches nothing (no error, as Docker).
+fn name_matches(pattern: &str, name: &str) -> bool {
+    regex::Regex::new(pattern)
+        .is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
+}
+
 fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
     f.iter().all(|PsFilter { key, value }| match key.as_str() {
-        "name" => c.config.name.contains(value.trim_start_matches('/')),
+        "name" => name_matches(value, &c.config.name),
         "id" => c.config.id.as_str().starts_with(value),
         "status" => c.state.status.as_str() == value,
         "label" => match value.split_once('=') {

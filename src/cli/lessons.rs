@@ -8,6 +8,7 @@ use colored::Colorize;
 
 use super::{CliError, CliResult};
 use crate::lesson::replay::{self, Sandbox, StepReport};
+use crate::lesson::shell::Shell;
 use crate::lesson::{catalog, validate, Catalog, Lesson};
 use crate::state::StateRoot;
 
@@ -167,7 +168,9 @@ fn test_file(file: &Path) -> CliResult {
     println!("Les '{}' als geautomatiseerde student:", lesson.title);
     let total = lesson.steps.len();
     let mut n = 0;
-    let report = replay::replay(&lesson, sandbox.root(), &sandbox.work(), |s| {
+    let shell = Shell::for_this_binary(sandbox.root(), &sandbox.work())
+        .map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
+    let report = replay::replay(&lesson, sandbox.root(), &shell, |s| {
         n += 1;
         print_step(n, total, s);
     })

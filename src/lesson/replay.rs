@@ -2,7 +2,7 @@
 //! throw-away state root and reports every step's checks (`dokles les --test`). The same
 //! sandbox and report types serve grading.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -180,23 +180,22 @@ pub fn run_line(
     Ok(ran.output)
 }
 
-/// Replay `lesson`'s example commands in `root`, with `cwd` as working directory.
-/// `progress` is told about each step as it finishes.
+/// Replay `lesson`'s example commands in `root` through `shell` (whose working directory is
+/// the student's). `progress` is told about each step as it finishes.
 pub fn replay(
     lesson: &Lesson,
     root: &StateRoot,
-    cwd: &Path,
+    shell: &Shell,
     mut progress: impl FnMut(&StepReport),
 ) -> Result<LessonReport> {
-    let shell = Shell::new(root, cwd)?;
-    setup(lesson, &shell)?;
-    let mut session = Session::new(lesson, root, cwd, 0)?;
+    setup(lesson, shell)?;
+    let mut session = Session::new(lesson, root, shell.cwd(), 0)?;
     let mut background = Vec::new();
     let mut steps = Vec::new();
     while let Some(step) = session.current() {
         let mut problems = Vec::new();
         for line in &step.example {
-            if let Err(e) = run_line(&shell, line, &step.input, step.background, &mut background) {
+            if let Err(e) = run_line(shell, line, &step.input, step.background, &mut background) {
                 problems.push(format!("{e:#}"));
             }
         }

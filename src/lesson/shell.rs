@@ -24,16 +24,16 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// Prepare the shim (`<root>/les/bin/docker` → this executable) for lines run in `cwd`.
-    pub fn new(root: &StateRoot, cwd: &Path) -> Result<Self> {
+    /// Prepare the shim (`<root>/les/bin/docker` → the dokles executable `exe`) for lines
+    /// run in `cwd`.
+    pub fn new(root: &StateRoot, cwd: &Path, exe: &Path) -> Result<Self> {
         let bin = root.join("les/bin");
         std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
-        let exe = std::env::current_exe().context("locating the dokles executable")?;
         let shim = bin.join("docker");
-        if std::fs::read_link(&shim).ok().as_deref() != Some(exe.as_path()) {
+        if std::fs::read_link(&shim).ok().as_deref() != Some(exe) {
             let staged = bin.join(format!(".docker.{}", std::process::id()));
             let _ = std::fs::remove_file(&staged);
-            std::os::unix::fs::symlink(&exe, &staged)
+            std::os::unix::fs::symlink(exe, &staged)
                 .with_context(|| format!("creating {}", staged.display()))?;
             std::fs::rename(&staged, &shim)
                 .with_context(|| format!("installing {}", shim.display()))?;
@@ -50,6 +50,12 @@ impl Shell {
             cwd: cwd.to_path_buf(),
             path,
         })
+    }
+
+    /// For lines run by this very dokles binary.
+    pub fn for_this_binary(root: &StateRoot, cwd: &Path) -> Result<Self> {
+        let exe = std::env::current_exe().context("locating the dokles executable")?;
+        Self::new(root, cwd, &exe)
     }
 
     pub fn cwd(&self) -> &Path {

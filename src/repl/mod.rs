@@ -41,7 +41,7 @@ Opdrachten in de les (naast gewone shell- en docker-opdrachten):
 /// Run lesson `lesson` from `catalog` interactively on `root`.
 pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let shell = Shell::new(root, &cwd)?;
+    let shell = Shell::for_this_binary(root, &cwd)?;
     let mut progress = Progress::load(root).get(&lesson.id);
     let fresh = progress.step == 0 && progress.passed.is_empty();
 
