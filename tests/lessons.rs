@@ -192,3 +192,33 @@ fn a_typo_in_the_image_a_wrong_name_and_a_forgotten_a_get_feedback_not_a_pass() 
         "{step}"
     );
 }
+
+#[test]
+fn a_command_from_a_second_terminal_that_ends_just_after_the_step_still_counts() {
+    // The second terminal's command ends a second after the scripted student moved on: the
+    // replay re-checks a failing step for a moment, as a student would press Enter again.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("01-later.toml");
+    std::fs::write(
+        &file,
+        r#"
+titel = "Later"
+voorbereiding = ["docker pull busybox"]
+
+[[stap]]
+id = "later"
+titel = "Later klaar"
+uitleg = "Een commando in een tweede terminal."
+opdracht = "Wacht."
+voorbeeld = "docker run --name later busybox sh -c 'sleep 1; exit 3'"
+achtergrond = true
+controle = [
+  { commando = "docker run --name later busybox sh -c 'sleep 1; exit 3'", exitcode = 3 },
+]
+"#,
+    )
+    .expect("writing the lesson");
+    let r = Replay::of(&file);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.step("later").ends_with(": behaald"), "{}", r.stdout);
+}
