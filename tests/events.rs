@@ -257,6 +257,13 @@ fn stop_pause_rename_exec_and_image_changes_are_journaled() {
         &e.event,
         Event::ExecExited { pid, exit_code: 4, name, .. } if Some(*pid) == exec_pid && name == "daarna"
     )));
+    assert!(
+        entries.iter().any(|e| matches!(
+            &e.event,
+            Event::ContainerExited { exit_code: 137, name, .. } if name == "daarna"
+        )),
+        "the exit carries the name the container has now"
+    );
     // sleep, as the container's pid 1, has no SIGTERM handler: the kernel ignores the signal
     // and SIGKILL follows the timeout.
     assert!(entries.iter().any(|e| matches!(
@@ -412,4 +419,147 @@ fn commands_from_another_terminal_are_seen_by_a_reader() {
         &e.event,
         Event::ContainerKilled { signal, name, .. } if signal == "SIGKILL" && name == "elders"
     )));
+}
+
+#[test]
+fn a_command_ended_by_ctrl_c_is_journaled_with_130_and_still_dies_of_the_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = Dokles::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "prater",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hallo; sleep 1000",
+    ]);
+    let from = end(&d);
+    let mut follower = d.spawn(&["logs", "-f", "prater"]);
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(follower.stdout.as_mut().expect("stdout"), &mut first)
+        .expect("the log's first line");
+    assert_eq!(&first, b"hallo\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follower.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("send SIGINT");
+    let status = follower.wait().expect("wait");
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+    assert_eq!(
+        commands(&since(&d, from)),
+        [(args(&["logs", "-f", "prater"]), 130)]
+    );
+}
+
+#[test]
+fn a_container_that_cannot_start_is_journaled_with_dockers_message() {
+    let d = Dokles::new();
+    let from = end(&d);
+    let o = d.run(&["run", "--name", "mislukt", IMAGE, "/no/such/binary"]);
+    assert_eq!(o.code, 127);
+    let entries = since(&d, from);
+    assert_eq!(
+        types(&entries),
+        ["container_created", "container_start_failed", "command"]
+    );
+    let Event::ContainerStartFailed {
+        name,
+        message,
+        exit_code,
+        ..
+    } = &entries[1].event
+    else {
+        unreachable!()
+    };
+    assert_eq!((name.as_str(), *exit_code), ("mislukt", 127));
+    assert!(
+        o.stderr.contains(message.as_str()),
+        "{message} vs {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn commit_save_load_import_and_rmi_are_journaled_with_their_images() {
+    let d = Dokles::new();
+    let work = tempfile::TempDir::with_prefix("dokles-events-work-").expect("temp dir");
+    d.ok(&[
+        "run",
+        "--name",
+        "bouwer",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hoi > /hoi",
+    ]);
+
+    let from = end(&d);
+    let id = d.ok(&["commit", "bouwer", "gebouwd:1"]);
+    let entries = since(&d, from);
+    assert_eq!(
+        types(&entries),
+        ["image_committed", "layer_unpacked", "command"]
+    );
+    assert!(matches!(
+        &entries[0].event,
+        Event::ImageCommitted { container_name, id: image, reference: Some(r), .. }
+            if container_name == "bouwer" && *image == id.trim() && r == "docker.io/library/gebouwd:1"
+    ));
+    let Event::LayerUnpacked { dir, bytes, .. } = &entries[1].event else {
+        unreachable!()
+    };
+    assert_eq!(
+        fs::read(Path::new(dir).join("hoi")).expect("the layer"),
+        b"hoi\n"
+    );
+    assert_eq!(*bytes, 4);
+
+    let archive = work.path().join("gebouwd.tar");
+    let archive = archive.to_str().expect("utf-8 path");
+    let from = end(&d);
+    d.ok(&["save", "-o", archive, "gebouwd:1"]);
+    d.ok(&["rmi", "gebouwd:1"]);
+    d.ok(&["load", "-i", archive]);
+    let entries = since(&d, from);
+    let events: Vec<Event> = entries
+        .into_iter()
+        .map(|e| e.event)
+        .filter(|e| !matches!(e, Event::Command { .. } | Event::LayerUnpacked { .. }))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            Event::ImageSaved {
+                refs: args(&["gebouwd:1"]),
+                output: Some(archive.to_string()),
+            },
+            Event::ImageUntagged {
+                reference: "docker.io/library/gebouwd:1".into(),
+            },
+            Event::ImageDeleted {
+                id: id.trim().to_string(),
+            },
+            Event::ImageLoaded {
+                id: id.trim().to_string(),
+                refs: args(&["docker.io/library/gebouwd:1"]),
+            },
+        ]
+    );
+
+    let from = end(&d);
+    let tar = common_ctr::busybox_tar().to_str().expect("utf-8 path");
+    let imported = d.ok(&["import", tar, "kaal:1"]);
+    let entries = since(&d, from);
+    assert_eq!(types(&entries)[0], "image_imported");
+    assert_eq!(
+        entries[0].event,
+        Event::ImageImported {
+            id: imported.trim().to_string(),
+            reference: Some("docker.io/library/kaal:1".into()),
+            source: tar.to_string(),
+        }
+    );
 }

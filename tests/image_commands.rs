@@ -1327,7 +1327,8 @@ fn store_snapshot(d: &Dokles) -> Vec<(String, Vec<u8>)> {
             let e = e.unwrap();
             let path = e.path();
             let rel = path.strip_prefix(base).unwrap().display().to_string();
-            if rel == "tmp" || rel == "lock" {
+            // The journal records every command, failed ones included: no store state.
+            if rel == "tmp" || rel == "lock" || rel == "events.jsonl" {
                 continue;
             }
             let md = fs::symlink_metadata(&path).unwrap();

@@ -169,6 +169,40 @@ fn exec_it_opens_a_second_shell_beside_an_attached_one() {
 }
 
 #[test]
+fn exec_it_detaches_with_ctrl_p_ctrl_q_and_its_process_runs_on() {
+    let root = Root::with_busybox();
+    root.0
+        .ok(&["run", "-d", "--name", "host", "bb:test", "sleep", "1000"]);
+    let term = Terminal::new();
+    term.type_line("before=$(stty -g)");
+    term.type_line(&format!("{}; echo rc=$?", root.docker("exec -it host sh")));
+    term.wait_for("/ # ");
+    term.type_line("export MARK=exec-shell");
+    term.keys(&["C-p", "C-q"]);
+    // Docker's client: this line and exit code 1; the exec'd shell runs on.
+    term.wait_for("read escape sequence");
+    term.wait_for("rc=1");
+    let top = root.0.ok(&["top", "host"]);
+    assert!(top.lines().any(|l| l.ends_with(" sh")), "{top}");
+    term.type_line(r#"[ "$before" = "$(stty -g)" ] && echo settings-kept-after-detach"#);
+    term.wait_for_line("settings-kept-after-detach");
+
+    // --detach-keys chooses other keys; the exec'd shell still ends with exit.
+    term.clear();
+    term.type_line(&format!(
+        "{}; echo rc=$?",
+        root.docker("exec -it --detach-keys ctrl-x host sh")
+    ));
+    term.wait_for("/ # ");
+    term.keys(&["C-x"]);
+    term.wait_for("rc=1");
+    term.type_line(&format!("{}; echo rc=$?", root.docker("exec -it host sh")));
+    term.wait_for("/ # ");
+    term.type_line("exit 3");
+    term.wait_for("rc=3");
+}
+
+#[test]
 fn the_terminal_is_restored_after_exit_and_after_detach() {
     let root = Root::with_busybox();
     let term = Terminal::new();

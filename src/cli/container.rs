@@ -1235,8 +1235,7 @@ fn check_filter(f: &PsFilter) -> Result<(), CliError> {
 /// Docker's `name` filter: a regular expression matched against the name with and without
 /// its leading `/`; an invalid expression matches nothing (no error, as Docker).
 fn name_matches(pattern: &str, name: &str) -> bool {
-    regex::Regex::new(pattern)
-        .is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
+    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
 }
 
 fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
@@ -1534,6 +1533,8 @@ pub(super) struct ExecArgs {
     user: Option<String>,
     #[arg(long = "privileged")]
     privileged: bool,
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
     /// CONTAINER COMMAND [ARG...]
@@ -1554,6 +1555,7 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
     use crate::engine::container::exec::{exec as exec_in, ExecOptions};
     use crate::runtime::Stdio;
     let a = parse_exec("exec", args)?;
+    let keys = detach_keys(a.detach_keys.as_deref())?;
     if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
         return Err(CliError::plain("the input device is not a TTY"));
     }
@@ -1597,8 +1599,11 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
         return Ok(());
     }
     if let Some(master) = started.take_console() {
-        interactive::relay_terminal(master, a.interactive)?;
-        return exit_code(started.wait()?);
+        return match interactive::relay_terminal(master, a.interactive, keys)? {
+            // Docker's client ends a detached exec with this line and exit code 1.
+            interactive::Outcome::Detached => Err(CliError::plain("read escape sequence")),
+            interactive::Outcome::Exited(_) => exit_code(started.wait()?),
+        };
     }
     let relaying = pipes.map(interactive::Pipes::relay).transpose()?;
     let code = started.wait()?;

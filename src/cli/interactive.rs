@@ -191,8 +191,13 @@ fn pump_stdin(
 }
 
 /// Relay between our terminal and an `exec -t` process's pty `master` until the process's
-/// side of it is closed. With `stdin`, the terminal is in raw mode meanwhile.
-pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
+/// side of it is closed, or — with `stdin` — until the user types `detach_keys`: then the
+/// pty is handed to a holder process (`dokles __hold-pty`) so the exec'd process runs on,
+/// as Docker's. With `stdin`, the terminal is in raw mode meanwhile.
+pub fn relay_terminal(master: OwnedFd, stdin: bool, detach_keys: Vec<u8>) -> Result<Outcome> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+
     let raw = if stdin {
         RawMode::enable().context("cannot put the terminal in raw mode")?
     } else {
@@ -201,31 +206,111 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool) -> Result<()> {
     let master = File::from(master);
     let resize_target = master.try_clone().context("cannot share the terminal")?;
     spawn_signal_thread(move |size| resize(&resize_target, size))?;
+    // The stdin thread wakes the relay through this pipe when the user detaches.
+    let (wake_read, wake_write) = nix::unistd::pipe().context("cannot create a pipe")?;
     if stdin {
         let mut input = master.try_clone().context("cannot share the terminal")?;
+        let mut matcher = DetachMatcher::new(detach_keys);
+        let mut wake = File::from(wake_write);
         std::thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match stdin.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => return,
+                    };
+                    match matcher.feed(&buf[..n]) {
+                        Matched::Send(data) => {
+                            if input.write_all(&data).is_err() {
+                                return;
+                            }
+                        }
+                        Matched::Detach(data) => {
+                            let _ = input.write_all(&data);
+                            let _ = wake.write_all(b"d");
+                            return;
+                        }
+                    }
+                }
             })
             .context("cannot start the stdin thread")?;
+    } else {
+        drop(wake_write);
     }
     let mut out = std::io::stdout();
     let mut reader = &master;
     let mut buf = [0u8; 32 * 1024];
-    loop {
+    let outcome = loop {
+        let mut fds = [
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(wake_read.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("cannot wait for the terminal"),
+            Ok(_) => {}
+        }
+        let woken = fds[1]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if woken {
+            hand_over(&master)?;
+            break Outcome::Detached;
+        }
         match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => break Outcome::Exited(0),
             Ok(n) => {
                 let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             // EIO: every descriptor of the process's side is closed.
-            Err(_) => break,
+            Err(_) => break Outcome::Exited(0),
+        }
+    };
+    drop(raw);
+    Ok(outcome)
+}
+
+/// Give a detached exec's pty master to `dokles __hold-pty`, in a session of its own, which
+/// keeps it open (reading and discarding output) until the process's side closes.
+fn hand_over(master: &File) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the dokles executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("__hold-pty")
+        .stdin(master.try_clone().context("cannot share the terminal")?)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid(2) is async-signal-safe; the holder must not belong to our session,
+    // or the user's terminal closing would signal it.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn().context("cannot start the pty holder")?;
+    Ok(())
+}
+
+/// `dokles __hold-pty`: read stdin (a detached exec's pty master) until it closes.
+pub fn hold_pty() -> u8 {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => return 0,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return 0,
         }
     }
-    drop(raw);
-    Ok(())
 }
 
 /// Pipes between us and an `exec` process without a terminal: our stdin (with `-i`) into

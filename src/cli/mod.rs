@@ -126,6 +126,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if rest.first().map(String::as_str) == Some("__monitor") {
         return ExitCode::from(monitor(&rest[1..]));
     }
+    if rest.first().map(String::as_str) == Some("__hold-pty") {
+        return ExitCode::from(interactive::hold_pty());
+    }
     let result = if argv0 == "docker" {
         docker(None, &rest)
     } else {

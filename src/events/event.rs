@@ -105,6 +105,14 @@ pub enum Event {
         hostname: String,
         tty: bool,
     },
+    /// The container could not start (a missing binary, a bad working directory, …): Docker's
+    /// message and exit code (125, 126, 127). Emitted by its monitor.
+    ContainerStartFailed {
+        id: String,
+        name: String,
+        message: String,
+        exit_code: i32,
+    },
     /// The container's main process ended (emitted by the monitor that saw it).
     ContainerExited {
         id: String,

@@ -144,6 +144,22 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
                 deep.push("terminal: een eigen pty".into());
             }
         }
+        Event::ContainerStartFailed {
+            name,
+            message,
+            exit_code,
+            ..
+        } => {
+            plain.push(format!(
+                "Container {name} kon niet starten (exitcode {exit_code}{}).",
+                match exit_code {
+                    127 => ": het programma bestaat niet in de container",
+                    126 => ": het programma kon niet worden uitgevoerd",
+                    _ => "",
+                }
+            ));
+            deep.push(format!("runtime: {message}"));
+        }
         Event::ContainerExited {
             name,
             exit_code,
@@ -547,6 +563,23 @@ mod tests {
         assert_eq!(
             say(exited(137, true), false),
             ["Container web stopte met exitcode 137 (de kernel stopte hem omdat zijn geheugenlimiet op was)."]
+        );
+    }
+
+    #[test]
+    fn a_failed_start_says_why_and_under_the_hood_quotes_the_runtime() {
+        let e = Event::ContainerStartFailed {
+            id: ID.into(),
+            name: "web".into(),
+            message: "exec: \"nosuch\": executable file not found in $PATH".into(),
+            exit_code: 127,
+        };
+        assert_eq!(
+            say(e.clone(), true),
+            [
+                "Container web kon niet starten (exitcode 127: het programma bestaat niet in de container).",
+                "runtime: exec: \"nosuch\": executable file not found in $PATH"
+            ]
         );
     }
 

@@ -138,6 +138,12 @@ fn run(
             let message = format!(
                 "failed to create shim task: OCI runtime create failed: dokles runtime create failed: unable to start container process: {e}: unknown"
             );
+            Journal::open(store.root()).emit(Event::ContainerStartFailed {
+                id: c.config.id.to_string(),
+                name: c.config.name.clone(),
+                message: message.clone(),
+                exit_code: code,
+            });
             record_failed_start(store, &c, code, &message)?;
             reporter.send(&Report::Failed { message, code });
             return Ok(());
@@ -147,15 +153,7 @@ fn run(
     // Read the namespaces now: a container that ends at once leaves a zombie without any.
     let namespaces = created_namespaces(&spec, process.pid.as_raw());
     let journal = Journal::open(store.root());
-    {
-        let lock = store.root().lock()?;
-        let mut state = State::created();
-        state.status = Status::Running;
-        state.process = HostProcess::of(process.pid.as_raw());
-        state.monitor = HostProcess::of(std::process::id() as i32);
-        state.started_at = Some(started);
-        store.save_state(&lock, &c.config.id, &state)?;
-    }
+    // Journaled before the state shows it, so whatever reacts to the state comes after.
     journal.emit(Event::ContainerStarted {
         id: c.config.id.to_string(),
         name: c.config.name.clone(),
@@ -174,6 +172,15 @@ fn run(
         hostname: spec.hostname().clone().unwrap_or_default(),
         tty: c.config.tty,
     });
+    {
+        let lock = store.root().lock()?;
+        let mut state = State::created();
+        state.status = Status::Running;
+        state.process = HostProcess::of(process.pid.as_raw());
+        state.monitor = HostProcess::of(std::process::id() as i32);
+        state.started_at = Some(started);
+        store.save_state(&lock, &c.config.id, &state)?;
+    }
     reporter.send(&Report::Started);
 
     let mut log = LogWriter::open(&c.paths.log(&c.config.id))?;
@@ -188,6 +195,18 @@ fn run(
     let oom = process.cgroup().is_some_and(|cg| cg.oom_killed());
     let status = process.wait().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = status.code();
+    // Before the state shows the exit: a `stop` or `rm -f` waiting for it journals after.
+    // (The name as it is now: the container may have been renamed while it ran.)
+    let name = store
+        .load(&c.config.id)
+        .map(|now| now.config.name)
+        .unwrap_or_else(|_| c.config.name.clone());
+    journal.emit(Event::ContainerExited {
+        id: c.config.id.to_string(),
+        name: name.clone(),
+        exit_code: code,
+        oom_killed: oom,
+    });
     {
         let lock = store.root().lock()?;
         let mut state: State = store.load(&c.config.id)?.state;
@@ -202,16 +221,10 @@ fn run(
             store.forget(&lock, &c.config.id)?;
         }
     }
-    journal.emit(Event::ContainerExited {
-        id: c.config.id.to_string(),
-        name: c.config.name.clone(),
-        exit_code: code,
-        oom_killed: oom,
-    });
     if c.config.auto_remove {
         journal.emit(Event::ContainerRemoved {
             id: c.config.id.to_string(),
-            name: c.config.name.clone(),
+            name,
         });
     }
     // The container is recorded (or, with --rm, gone): the waiting client may go on while
