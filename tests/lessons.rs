@@ -1,9 +1,9 @@
 //! The shipped lessons work: a scripted student (`dokles les --test`) replays each lesson's
 //! example commands on the real runtime, through the real shell path (a pty where a step is
 //! interactive), and every step's checks pass. A second scripted student makes the typical
-//! mistakes (a typo in the image, a wrong name, forgetting -a)
-//! and gets the lesson's Dutch feedback instead of a pass (lesson 2 here; lesson 1's mistakes
-//! are in tests/lesson_mistakes.rs).
+//! mistakes (a typo in the image, a wrong name, forgetting -a or --rm) and gets the lesson's
+//! Dutch feedback instead of a pass (lessons 2 to 4 here; lesson 1's mistakes are in
+//! tests/lesson_mistakes.rs).
 //!
 //! Each replay uses its own throw-away state root, so the tests run in parallel.
 
@@ -221,4 +221,36 @@ controle = [
     let r = Replay::of(&file);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.step("later").ends_with(": behaald"), "{}", r.stdout);
+}
+
+#[test]
+fn forgetting_rm_or_dash_a_in_lessons_3_and_4_gets_feedback_not_a_pass() {
+    let (_d3, images) = with_mistakes(
+        "03-images.toml",
+        &["lagen", "prune-a"],
+        &[("prune-a", "docker image prune")],
+    );
+    let (_d4, containers) = with_mistakes(
+        "04-containers-beheren.toml",
+        &["rm-optie"],
+        &[("rm-optie", "docker run -it --name tijdelijk debian bash")],
+    );
+
+    let r = Replay::of(&images);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let step = r.step("prune-a");
+    assert!(step.contains("niet behaald"), "{step}");
+    assert!(
+        step.contains("→ python staat er nog. Vergat je -a?"),
+        "{step}"
+    );
+
+    let r = Replay::of(&containers);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let step = r.step("rm-optie");
+    assert!(step.contains("niet behaald"), "{step}");
+    assert!(
+        step.contains("→ tijdelijk is gestopt maar niet verwijderd: vergat je --rm?"),
+        "{step}"
+    );
 }
