@@ -57,6 +57,8 @@ pub enum ContainerExpect {
     Image(String),
     /// `KEY=value`, or `KEY` for any value.
     Env(String),
+    /// The user the container runs as (`-u`), as given: `1000`, `nobody`, `1000:1000`.
+    User(String),
     /// `key=value`, or `key` for any value.
     Label(String),
     /// A process whose command line contains this text runs inside the container.
@@ -245,6 +247,7 @@ fn describe(e: &ContainerExpect) -> Option<String> {
         ContainerExpect::ExitCode(c) => format!("met exitcode {c}"),
         ContainerExpect::Image(i) => format!("gemaakt van image {i}"),
         ContainerExpect::Env(e) => format!("met omgevingsvariabele {e}"),
+        ContainerExpect::User(u) => format!("die draait als gebruiker {u}"),
         ContainerExpect::Label(l) => format!("met label {l}"),
         ContainerExpect::Process(p) => format!("waarin een proces `{p}` draait"),
         ContainerExpect::File {
@@ -310,6 +313,13 @@ fn unmet(world: &World, c: &Container, e: &ContainerExpect) -> Option<String> {
                 }
             })
         }
+        ContainerExpect::User(want) => (c.config.user != *want).then(|| {
+            if c.config.user.is_empty() {
+                format!("{name} draait als de standaardgebruiker van zijn image (geen -u)")
+            } else {
+                format!("{name} draait als gebruiker {}", c.config.user)
+            }
+        }),
         ContainerExpect::Label(want) => {
             let (k, v) = match want.split_once('=') {
                 Some((k, v)) => (k, Some(v)),

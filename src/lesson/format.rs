@@ -153,6 +153,7 @@ struct RawCheck {
     status: Option<String>,
     exitcode: Option<i32>,
     env: Option<String>,
+    gebruiker: Option<String>,
     label: Option<String>,
     proces: Option<String>,
     bestand: Option<String>,
@@ -369,6 +370,7 @@ fn only(r: &RawCheck, allowed: &[&str]) -> Result<(), String> {
         ("status", r.status.is_some()),
         ("exitcode", r.exitcode.is_some()),
         ("env", r.env.is_some()),
+        ("gebruiker", r.gebruiker.is_some()),
         ("label", r.label.is_some()),
         ("proces", r.proces.is_some()),
         ("bestand", r.bestand.is_some()),
@@ -390,7 +392,16 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
     only(
         &r,
         &[
-            "image", "bestaat", "status", "exitcode", "env", "label", "proces", "bestand", "inhoud",
+            "image",
+            "bestaat",
+            "status",
+            "exitcode",
+            "env",
+            "gebruiker",
+            "label",
+            "proces",
+            "bestand",
+            "inhoud",
         ],
     )?;
     let mut expect = Vec::new();
@@ -416,6 +427,9 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
     }
     if let Some(env) = r.env {
         expect.push(ContainerExpect::Env(env));
+    }
+    if let Some(user) = r.gebruiker {
+        expect.push(ContainerExpect::User(user));
     }
     if let Some(label) = r.label {
         expect.push(ContainerExpect::Label(label));
@@ -575,6 +589,33 @@ controle = [ { image = "busybox" } ]
             &l.steps[0].checks[0],
             Check::Image { name, present: true } if name == "busybox"
         ));
+    }
+
+    fn with_check(check: &str) -> String {
+        MINIMAL.replace(r#"{ image = "busybox" }"#, check)
+    }
+
+    #[test]
+    fn a_container_check_can_ask_for_the_user_it_runs_as() {
+        let l = parse(
+            "l.toml",
+            &with_check(r#"{ container = "c", gebruiker = "1000" }"#),
+        )
+        .expect("valid");
+        assert!(matches!(
+            &l.steps[0].checks[0],
+            Check::Container { expect, .. } if matches!(&expect[..], [ContainerExpect::User(u)] if u == "1000")
+        ));
+    }
+
+    #[test]
+    fn gebruiker_belongs_to_containers_only() {
+        let e = parse(
+            "l.toml",
+            &with_check(r#"{ hostbestand = "x", gebruiker = "1000" }"#),
+        )
+        .expect_err("gebruiker on a host file");
+        assert!(e.message.contains("`gebruiker` past niet"), "{e}");
     }
 
     #[test]
