@@ -195,3 +195,39 @@ fn wrong_value_types_are_explained() {
         "verkeerd type",
     );
 }
+
+#[test]
+fn an_instructors_own_lesson_directory_replaces_the_shipped_lessons() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lessons = dir.path().join("lessen");
+    std::fs::create_dir(&lessons).expect("mkdir");
+    std::fs::write(
+        lessons.join("05-eigen.toml"),
+        step("controle = [ { image = \"busybox\" } ]\n"),
+    )
+    .expect("write lesson");
+    let out = Command::new(common::binary())
+        .args(["--root"])
+        .arg(dir.path().join("root"))
+        .args(["lessen", "--lessen"])
+        .arg(&lessons)
+        .output()
+        .expect("run dokles");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("5  eigen"), "{stdout}");
+    assert!(stdout.contains("Proef  (0/1 stappen)"), "{stdout}");
+    assert!(!stdout.contains("eerste-container"), "{stdout}");
+
+    // A broken lesson in the directory is reported with its file and line.
+    std::fs::write(lessons.join("06-kapot.toml"), "titel = \n").expect("write lesson");
+    let out = Command::new(common::binary())
+        .args(["lessen", "--lessen"])
+        .arg(&lessons)
+        .env("DOKLES_ROOT", dir.path().join("root"))
+        .output()
+        .expect("run dokles");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("06-kapot.toml, regel 1:"), "{stderr}");
+}

@@ -154,6 +154,7 @@ struct RawCheck {
     exitcode: Option<i32>,
     env: Option<String>,
     gebruiker: Option<String>,
+    mount: Option<String>,
     label: Option<String>,
     proces: Option<String>,
     bestand: Option<String>,
@@ -371,6 +372,7 @@ fn only(r: &RawCheck, allowed: &[&str]) -> Result<(), String> {
         ("exitcode", r.exitcode.is_some()),
         ("env", r.env.is_some()),
         ("gebruiker", r.gebruiker.is_some()),
+        ("mount", r.mount.is_some()),
         ("label", r.label.is_some()),
         ("proces", r.proces.is_some()),
         ("bestand", r.bestand.is_some()),
@@ -398,6 +400,7 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
             "exitcode",
             "env",
             "gebruiker",
+            "mount",
             "label",
             "proces",
             "bestand",
@@ -433,6 +436,14 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
     }
     if let Some(label) = r.label {
         expect.push(ContainerExpect::Label(label));
+    }
+    if let Some(mount) = r.mount {
+        if !mount.starts_with('/') {
+            return Err(format!(
+                "`mount` is een pad in de container en begint met / (niet `{mount}`)"
+            ));
+        }
+        expect.push(ContainerExpect::Mount(mount));
     }
     if let Some(p) = r.proces {
         expect.push(ContainerExpect::Process(p));
