@@ -231,3 +231,16 @@ fn an_instructors_own_lesson_directory_replaces_the_shipped_lessons() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("06-kapot.toml, regel 1:"), "{stderr}");
 }
+
+#[test]
+fn typed_input_belongs_to_a_single_example_command() {
+    let text = step("invoer = [\"exit\"]\ncontrole = [ { image = \"busybox\" } ]\n").replace(
+        "voorbeeld = \"docker pull busybox\"",
+        "voorbeeld = [\"docker pull busybox\", \"docker run -it busybox sh\"]",
+    );
+    refused(
+        &text,
+        3,
+        "`invoer` hoort bij één voorbeeldcommando, maar er zijn er 2",
+    );
+}

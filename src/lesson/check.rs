@@ -57,8 +57,12 @@ pub enum ContainerExpect {
     Image(String),
     /// `KEY=value`, or `KEY` for any value.
     Env(String),
+    /// The user the container runs as (`-u`), as given: `1000`, `nobody`, `1000:1000`.
+    User(String),
     /// `key=value`, or `key` for any value.
     Label(String),
+    /// Something is mounted at this path inside the (running) container.
+    Mount(String),
     /// A process whose command line contains this text runs inside the container.
     Process(String),
     /// A file inside the (running) container, optionally containing `content`.
@@ -245,7 +249,9 @@ fn describe(e: &ContainerExpect) -> Option<String> {
         ContainerExpect::ExitCode(c) => format!("met exitcode {c}"),
         ContainerExpect::Image(i) => format!("gemaakt van image {i}"),
         ContainerExpect::Env(e) => format!("met omgevingsvariabele {e}"),
+        ContainerExpect::User(u) => format!("die draait als gebruiker {u}"),
         ContainerExpect::Label(l) => format!("met label {l}"),
+        ContainerExpect::Mount(m) => format!("met iets gekoppeld (mount) op {m}"),
         ContainerExpect::Process(p) => format!("waarin een proces `{p}` draait"),
         ContainerExpect::File {
             path,
@@ -310,6 +316,13 @@ fn unmet(world: &World, c: &Container, e: &ContainerExpect) -> Option<String> {
                 }
             })
         }
+        ContainerExpect::User(want) => (c.config.user != *want).then(|| {
+            if c.config.user.is_empty() {
+                format!("{name} draait als de standaardgebruiker van zijn image (geen -u)")
+            } else {
+                format!("{name} draait als gebruiker {}", c.config.user)
+            }
+        }),
         ContainerExpect::Label(want) => {
             let (k, v) = match want.split_once('=') {
                 Some((k, v)) => (k, Some(v)),
@@ -321,6 +334,19 @@ fn unmet(world: &World, c: &Container, e: &ContainerExpect) -> Option<String> {
                 (Some(have), Some(_)) => Some(format!("{name} heeft label {k}={have}")),
                 (None, _) => Some(format!("{name} heeft geen label {k}")),
             }
+        }
+        ContainerExpect::Mount(dest) => {
+            let Some(pid) = running_pid(c) else {
+                return Some(format!(
+                    "{name} draait niet (status {}); dokles kijkt alleen in draaiende containers",
+                    c.state.status.as_str()
+                ));
+            };
+            let mounts = mount_points(pid);
+            let want = dest.trim_end_matches('/');
+            let want = if want.is_empty() { "/" } else { want };
+            (!mounts.iter().any(|m| m == want))
+                .then(|| format!("in {name} is niets gekoppeld op {dest}"))
         }
         ContainerExpect::Process(text) => {
             let Some(pid) = running_pid(c) else {
@@ -407,6 +433,39 @@ fn processes_in(init: i32) -> Vec<String> {
         }
     }
     found
+}
+
+/// The mount points of the container, as its init sees them (`/proc/<init>/mountinfo`,
+/// field 5: the path relative to the process's root, octal escapes undone).
+fn mount_points(init: i32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{init}/mountinfo"))
+        .map(|info| {
+            info.lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .map(unescape_octal)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `\040` → space, as the kernel escapes blanks and backslashes in mountinfo.
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Read a file as the container sees it: through the container init's root, every

@@ -153,6 +153,8 @@ struct RawCheck {
     status: Option<String>,
     exitcode: Option<i32>,
     env: Option<String>,
+    gebruiker: Option<String>,
+    mount: Option<String>,
     label: Option<String>,
     proces: Option<String>,
     bestand: Option<String>,
@@ -369,6 +371,8 @@ fn only(r: &RawCheck, allowed: &[&str]) -> Result<(), String> {
         ("status", r.status.is_some()),
         ("exitcode", r.exitcode.is_some()),
         ("env", r.env.is_some()),
+        ("gebruiker", r.gebruiker.is_some()),
+        ("mount", r.mount.is_some()),
         ("label", r.label.is_some()),
         ("proces", r.proces.is_some()),
         ("bestand", r.bestand.is_some()),
@@ -390,7 +394,17 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
     only(
         &r,
         &[
-            "image", "bestaat", "status", "exitcode", "env", "label", "proces", "bestand", "inhoud",
+            "image",
+            "bestaat",
+            "status",
+            "exitcode",
+            "env",
+            "gebruiker",
+            "mount",
+            "label",
+            "proces",
+            "bestand",
+            "inhoud",
         ],
     )?;
     let mut expect = Vec::new();
@@ -417,8 +431,19 @@ fn container_check(target: ContainerTarget, r: RawCheck) -> Result<Check, String
     if let Some(env) = r.env {
         expect.push(ContainerExpect::Env(env));
     }
+    if let Some(user) = r.gebruiker {
+        expect.push(ContainerExpect::User(user));
+    }
     if let Some(label) = r.label {
         expect.push(ContainerExpect::Label(label));
+    }
+    if let Some(mount) = r.mount {
+        if !mount.starts_with('/') {
+            return Err(format!(
+                "`mount` is een pad in de container en begint met / (niet `{mount}`)"
+            ));
+        }
+        expect.push(ContainerExpect::Mount(mount));
     }
     if let Some(p) = r.proces {
         expect.push(ContainerExpect::Process(p));
@@ -575,6 +600,33 @@ controle = [ { image = "busybox" } ]
             &l.steps[0].checks[0],
             Check::Image { name, present: true } if name == "busybox"
         ));
+    }
+
+    fn with_check(check: &str) -> String {
+        MINIMAL.replace(r#"{ image = "busybox" }"#, check)
+    }
+
+    #[test]
+    fn a_container_check_can_ask_for_the_user_it_runs_as() {
+        let l = parse(
+            "l.toml",
+            &with_check(r#"{ container = "c", gebruiker = "1000" }"#),
+        )
+        .expect("valid");
+        assert!(matches!(
+            &l.steps[0].checks[0],
+            Check::Container { expect, .. } if matches!(&expect[..], [ContainerExpect::User(u)] if u == "1000")
+        ));
+    }
+
+    #[test]
+    fn gebruiker_belongs_to_containers_only() {
+        let e = parse(
+            "l.toml",
+            &with_check(r#"{ hostbestand = "x", gebruiker = "1000" }"#),
+        )
+        .expect_err("gebruiker on a host file");
+        assert!(e.message.contains("`gebruiker` past niet"), "{e}");
     }
 
     #[test]

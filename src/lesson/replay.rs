@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::check::Outcome;
 use super::format::{split_command, Lesson};
-use super::session::Session;
+use super::session::{Evaluation, Session};
 use super::shell::{PtySession, Shell};
 use crate::engine::container::{lifecycle, ContainerStore};
 use crate::state::StateRoot;
@@ -194,6 +194,27 @@ pub fn run_line(
     Ok(ran.output)
 }
 
+/// How long a failing step is re-checked before it counts as failed: a command started in
+/// the background (a second terminal) ends on its own after the step's last line, and
+/// writes its journal entry a moment later — as a student would press Enter again.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// Poll the journal and evaluate the current step; while it fails, try again until it
+/// passes or [`SETTLE`] has passed.
+fn settled_evaluation(session: &mut Session) -> Result<Evaluation> {
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        session.poll()?;
+        let eval = session
+            .evaluate()
+            .context("evaluating a step that does not exist")?;
+        if eval.passed || std::time::Instant::now() >= deadline {
+            return Ok(eval);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Replay `lesson`'s example commands in `root` through `shell` (whose working directory is
 /// the student's). `progress` is told about each step as it finishes.
 pub fn replay(
@@ -213,10 +234,7 @@ pub fn replay(
                 problems.push(format!("{e:#}"));
             }
         }
-        session.poll()?;
-        let eval = session
-            .evaluate()
-            .context("evaluating a step that does not exist")?;
+        let eval = settled_evaluation(&mut session)?;
         let mut checks: Vec<CheckReport> = eval.outcomes.iter().map(CheckReport::from).collect();
         checks.extend(problems.into_iter().map(|message| CheckReport {
             passed: false,

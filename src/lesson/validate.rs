@@ -35,6 +35,16 @@ pub fn problems(file: &str, lesson: &Lesson) -> Vec<LessonError> {
         Err(e) => found.push(at(0, format!("de offline cache is onleesbaar: {e:#}"))),
     }
     for step in &lesson.steps {
+        if !step.input.is_empty() && step.example.len() > 1 {
+            found.push(at(
+                step.line,
+                format!(
+                    "stap `{}`: `invoer` hoort bij één voorbeeldcommando, maar er zijn er {}",
+                    step.id,
+                    step.example.len()
+                ),
+            ));
+        }
         if step.example.is_empty() {
             found.push(at(
                 step.line,

@@ -69,7 +69,7 @@ impl Terminal {
 
     #[track_caller]
     pub fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
             if done(&screen) {
