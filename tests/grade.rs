@@ -457,3 +457,36 @@ fn containers_get_their_cgroup_under_the_parent_grading_names() {
         "{pids_line} is not under {parent}"
     );
 }
+
+#[test]
+fn ctrl_c_and_ctrl_d_typed_on_a_terminal_without_a_container_terminal_are_recorded() {
+    // `run -i` (no -t): the terminal turns Ctrl+C into SIGINT and Ctrl+D into an end of
+    // input, not into bytes; the recording still gets them as keys.
+    let d = common::Dokles::new();
+    d.ok(&["pull", "busybox"]);
+    let typed = d.work().join("typed");
+    let term = common_tty::Terminal::new();
+    term.type_line(&format!(
+        "DOKLES_TYPED_INPUT={} {} --root {} docker run -i --rm busybox sh -c \
+         'trap \"echo onderbroken; exit 3\" INT; read regel; echo \"gelezen: $regel\"; \
+         while :; do sleep 0.1; done'; echo rc=$?",
+        typed.display(),
+        common::binary(),
+        d.root().display()
+    ));
+    term.type_line("hallo");
+    term.wait_for("gelezen: hallo");
+    term.keys(&["C-c"]);
+    term.wait_for("rc=3");
+    term.type_line(&format!(
+        "DOKLES_TYPED_INPUT={} {} --root {} docker run -i --rm busybox cat; echo rc=$?",
+        typed.display(),
+        common::binary(),
+        d.root().display()
+    ));
+    term.type_line("wereld");
+    term.keys(&["C-d"]);
+    term.wait_for("rc=0");
+    let recorded = std::fs::read(&typed).expect("recorded");
+    assert_eq!(recorded, b"hallo\n\x03wereld\n\x04");
+}

@@ -147,6 +147,13 @@ fn spawn_proxy_thread(proxy: Box<dyn Fn(Signal) + Send>) -> Result<()> {
         .name("sig-proxy".into())
         .spawn(move || {
             while let Ok(signal) = set.wait() {
+                // Without a terminal in the container, Ctrl+C typed on ours arrives as
+                // SIGINT, not as a byte: a transcript records it as the key.
+                if signal == Signal::SIGINT
+                    && nix::unistd::isatty(std::io::stdin().as_raw_fd()).unwrap_or(false)
+                {
+                    record_typed(b"\x03");
+                }
                 proxy(signal);
             }
         })
