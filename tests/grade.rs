@@ -127,8 +127,11 @@ fn a_hostile_submission_only_hurts_its_own_result() {
 
 #[test]
 fn grading_leaves_no_mounts_cgroups_or_processes_behind() {
+    // The sandboxes go in a directory of this test's own (TMPDIR), to look for leftovers.
+    let tmp = tempfile::tempdir().expect("temp dir");
     let child = Command::new(common::binary())
         .current_dir(submissions_dir())
+        .env("TMPDIR", tmp.path())
         .args(["nakijken", "--json", "--les", LESSON, "--ruimte", "256"])
         .args(["vijandig.sh", "perfect.txt", "hangt.txt", "--timeout", "5"])
         .stdin(Stdio::null())
@@ -145,6 +148,18 @@ fn grading_leaves_no_mounts_cgroups_or_processes_behind() {
         .map(|s| s["submission"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(dirs, ["vijandig.sh", "perfect.txt", "hangt.txt"]);
+    // No mount and no file is left in it.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let tmp_path = tmp.path().display().to_string();
+    assert!(
+        !mounts.contains(&tmp_path),
+        "mounts left under {tmp_path}:\n{mounts}"
+    );
+    let files: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("tmp")
+        .flatten()
+        .collect();
+    assert!(files.is_empty(), "left in TMPDIR: {files:?}");
     // The grader's cgroups (named after its pid) are gone in every hierarchy.
     for controller in ["pids", "memory", "freezer", "devices", "cpu"] {
         let base = Path::new("/sys/fs/cgroup")
