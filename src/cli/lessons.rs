@@ -7,8 +7,8 @@ use clap::Parser;
 use colored::Colorize;
 
 use super::{CliError, CliResult};
-use crate::lesson::replay::{self, Sandbox, StepReport};
-use crate::lesson::shell::Shell;
+use crate::grade::isolation::{Isolated, Limits};
+use crate::lesson::replay::{self, StepReport};
 use crate::lesson::{catalog, validate, Catalog, Lesson};
 use crate::state::StateRoot;
 
@@ -164,18 +164,23 @@ fn test_file(file: &Path) -> CliResult {
             code: 1,
         });
     }
-    let sandbox = Sandbox::new().map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
+    // The same isolation as grading: a tmpfs of its own (fast to fill and to throw away)
+    // and a cgroup with a pids limit.
+    let world =
+        Isolated::new(Limits::default()).map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
+    let sandbox = world.sandbox();
     println!("Les '{}' als geautomatiseerde student:", lesson.title);
     let total = lesson.steps.len();
     let mut n = 0;
-    let shell = Shell::for_this_binary(sandbox.root(), &sandbox.work())
+    let shell = world
+        .shell()
         .map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
     let report = replay::replay(&lesson, sandbox.root(), &shell, |s| {
         n += 1;
         print_step(n, total, s);
     })
     .map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
-    drop(sandbox);
+    drop(world);
     let (got, of) = report.score();
     if report.all_passed() {
         println!("{} alle {total} stappen behaald.", "✔".green());
