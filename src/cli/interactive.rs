@@ -48,8 +48,9 @@ fn record_end_of_input() {
     }
 }
 
-/// Copy our stdin to `to`, recording what passes.
-fn copy_stdin_recording(to: &mut impl Write) {
+/// Read our stdin chunk by chunk, recording what passes, and hand each chunk to `take`
+/// until it returns false or the input ends.
+fn each_stdin_chunk(mut take: impl FnMut(&[u8]) -> bool) {
     let mut stdin = std::io::stdin().lock();
     let mut buf = [0u8; 4096];
     loop {
@@ -63,10 +64,15 @@ fn copy_stdin_recording(to: &mut impl Write) {
             Err(_) => return,
         };
         record_typed(&buf[..n]);
-        if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+        if !take(&buf[..n]) {
             return;
         }
     }
+}
+
+/// Copy our stdin to `to`, recording what passes.
+fn copy_stdin_recording(to: &mut impl Write) {
+    each_stdin_chunk(|chunk| to.write_all(chunk).and_then(|()| to.flush()).is_ok());
 }
 
 /// How an attached session ended.
@@ -281,32 +287,14 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool, detach_keys: Vec<u8>) -> Res
         std::thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
-                let mut stdin = std::io::stdin().lock();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = match stdin.read(&mut buf) {
-                        Ok(0) => {
-                            record_end_of_input();
-                            return;
-                        }
-                        Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => return,
-                    };
-                    record_typed(&buf[..n]);
-                    match matcher.feed(&buf[..n]) {
-                        Matched::Send(data) => {
-                            if input.write_all(&data).is_err() {
-                                return;
-                            }
-                        }
-                        Matched::Detach(data) => {
-                            let _ = input.write_all(&data);
-                            let _ = wake.write_all(b"d");
-                            return;
-                        }
+                each_stdin_chunk(|chunk| match matcher.feed(chunk) {
+                    Matched::Send(data) => input.write_all(&data).is_ok(),
+                    Matched::Detach(data) => {
+                        let _ = input.write_all(&data);
+                        let _ = wake.write_all(b"d");
+                        false
                     }
-                }
+                })
             })
             .context("cannot start the stdin thread")?;
     } else {

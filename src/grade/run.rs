@@ -7,13 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::isolation::{Isolated, Limits};
 use super::report::{Check, Status, StepResult, SubmissionReport, Timing};
 use super::submission::Submission;
 use crate::lesson::check::World;
-use crate::lesson::replay::wants_tty;
+use crate::lesson::replay::{self, wants_tty};
 use crate::lesson::session::{evaluate_step, Evaluation, Session};
 use crate::lesson::shell::{Ran, Shell};
 use crate::lesson::Lesson;
@@ -112,7 +112,7 @@ fn run(
 ) -> Result<SubmissionReport> {
     let sandbox = world.sandbox();
     let shell = world.shell()?;
-    setup(lesson, &shell, deadline)?;
+    replay::setup(lesson, &shell, deadline)?;
     let mut session = Session::new(lesson, sandbox.root(), &sandbox.work(), 0)?;
     let mut passed_as: Vec<Option<Evaluation>> = vec![None; lesson.steps.len()];
     let mut problems = Vec::new();
@@ -225,27 +225,6 @@ fn run(
         timing: timing_now(),
     }
     .totals())
-}
-
-/// The lesson's setup, within the submission's time.
-fn setup(lesson: &Lesson, shell: &Shell, deadline: Instant) -> Result<()> {
-    for line in &lesson.setup {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ran = shell
-            .run_captured(line, left)
-            .with_context(|| format!("voorbereiding `{line}`"))?;
-        if ran.timed_out {
-            anyhow::bail!("tijdslimiet overschreden tijdens de voorbereiding `{line}`");
-        }
-        if ran.exit_code != 0 {
-            anyhow::bail!(
-                "voorbereiding `{line}` mislukte (exitcode {}):\n{}",
-                ran.exit_code,
-                ran.output.trim_end()
-            );
-        }
-    }
-    Ok(())
 }
 
 fn run_line(shell: &Shell, line: &str, input: &[String], timeout: Duration) -> Result<Ran> {

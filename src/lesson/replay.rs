@@ -3,7 +3,7 @@
 //! sandbox and report types serve grading.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -152,10 +152,17 @@ pub fn wants_tty(line: &str) -> bool {
     })
 }
 
-/// Run the lesson's setup commands (their output is only shown when they fail).
-pub fn setup(lesson: &Lesson, shell: &Shell) -> Result<()> {
+/// Run the lesson's setup commands before `deadline` (their output is only shown when
+/// they fail).
+pub fn setup(lesson: &Lesson, shell: &Shell, deadline: Instant) -> Result<()> {
     for line in &lesson.setup {
-        let ran = shell.run_captured(line, COMMAND_TIMEOUT)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ran = shell
+            .run_captured(line, left)
+            .with_context(|| format!("voorbereiding `{line}`"))?;
+        if ran.timed_out {
+            anyhow::bail!("tijdslimiet overschreden tijdens de voorbereiding `{line}`");
+        }
         if ran.exit_code != 0 {
             anyhow::bail!(
                 "voorbereiding `{line}` mislukte (exitcode {}):\n{}",
@@ -223,7 +230,7 @@ pub fn replay(
     shell: &Shell,
     mut progress: impl FnMut(&StepReport),
 ) -> Result<LessonReport> {
-    setup(lesson, shell)?;
+    setup(lesson, shell, Instant::now() + COMMAND_TIMEOUT)?;
     let mut session = Session::new(lesson, root, shell.cwd(), 0)?;
     let mut background = Vec::new();
     let mut steps = Vec::new();

@@ -6,6 +6,7 @@ mod complete;
 mod transcript;
 
 use std::io::Write;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use colored::Colorize;
@@ -67,7 +68,7 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
     );
     if fresh && !lesson.setup.is_empty() {
         println!("{}", "De les wordt voorbereid…".dimmed());
-        replay::setup(lesson, &shell)?;
+        replay::setup(lesson, &shell, Instant::now() + replay::COMMAND_TIMEOUT)?;
     } else if !fresh {
         println!(
             "{}",
@@ -413,5 +414,5 @@ fn reset(lesson: &Lesson, shell: &Shell) -> Result<()> {
             anyhow::bail!("opruimen mislukte:\n{}", ran.output.trim_end());
         }
     }
-    replay::setup(lesson, shell)
+    replay::setup(lesson, shell, Instant::now() + replay::COMMAND_TIMEOUT)
 }
