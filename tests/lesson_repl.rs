@@ -123,3 +123,20 @@ fn meta_commands_give_hints_status_and_the_view_under_the_hood() {
     t.type_line("stop");
     t.wait_for("repl-rc=0");
 }
+
+#[test]
+fn a_command_from_another_terminal_is_narrated_at_once_and_counts_for_the_step() {
+    let r = Repl::start("1");
+    let t = &r.term;
+    t.wait_for("Opdracht:");
+    // The student pulls in a second terminal, on the same state root.
+    r.root.ok(&["pull", "-q", "python"]);
+    // The waiting REPL tells what happened without a key being pressed...
+    t.wait_for("offline cache");
+    t.wait_for("druk Enter om de stap na te kijken");
+    // ...and Enter checks the step, which passes on the real state.
+    t.keys(&["Enter"]);
+    t.wait_for("stap 2/");
+    t.type_line("stop");
+    t.wait_for("repl-rc=0");
+}

@@ -99,6 +99,11 @@ impl<'l> Session<'l> {
         Ok(entries)
     }
 
+    /// How far the journal has been read.
+    pub fn journal_offset(&self) -> u64 {
+        self.offset
+    }
+
     /// The docker commands run during the current step.
     pub fn commands(&self) -> &[RanCommand] {
         &self.commands

@@ -4,6 +4,7 @@
 
 mod complete;
 mod transcript;
+mod watch;
 
 use std::io::Write;
 use std::time::Instant;
@@ -24,6 +25,7 @@ use crate::state::StateRoot;
 use complete::LessonHelper;
 pub use complete::{candidates, META};
 use transcript::Transcript;
+use watch::Watch;
 
 const HELP: &str = "\
 Opdrachten in de les (naast gewone shell- en docker-opdrachten):
@@ -95,6 +97,11 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
     editor.set_helper(Some(LessonHelper::new(root)));
     let history = root.join("les/geschiedenis");
     let _ = editor.load_history(&history);
+    // Without a terminal there is no external printer: narration then waits for a line.
+    let watch = editor
+        .create_external_printer()
+        .ok()
+        .map(|printer| Watch::start(root, printer));
     let mut hints_shown = 0usize;
     let mut failures = 0usize;
     show_step(&session);
@@ -115,7 +122,14 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
         if let Some(h) = editor.helper_mut() {
             h.colored_prompt = prompt.bold().cyan().to_string();
         }
-        let line = match editor.readline(&prompt) {
+        if let Some(w) = &watch {
+            w.waiting(session.journal_offset(), progress.motorkap);
+        }
+        let read = editor.readline(&prompt);
+        if let Some(w) = &watch {
+            w.busy();
+        }
+        let line = match read {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {
                 println!("(typ 'stop' om de les te verlaten)");
@@ -202,7 +216,10 @@ pub fn run(catalog: &Catalog, lesson: &Lesson, root: &StateRoot) -> Result<()> {
         }
         // After a line (or an empty one): narrate and evaluate.
         let entries = session.poll()?;
-        for e in &entries {
+        let unseen = entries
+            .iter()
+            .filter(|e| !watch.as_ref().is_some_and(|w| w.narrated(e)));
+        for e in unseen {
             for sentence in narrate(e, progress.motorkap) {
                 println!("  {} {}", "▸".cyan(), sentence);
             }
