@@ -388,6 +388,10 @@ fn a_repl_transcript_records_what_was_typed_inside_the_container_and_replays_fai
     term.type_line("docker run -it --name shell busybox sh");
     term.wait_for("/ #");
     term.type_line("echo hoi > /tmp/hallo.txt");
+    // The shell has run the line (its prompt is back) before the student detaches.
+    term.wait_until("the shell's next prompt", |s| {
+        s.lines().filter(|l| l.starts_with("/ #")).count() >= 2
+    });
     term.keys(&["C-p"]);
     term.keys(&["C-q"]);
     term.wait_for("stap 4/5");
