@@ -178,6 +178,12 @@ fn exec_it_detaches_with_ctrl_p_ctrl_q_and_its_process_runs_on() {
     term.type_line(&format!("{}; echo rc=$?", root.docker("exec -it host sh")));
     term.wait_for("/ # ");
     term.type_line("export MARK=exec-shell");
+    // The shell has run the line and drawn its next prompt (busybox asks the terminal
+    // where the cursor is: the answer must reach it, not the host shell after detaching).
+    term.wait_until("the exec'd shell's next prompt", |s| {
+        s.lines().filter(|l| l.starts_with("/ #")).count() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(200));
     term.keys(&["C-p", "C-q"]);
     // Docker's client: this line and exit code 1; the exec'd shell runs on.
     term.wait_for("read escape sequence");
@@ -194,6 +200,7 @@ fn exec_it_detaches_with_ctrl_p_ctrl_q_and_its_process_runs_on() {
         root.docker("exec -it --detach-keys ctrl-x host sh")
     ));
     term.wait_for("/ # ");
+    std::thread::sleep(Duration::from_millis(200));
     term.keys(&["C-x"]);
     term.wait_for("rc=1");
     term.type_line(&format!("{}; echo rc=$?", root.docker("exec -it host sh")));
