@@ -244,3 +244,37 @@ fn typed_input_belongs_to_a_single_example_command() {
         "`invoer` hoort bij één voorbeeldcommando, maar er zijn er 2",
     );
 }
+
+#[test]
+fn a_lesson_without_root_says_so_in_dutch_but_checking_a_file_needs_no_root() {
+    use std::os::unix::fs::PermissionsExt;
+    // A copy of the binary and a lesson where an unprivileged user can reach them, wherever
+    // the checkout is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = dir.path().join("dokles");
+    std::fs::copy(common::binary(), &exe).expect("copy dokles");
+    let lesson = dir.path().join("02-wat-is-docker.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/lessons/02-wat-is-docker.toml"),
+        &lesson,
+    )
+    .expect("copy lesson");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(args)
+            .env("DOKLES_ROOT", "/nonexistent/dokles")
+            .output()
+            .expect("run setpriv")
+    };
+    let out = as_nobody(&["les", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("dokles les moet als root draaien"),
+        "{out:?}"
+    );
+    let out = as_nobody(&["les", "--controleer", lesson.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{out:?}");
+}

@@ -98,7 +98,20 @@ pub fn lessen(root: Option<&Path>, args: &[String]) -> CliResult {
 }
 
 fn open_root(root: Option<&Path>) -> Result<StateRoot, CliError> {
+    need_root("dokles les")?;
     StateRoot::open(StateRoot::resolve(root)).map_err(|e| CliError::plain(format!("{e:#}")))
+}
+
+/// Containers need root (namespaces, mounts, cgroups): say so in Dutch before anything
+/// fails halfway.
+fn need_root(what: &str) -> Result<(), CliError> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(CliError::plain(format!(
+        "{what} moet als root draaien (containers hebben namespaces, mounts en cgroups nodig): \
+         probeer sudo {what} …"
+    )))
 }
 
 fn load_catalog(dir: Option<&Path>) -> Result<Catalog, CliError> {
@@ -153,6 +166,7 @@ fn check_file(file: &Path) -> CliResult {
 
 /// `--test`: the scripted student replays the lesson in a throw-away state root.
 fn test_file(file: &Path) -> CliResult {
+    need_root("dokles les --test")?;
     let lesson = parse_file(file)?;
     let problems = validate::problems(&file.display().to_string(), &lesson);
     for p in &problems {
