@@ -82,6 +82,17 @@ fn assert_graded_as_expected(file: &str) {
     );
 }
 
+/// Removes every container of a test's state root when dropped, pass or fail.
+struct RemoveContainers<'a>(&'a common::Dokles);
+
+impl Drop for RemoveContainers<'_> {
+    fn drop(&mut self) {
+        for id in self.0.run(&["ps", "-aq"]).stdout.split_whitespace() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
 #[test]
 fn a_perfect_submission_passes_every_step_and_exits_0() {
     assert_graded_as_expected("perfect.txt");
@@ -371,6 +382,7 @@ fn lesson_one_submissions_are_graded_as_expected_with_the_shipped_lesson() {
 #[test]
 fn a_repl_transcript_records_what_was_typed_inside_the_container_and_replays_faithfully() {
     let d = common::Dokles::new();
+    let _cleanup = RemoveContainers(&d);
     let lessons = submissions_dir().join("lessen");
     let term = common_tty::Terminal::new();
     term.type_line(&format!("cd {}", d.work().display()));
@@ -442,6 +454,7 @@ fn a_repl_transcript_records_what_was_typed_inside_the_container_and_replays_fai
 #[test]
 fn containers_get_their_cgroup_under_the_parent_grading_names() {
     let d = common::Dokles::new();
+    let _cleanup = RemoveContainers(&d);
     d.ok(&["pull", "busybox"]);
     let parent = format!("/{}", common::unique_name("dokles-test-parent"));
     let id = String::from_utf8_lossy(
