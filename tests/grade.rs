@@ -295,6 +295,7 @@ fn the_terminal_summary_says_per_step_behaald_or_niet_behaald_with_the_message()
 #[test]
 fn live_grading_counts_saved_progress_and_the_state_as_it_is() {
     let d = common::Dokles::new();
+    let _cleanup = RemoveContainers(&d);
     let root = d.root();
     d.ok(&["pull", "busybox"]);
     d.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "1000"]);
@@ -330,6 +331,7 @@ fn live_grading_counts_saved_progress_and_the_state_as_it_is() {
 #[test]
 fn the_docker_cli_records_what_is_typed_into_a_container() {
     let d = common::Dokles::new();
+    let _cleanup = RemoveContainers(&d);
     d.ok(&["pull", "busybox"]);
     let typed = d.work().join("typed");
     let mut child = d
@@ -495,6 +497,7 @@ fn ctrl_c_and_ctrl_d_typed_on_a_terminal_without_a_container_terminal_are_record
     // `run -i` (no -t): the terminal turns Ctrl+C into SIGINT and Ctrl+D into an end of
     // input, not into bytes; the recording still gets them as keys.
     let d = common::Dokles::new();
+    let _cleanup = RemoveContainers(&d);
     d.ok(&["pull", "busybox"]);
     let typed = d.work().join("typed");
     let term = common_tty::Terminal::new();
