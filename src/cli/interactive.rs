@@ -277,7 +277,7 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool, detach_keys: Vec<u8>) -> Res
     };
     let master = File::from(master);
     let resize_target = master.try_clone().context("cannot share the terminal")?;
-    spawn_signal_thread(move |size| resize(&resize_target, size))?;
+    spawn_signal_thread(move |size| size.apply(&resize_target))?;
     // The stdin thread wakes the relay through this pipe when the user detaches.
     let (wake_read, wake_write) = nix::unistd::pipe().context("cannot create a pipe")?;
     if stdin {
@@ -448,15 +448,4 @@ fn copy_flushing(from: &mut File, to: &mut impl Write) -> std::io::Result<()> {
         to.write_all(&buf[..n])?;
         to.flush()?;
     }
-}
-
-fn resize(master: &File, size: WindowSize) {
-    let ws = libc::winsize {
-        ws_row: size.rows,
-        ws_col: size.columns,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize through the pointer, which lives across the call.
-    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }

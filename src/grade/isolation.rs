@@ -35,15 +35,46 @@ impl Default for Limits {
     }
 }
 
+/// Fields drop in declaration order: the sandbox first (containers removed: their
+/// monitors unmount and remove their cgroups), then whatever still runs in the group, then
+/// the filesystem, then the directory.
 pub struct Isolated {
-    sandbox: Option<Sandbox>,
-    cgroup: Option<Cgroup>,
-    cgroup_path: PathBuf,
-    mount: PathBuf,
-    mounted: bool,
+    sandbox: Sandbox,
+    group: Group,
+    tmpfs: Tmpfs,
     /// Outside the tmpfs: the `docker` shim (`bin/`), out of the submission's reach by
     /// way of its state root.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// The submission's cgroup; killed and removed on drop.
+struct Group {
+    cgroup: Cgroup,
+    path: PathBuf,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Err(e) = self.cgroup.kill_and_remove() {
+            eprintln!("dokles: opruimen van cgroup mislukt: {e}");
+        }
+    }
+}
+
+/// The submission's tmpfs; detached on drop.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        if let Err(e) = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH) {
+            eprintln!(
+                "dokles: ontkoppelen van {} mislukt: {e}",
+                self.path.display()
+            );
+        }
+    }
 }
 
 impl Isolated {
@@ -60,54 +91,46 @@ impl Isolated {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let cgroup_path = PathBuf::from(format!("{CGROUP_BASE}/{unique}"));
-        let mut me = Self {
-            sandbox: None,
-            cgroup: None,
-            cgroup_path,
-            mount,
-            mounted: false,
-            _dir: dir,
-        };
         nix::mount::mount(
             Some("tmpfs"),
-            &me.mount,
+            &mount,
             Some("tmpfs"),
             nix::mount::MsFlags::empty(),
             Some(format!("size={},mode=0755", limits.disk_bytes).as_str()),
         )
-        .with_context(|| format!("mounting a tmpfs on {}", me.mount.display()))?;
-        me.mounted = true;
-        me.cgroup = Some(
-            Cgroup::create_group(&me.cgroup_path, limits.pids)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("creating the submission's cgroup")?,
-        );
-        me.sandbox = Some(Sandbox::in_dir(&me.mount)?);
-        Ok(me)
+        .with_context(|| format!("mounting a tmpfs on {}", mount.display()))?;
+        let tmpfs = Tmpfs { path: mount };
+        let path = PathBuf::from(format!("{CGROUP_BASE}/{unique}"));
+        let cgroup = Cgroup::create_group(&path, limits.pids)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("creating the submission's cgroup")?;
+        let group = Group { cgroup, path };
+        let sandbox = Sandbox::in_dir(&tmpfs.path)?;
+        Ok(Self {
+            sandbox,
+            group,
+            tmpfs,
+            dir,
+        })
     }
 
     pub fn sandbox(&self) -> &Sandbox {
-        // Set in `new`, taken only in `drop`.
-        self.sandbox.as_ref().expect("sandbox present until drop")
+        &self.sandbox
     }
 
     /// The shell the submission's lines run in: inside its cgroup, its containers' cgroups
     /// made under it.
     pub fn shell(&self) -> Result<Shell> {
-        let sandbox = self.sandbox();
+        let sandbox = &self.sandbox;
         let shell = Shell::for_this_binary(sandbox.root(), &sandbox.work())?
-            .with_bin_dir(&self._dir.path().join("bin"))?
+            .with_bin_dir(&self.dir.path().join("bin"))?
             .with_env(
                 crate::cli::CGROUP_PARENT_ENV,
-                &self.cgroup_path.to_string_lossy(),
+                &self.group.path.to_string_lossy(),
             )
             // Another docker client on PATH must not reach a real Docker engine.
             .with_env("DOCKER_HOST", "unix:///dev/null");
-        match &self.cgroup {
-            Some(cg) => shell.in_cgroup(cg.dirs()),
-            None => Ok(shell),
-        }
+        shell.in_cgroup(self.group.cgroup.dirs())
     }
 
     /// Stop what a finished line left running: every process directly in the submission's
@@ -117,9 +140,7 @@ impl Isolated {
     pub fn stop_leftovers(&self) {
         use nix::sys::signal::{kill, Signal};
         use nix::unistd::{getsid, Pid};
-        let Some(cg) = &self.cgroup else {
-            return;
-        };
+        let cg = &self.group.cgroup;
         let leftovers = |cg: &Cgroup| -> Vec<Pid> {
             cg.pids()
                 .unwrap_or_default()
@@ -147,27 +168,6 @@ impl Isolated {
 
     /// The directory the sandbox lives in (the tmpfs).
     pub fn base(&self) -> &Path {
-        &self.mount
-    }
-}
-
-impl Drop for Isolated {
-    fn drop(&mut self) {
-        // Containers first (their monitors unmount and remove their cgroups), then whatever
-        // still runs in the group, then the filesystem.
-        drop(self.sandbox.take());
-        if let Some(cg) = self.cgroup.take() {
-            if let Err(e) = cg.kill_and_remove() {
-                eprintln!("dokles: opruimen van cgroup mislukt: {e}");
-            }
-        }
-        if self.mounted {
-            if let Err(e) = nix::mount::umount2(&self.mount, nix::mount::MntFlags::MNT_DETACH) {
-                eprintln!(
-                    "dokles: ontkoppelen van {} mislukt: {e}",
-                    self.mount.display()
-                );
-            }
-        }
+        &self.tmpfs.path
     }
 }

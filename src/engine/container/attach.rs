@@ -45,6 +45,28 @@ pub struct WindowSize {
 }
 
 impl WindowSize {
+    /// Set it on a pty master (TIOCSWINSZ): the kernel signals SIGWINCH to the terminal's
+    /// foreground process group.
+    pub fn apply(self, master: &impl AsRawFd) {
+        let ws = libc::winsize {
+            ws_row: self.rows,
+            ws_col: self.columns,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize through the pointer, which lives across the call.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+
+    /// As the OCI spec's `process.consoleSize`.
+    pub fn console_box(self) -> Result<oci_spec::runtime::Box> {
+        oci_spec::runtime::BoxBuilder::default()
+            .height(self.rows)
+            .width(self.columns)
+            .build()
+            .context("console size")
+    }
+
     fn encode(self) -> [u8; 4] {
         let [r0, r1] = self.rows.to_be_bytes();
         let [c0, c1] = self.columns.to_be_bytes();

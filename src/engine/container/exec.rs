@@ -121,12 +121,7 @@ pub fn exec(
     u.set_additional_gids((!user.groups.is_empty()).then(|| user.groups.clone()));
     process.set_user(u);
     if let Some(size) = opts.console_size.filter(|_| opts.tty) {
-        let b = oci_spec::runtime::BoxBuilder::default()
-            .height(size.rows)
-            .width(size.columns)
-            .build()
-            .context("console size")?;
-        process.set_console_size(Some(b));
+        process.set_console_size(Some(size.console_box()?));
     }
 
     let target = ExecTarget {

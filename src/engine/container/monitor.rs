@@ -25,7 +25,7 @@ use nix::poll::{poll, PollFd, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 
-use super::attach::{readiness, Hub, Input, WindowSize};
+use super::attach::{readiness, Hub, Input};
 use super::logs::LogWriter;
 use super::record::{HostProcess, State, Status};
 use super::spec::build_spec;
@@ -123,12 +123,7 @@ fn run(
 
     let mut spec = build_spec(&c).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     if let (Some(size), Some(process)) = (size.filter(|_| c.config.tty), spec.process_mut()) {
-        let b = oci_spec::runtime::BoxBuilder::default()
-            .height(size.rows)
-            .width(size.columns)
-            .build()
-            .context("console size")?;
-        process.set_console_size(Some(b));
+        process.set_console_size(Some(size.console_box()?));
     }
     let (stdio, pipes) = container_stdio(c.config.tty, c.config.open_stdin)?;
     let mut process = match runtime::spawn(&spec, &c.paths.merged(), stdio) {
@@ -490,7 +485,7 @@ impl Streams {
             }
             Input::Resize(size) => {
                 if let Some(t) = &self.terminal {
-                    resize(t, size);
+                    size.apply(t);
                 }
             }
         }
@@ -519,18 +514,6 @@ impl Streams {
             self.stdin = None;
         }
     }
-}
-
-/// TIOCSWINSZ on the pty master: the kernel signals SIGWINCH to the container's foreground.
-fn resize(master: &File, size: WindowSize) {
-    let ws = libc::winsize {
-        ws_row: size.rows,
-        ws_col: size.columns,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which lives across the call.
-    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
 
 /// Relay until the container's output is closed: its stdout and stderr (or terminal) into
