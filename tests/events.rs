@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use common_ctr::{wait_for, Dokles, IMAGE};
+use dokles::engine::image::Digest;
 use dokles::events::{Entry, Event, Journal};
 use dokles::state::StateRoot;
 
@@ -21,6 +22,14 @@ fn journal(d: &Dokles) -> Journal {
 /// The entries written since `offset`.
 fn since(d: &Dokles, offset: u64) -> Vec<Entry> {
     journal(d).read_since(offset).expect("read the journal").0
+}
+
+/// `entries` without the unpacking an image's first container brings along.
+fn without_unpacking(entries: Vec<Entry>) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .filter(|e| !matches!(e.event, Event::LayerUnpacked { .. }))
+        .collect()
 }
 
 fn end(d: &Dokles) -> u64 {
@@ -80,6 +89,9 @@ fn run_rm_journals_created_started_exited_removed_then_the_command() {
     let from = end(&d);
     d.ok(&["run", "--rm", "--name", "kort", IMAGE, "true"]);
     let entries = since(&d, from);
+    // The image's first container unpacks its layer first.
+    assert_eq!(types(&entries)[0], "layer_unpacked");
+    let entries = entries[1..].to_vec();
     assert_eq!(
         types(&entries),
         [
@@ -284,7 +296,7 @@ fn a_pull_journals_its_layers_and_a_second_pull_is_up_to_date() {
     let entries = since(&d, from);
     assert_eq!(
         types(&entries)[..2],
-        ["image_pulled".to_string(), "layer_unpacked".to_string()]
+        ["image_pulled".to_string(), "layer_stored".to_string()]
     );
     let Event::ImagePulled {
         reference, layers, ..
@@ -295,13 +307,31 @@ fn a_pull_journals_its_layers_and_a_second_pull_is_up_to_date() {
     assert_eq!(reference, "docker.io/library/busybox:latest");
     for l in layers {
         assert!(l.new);
-        assert!(Path::new(&l.dir).is_dir(), "{}", l.dir);
         assert!(l.bytes > 0);
+        assert!(!Path::new(&l.dir).exists(), "unpacked on first use only");
     }
-    let Event::LayerUnpacked { dir, .. } = &entries[1].event else {
+    let Event::LayerStored { blob, diff_id, .. } = &entries[1].event else {
         unreachable!()
     };
+    let tar = fs::read(blob).expect("the layer's tar");
+    assert_eq!(&format!("{}", Digest::of(&tar)), diff_id);
+
+    // The first container unpacks the layer where the pull said it would be.
+    let from = end(&d);
+    d.ok(&["run", "--rm", "busybox", "true"]);
+    let unpacked: Vec<Entry> = since(&d, from)
+        .into_iter()
+        .filter(|e| matches!(e.event, Event::LayerUnpacked { .. }))
+        .collect();
+    let [Entry {
+        event: Event::LayerUnpacked { dir, .. },
+        ..
+    }] = &unpacked[..]
+    else {
+        panic!("one layer_unpacked entry: {unpacked:?}")
+    };
     assert_eq!(dir, &layers.last().expect("a layer").dir);
+    assert!(Path::new(dir).join("bin/busybox").is_file());
 
     let from = end(&d);
     d.ok(&["pull", "busybox"]);
@@ -460,7 +490,7 @@ fn a_container_that_cannot_start_is_journaled_with_dockers_message() {
     let from = end(&d);
     let o = d.run(&["run", "--name", "mislukt", IMAGE, "/no/such/binary"]);
     assert_eq!(o.code, 127);
-    let entries = since(&d, from);
+    let entries = without_unpacking(since(&d, from));
     assert_eq!(
         types(&entries),
         ["container_created", "container_start_failed", "command"]
@@ -501,21 +531,31 @@ fn commit_save_load_import_and_rmi_are_journaled_with_their_images() {
     let entries = since(&d, from);
     assert_eq!(
         types(&entries),
-        ["image_committed", "layer_unpacked", "command"]
+        ["image_committed", "layer_stored", "command"]
     );
     assert!(matches!(
         &entries[0].event,
         Event::ImageCommitted { container_name, id: image, reference: Some(r), .. }
             if container_name == "bouwer" && *image == id.trim() && r == "docker.io/library/gebouwd:1"
     ));
-    let Event::LayerUnpacked { dir, bytes, .. } = &entries[1].event else {
+    let Event::LayerStored { bytes, .. } = &entries[1].event else {
         unreachable!()
     };
+    assert_eq!(*bytes, 4);
+    let from = end(&d);
+    assert_eq!(d.ok(&["run", "--rm", "gebouwd:1", "cat", "/hoi"]), "hoi");
+    let Some(Event::LayerUnpacked { dir, bytes, .. }) = since(&d, from)
+        .into_iter()
+        .map(|e| e.event)
+        .find(|e| matches!(e, Event::LayerUnpacked { .. }))
+    else {
+        panic!("the committed layer is unpacked for its first container")
+    };
     assert_eq!(
-        fs::read(Path::new(dir).join("hoi")).expect("the layer"),
+        fs::read(Path::new(&dir).join("hoi")).expect("the layer"),
         b"hoi\n"
     );
-    assert_eq!(*bytes, 4);
+    assert_eq!(bytes, 4);
 
     let archive = work.path().join("gebouwd.tar");
     let archive = archive.to_str().expect("utf-8 path");
@@ -527,7 +567,7 @@ fn commit_save_load_import_and_rmi_are_journaled_with_their_images() {
     let events: Vec<Event> = entries
         .into_iter()
         .map(|e| e.event)
-        .filter(|e| !matches!(e, Event::Command { .. } | Event::LayerUnpacked { .. }))
+        .filter(|e| !matches!(e, Event::Command { .. } | Event::LayerStored { .. }))
         .collect();
     assert_eq!(
         events,

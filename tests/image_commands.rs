@@ -1094,10 +1094,13 @@ fn image_inspect_prints_dockers_fields_in_order() {
     assert_eq!(o["GraphDriver"]["Name"], "overlay2");
     // Four-space indentation, as Go's json.MarshalIndent.
     assert!(out.starts_with("[\n    {\n        \"Id\": "));
-    // The layer paths point into this state root.
+    // The layer paths point into this state root: the top layer's directory, where its files
+    // appear once a container needs them.
     let upper = o["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
     assert!(without_root(upper, &d.root()).starts_with("<root>/image/layers/"));
-    assert!(Path::new(upper).is_dir());
+    let layer = Path::new(upper).parent().unwrap();
+    assert!(layer.join("layer.json").is_file());
+    assert!(!Path::new(upper).exists(), "not unpacked before a container needs it");
 }
 
 #[test]

@@ -11,12 +11,36 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::process::Command;
 
+use dokles::engine::image::layers::dir_size;
 use dokles::engine::image::pack::{pack_layer, PackOptions};
-use dokles::engine::image::unpack::{unpack_layer, UnpackError, UnpackOptions, UnpackReport};
+use dokles::engine::image::unpack::{
+    check_layer, unpack_layer, UnpackError, UnpackOptions, UnpackReport,
+};
 use layer_common::*;
 
 fn unpack(archive: &[u8], dest: &Path) -> Result<UnpackReport, UnpackError> {
-    unpack_layer(archive, dest, &UnpackOptions::default())
+    unpack_with(archive, dest, &UnpackOptions::default())
+}
+
+/// Unpacks `archive` into `dest`, after a dry run of it (`load`'s check), which must reach the
+/// same verdict: the same error, or success with the size the unpacked layer then has.
+fn unpack_with(
+    archive: &[u8],
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackReport, UnpackError> {
+    let checked = check_layer(archive, opts);
+    let unpacked = unpack_layer(archive, dest, opts);
+    match (&checked, &unpacked) {
+        (Ok(check), Ok(_)) => assert_eq!(
+            check.size,
+            dir_size(dest).unwrap(),
+            "the dry run's size is the unpacked layer's"
+        ),
+        (Err(c), Err(u)) => assert_eq!(c.to_string(), u.to_string(), "the same refusal"),
+        _ => panic!("the dry run and the unpacking disagree: {checked:?} vs {unpacked:?}"),
+    }
+    unpacked
 }
 
 fn pack(dir: &Path, opts: &PackOptions) -> Vec<u8> {
@@ -250,7 +274,7 @@ fn devices_and_fifos_are_refused_when_not_allowed() {
         fifo("run/fifo"),
     ] {
         let sandbox = Sandbox::new();
-        let err = unpack_layer(
+        let err = unpack_with(
             &tar(std::slice::from_ref(&entry))[..],
             &sandbox.dest,
             &no_devices,
@@ -267,7 +291,7 @@ fn devices_and_fifos_are_refused_when_not_allowed() {
     }
     // Whiteouts are the unpacker's own devices and stay allowed.
     let sandbox = Sandbox::new();
-    unpack_layer(
+    unpack_with(
         &tar(&[file(".wh.gone", b"")])[..],
         &sandbox.dest,
         &no_devices,
@@ -1018,4 +1042,88 @@ fn a_busybox_rootfs_survives_pack_and_unpack_and_runs() {
         format!("6\n{PASSWD}"),
         "busybox and its five applets, then passwd"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dry run `load` relies on
+// ---------------------------------------------------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so every failure names a reproducible seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A path over a tiny namespace, so entries collide, nest in each other, climb out and
+    /// pass through each other's symbolic links.
+    fn path(&mut self) -> String {
+        let depth = 1 + self.below(3);
+        (0..depth)
+            .map(|_| self.pick(&["a", "b", "c", "a", "b", "..", ".wh.a", ".wh..wh..opq"]))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Random archives: whatever the unpacking makes of each — a layer of some size or a refusal —
+/// the dry run says the same, and a refused one changes nothing outside the layer.
+#[test]
+fn the_dry_run_reaches_the_unpackings_verdict_on_random_archives() {
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for seed in 1..=2000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let entries: Vec<E> = (0..1 + rng.below(8))
+            .map(|_| {
+                let path = rng.path();
+                match rng.below(6) {
+                    0 => dir(&format!("{path}/")),
+                    1 | 2 => file(&path, &vec![b'x'; rng.below(5) as usize]),
+                    3 => symlink(&path, &rng.path()),
+                    4 => hardlink(&path, &rng.path()),
+                    _ => fifo(&path),
+                }
+            })
+            .collect();
+        let sandbox = Sandbox::new();
+        let before = sandbox.outside();
+        let outcome = std::panic::catch_unwind(|| unpack(&tar(&entries), &sandbox.dest));
+        let outcome = outcome.unwrap_or_else(|_| panic!("seed {seed}: {entries:?}"));
+        assert_eq!(sandbox.outside(), before, "seed {seed} reached outside");
+        let kind = match outcome {
+            Ok(_) => "unpacked".to_string(),
+            Err(e) => format!("{e:?}")
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_string(),
+        };
+        *outcomes.entry(kind).or_default() += 1;
+    }
+    // The generator reaches the interesting cases, not just one of them.
+    for kind in [
+        "unpacked",
+        "PathTraversal",
+        "SymlinkInPath",
+        "NotADirectory",
+        "HardlinkTargetMissing",
+        "HardlinkTraversal",
+    ] {
+        assert!(
+            outcomes.get(kind).copied().unwrap_or(0) > 10,
+            "{kind}: {outcomes:?}"
+        );
+    }
 }

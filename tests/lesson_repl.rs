@@ -106,11 +106,11 @@ fn meta_commands_give_hints_status_and_the_view_under_the_hood() {
     t.wait_for("Nog niet:");
     t.wait_for("stap 1/");
 
-    // Under the hood: the real layer directories the pull unpacked.
+    // Under the hood: the real layer tars the pull checked and stored.
     t.type_line("motorkap aan");
     t.wait_for("Onder de motorkap: aan.");
     t.type_line("docker pull python");
-    t.wait_for(&format!("{}/image/layers/", r.root.root().display()));
+    t.wait_for(&format!("{}/image/blobs/sha256/", r.root.root().display()));
     t.wait_for("stap 2/");
 
     t.type_line("status");

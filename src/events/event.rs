@@ -31,8 +31,17 @@ pub enum Event {
         reference: String,
         id: String,
     },
-    /// A layer tarball was unpacked into the layer store (emitted for every new layer, by
-    /// pull, load, import and commit alike).
+    /// A new layer was stored: its tar verified against its diff ID, kept as a blob, and
+    /// checked to unpack (emitted for every new layer, by pull, load, import and commit alike).
+    LayerStored {
+        chain_id: String,
+        diff_id: String,
+        /// The layer's uncompressed tar.
+        blob: String,
+        /// Bytes of the files it will unpack to.
+        bytes: u64,
+    },
+    /// A stored layer was unpacked into its directory, for the first container that needs it.
     LayerUnpacked {
         chain_id: String,
         diff_id: String,
@@ -183,10 +192,10 @@ pub enum Event {
 pub struct PulledLayer {
     pub chain_id: String,
     pub diff_id: String,
-    /// The unpacked files on disk.
+    /// The layer's directory; its files appear there when a container first needs them.
     pub dir: String,
     pub bytes: u64,
-    /// Unpacked by this pull (`false`: already present, shared with another image).
+    /// Stored by this pull (`false`: already present, shared with another image).
     pub new: bool,
 }
 

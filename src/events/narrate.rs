@@ -17,17 +17,27 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
         } => {
             let new = layers.iter().filter(|l| l.new).count();
             plain.push(format!(
-                "De image {} stond nog niet lokaal; dokles haalde hem uit de offline cache ({}, {} nieuw uitgepakt).",
+                "De image {} stond nog niet lokaal; dokles haalde hem uit de offline cache ({}, {} nieuw opgeslagen).",
                 familiar(reference),
                 count(layers.len(), "laag", "lagen"),
                 new
             ));
-            // New layers are told by their own `layer_unpacked` entries.
+            // New layers are told by their own `layer_stored` entries.
             deep.extend(layers.iter().filter(|l| !l.new).map(present_layer));
         }
         Event::ImageUpToDate { reference, .. } => plain.push(format!(
             "De image {} stond al lokaal en is up-to-date; er is niets opgehaald.",
             familiar(reference)
+        )),
+        Event::LayerStored {
+            diff_id,
+            blob,
+            bytes,
+            ..
+        } => deep.push(format!(
+            "laag {} gecontroleerd en als tar bewaard in {blob}; uitgepakt ({}) wordt hij pas als een container hem nodig heeft",
+            short_digest(diff_id),
+            size(*bytes)
         )),
         Event::LayerUnpacked {
             diff_id,
@@ -35,7 +45,7 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
             bytes,
             ..
         } => deep.push(format!(
-            "laag {} uitgepakt in {dir} ({})",
+            "laag {} uitgepakt in {dir} ({}), voor de eerste container die hem gebruikt",
             short_digest(diff_id),
             size(*bytes)
         )),
@@ -241,9 +251,8 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
 
 fn present_layer(l: &PulledLayer) -> String {
     format!(
-        "laag {} stond al op schijf in {} ({})",
+        "laag {} was er al, gedeeld met een andere image ({})",
         short_digest(&l.diff_id),
-        l.dir,
         size(l.bytes)
     )
 }
@@ -406,13 +415,13 @@ mod tests {
         };
         assert_eq!(
             say(e.clone(), false),
-            ["De image python:latest stond nog niet lokaal; dokles haalde hem uit de offline cache (2 lagen, 1 nieuw uitgepakt)."]
+            ["De image python:latest stond nog niet lokaal; dokles haalde hem uit de offline cache (2 lagen, 1 nieuw opgeslagen)."]
         );
         let deep = say(e, true);
         assert_eq!(deep.len(), 2);
         assert_eq!(
             deep[1],
-            "laag aaaa11112222 stond al op schijf in /r/image/layers/aaaa11112222333/diff (12,3 MB)"
+            "laag aaaa11112222 was er al, gedeeld met een andere image (12,3 MB)"
         );
     }
 
@@ -423,7 +432,7 @@ mod tests {
             id: IMG.into(),
             layers: vec![layer(true, "cccc11112222333")],
         };
-        assert!(say(e, false)[0].contains("(1 laag, 1 nieuw uitgepakt)"));
+        assert!(say(e, false)[0].contains("(1 laag, 1 nieuw opgeslagen)"));
     }
 
     #[test]
@@ -449,7 +458,22 @@ mod tests {
         assert!(say(e.clone(), false).is_empty());
         assert_eq!(
             say(e, true),
-            ["laag 0123456789ab uitgepakt in /r/image/layers/x/diff (4,1 kB)"]
+            ["laag 0123456789ab uitgepakt in /r/image/layers/x/diff (4,1 kB), voor de eerste container die hem gebruikt"]
+        );
+    }
+
+    #[test]
+    fn stored_layers_are_only_told_under_the_hood() {
+        let e = Event::LayerStored {
+            chain_id: IMG.into(),
+            diff_id: IMG.into(),
+            blob: "/r/image/blobs/sha256/x".into(),
+            bytes: 4_100,
+        };
+        assert!(say(e.clone(), false).is_empty());
+        assert_eq!(
+            say(e, true),
+            ["laag 0123456789ab gecontroleerd en als tar bewaard in /r/image/blobs/sha256/x; uitgepakt (4,1 kB) wordt hij pas als een container hem nodig heeft"]
         );
     }
 

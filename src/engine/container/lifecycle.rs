@@ -200,7 +200,15 @@ pub fn create(
     std::fs::create_dir_all(&paths.dir)
         .with_context(|| format!("cannot create {}", paths.dir.display()))?;
     write_etc_files(&paths, &hostname)?;
-    ImageStore::open(store.root()).pin(&lock, id.as_str(), &image.chain)?;
+    let images = ImageStore::open(store.root());
+    images.pin(&lock, id.as_str(), &image.chain)?;
+    // The first container of an image unpacks its layers (see `engine::image::unpacked`).
+    if let Err(e) = images.unpack_layers(&lock, &image.chain) {
+        // Clean-up is best effort: the unpacking error is what the user must see.
+        let _ = images.unpin(&lock, id.as_str());
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Err(e.into());
+    }
     store.insert(&lock, &config)?;
     drop(lock);
     Journal::open(store.root()).emit(Event::ContainerCreated {

@@ -1,8 +1,10 @@
 //! Bringing one layer tarball into the store: decompress if needed, hash it (the diff ID),
-//! keep the uncompressed tar as a blob (for `save`) and unpack it safely into a layer
-//! directory — all in one pass over the data.
+//! keep the uncompressed tar as a blob and prove it unpacks — a dry run of the unpacker that
+//! refuses exactly what unpacking would refuse and measures the layer's size — all in one
+//! pass over the data. The files themselves are unpacked when a container first needs them
+//! (`super::unpacked`).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
@@ -10,9 +12,9 @@ use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
 
 use super::digest::{Digest, Hashing};
-use super::layers::{chain_ids, dir_size, LayerMeta};
+use super::layers::{chain_ids, LayerMeta};
 use super::store::Transaction;
-use super::unpack::{unpack_layer, UnpackOptions};
+use super::unpack::{check_layer, UnpackOptions};
 use crate::events::Event;
 
 /// A reader that may be gzip-compressed; other compressions are refused by name.
@@ -64,19 +66,19 @@ pub fn ingest_layer(
         reader: Hashing::new(maybe_decompress(reader)?),
         writer: io::BufWriter::with_capacity(1 << 20, blob),
     };
-    let diff = unpack_staged(&staging, &mut tee)?;
+    let size = check(&mut tee)?;
     let Tee { reader, writer } = tee;
     writer
         .into_inner()
         .map_err(|e| e.into_error())
         .context("cannot write staged layer blob")?;
     let (diff_id, _, _) = reader.finish();
-    store_layer(tx, &staging, &diff, &blob_path, diff_id, parent, expected)
+    store_layer(tx, size, &blob_path, diff_id, parent, expected)
 }
 
 /// Ingest a layer tarball that already sits in a staging file (an extracted image archive):
-/// an uncompressed one is hashed and unpacked in one read and then moved into the blob
-/// store as is, without another copy.
+/// an uncompressed one is hashed and checked in one read and then moved into the blob store
+/// as is, without another copy.
 pub fn ingest_layer_file(
     tx: &Transaction<'_>,
     path: &Path,
@@ -99,31 +101,25 @@ pub fn ingest_layer_file(
     if compressed {
         return ingest_layer(tx, file, parent, expected);
     }
-    let staging = tx.staging()?;
     let mut reader = Hashing::new(io::BufReader::with_capacity(1 << 20, file));
-    let diff = unpack_staged(&staging, &mut reader)?;
+    let size = check(&mut reader)?;
     let (diff_id, _, _) = reader.finish();
-    store_layer(tx, &staging, &diff, path, diff_id, parent, expected)
+    store_layer(tx, size, path, diff_id, parent, expected)
 }
 
-/// Unpack `reader` into a fresh `layer/diff` under `staging`, reading it to the end (the
-/// bytes after the end-of-archive marker count for the digest too).
-fn unpack_staged(
-    staging: &tempfile::TempDir,
-    reader: &mut impl Read,
-) -> Result<std::path::PathBuf> {
-    let diff = staging.path().join("layer/diff");
-    fs::create_dir_all(&diff).with_context(|| format!("cannot create {}", diff.display()))?;
-    unpack_layer(&mut *reader, &diff, &UnpackOptions::default()).context("cannot unpack layer")?;
+/// Dry-run the unpacking of `reader`, reading it to the end (the bytes after the
+/// end-of-archive marker count for the digest too); returns the layer's size.
+fn check(reader: &mut impl Read) -> Result<u64> {
+    let checked =
+        check_layer(&mut *reader, &UnpackOptions::default()).context("cannot unpack layer")?;
     io::copy(reader, &mut io::sink()).context("cannot read layer")?;
-    Ok(diff)
+    Ok(checked.size)
 }
 
-/// Check the diff ID and move the unpacked layer and its tar into the stores.
+/// Check the diff ID and record the layer, its tar moving into the blob store.
 fn store_layer(
     tx: &Transaction<'_>,
-    staging: &tempfile::TempDir,
-    diff: &Path,
+    size: u64,
     blob_path: &Path,
     diff_id: Digest,
     parent: Option<&Digest>,
@@ -142,21 +138,14 @@ fn store_layer(
         chain_id,
         diff_id: diff_id.clone(),
         parent: parent.cloned(),
-        size: dir_size(diff)?,
+        size,
     };
     tx.store().blobs().adopt(blob_path, &diff_id)?;
-    tx.store()
-        .layers()
-        .adopt(&staging.path().join("layer"), &meta)?;
-    tx.record(Event::LayerUnpacked {
+    tx.store().layers().record(&meta)?;
+    tx.record(Event::LayerStored {
         chain_id: meta.chain_id.to_string(),
         diff_id: meta.diff_id.to_string(),
-        dir: tx
-            .store()
-            .layers()
-            .diff_dir(&meta.chain_id)
-            .display()
-            .to_string(),
+        blob: tx.store().blobs().path(&diff_id).display().to_string(),
         bytes: meta.size,
     });
     Ok(meta)

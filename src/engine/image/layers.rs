@@ -1,7 +1,7 @@
-//! Unpacked layers: `image/layers/<chain-id>/diff` is a layer's filesystem diff, ready to be
-//! an overlayfs lower directory, shared by every image whose layer chain reaches it (as
-//! Docker's overlay2 driver keys layers by chain ID). `layer.json` beside it records the
-//! layer's identity and size.
+//! Layers: `image/layers/<chain-id>/layer.json` records a stored layer's identity and size
+//! (its tar is the blob named by its diff ID); `diff/` beside it, once the layer has been
+//! unpacked, is the layer's filesystem diff, an overlayfs lower directory shared by every
+//! image whose layer chain reaches it (as Docker's overlay2 driver keys layers by chain ID).
 
 use std::collections::HashSet;
 use std::fs;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::blobs::list_hex_dir;
 use super::digest::Digest;
 
-/// What dokles records about an unpacked layer.
+/// What dokles records about a stored layer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LayerMeta {
     pub chain_id: Digest,
@@ -56,8 +56,14 @@ impl LayerStore {
         self.layer_dir(chain_id).join("diff")
     }
 
+    /// Whether the layer is stored (recorded, its tar in the blob store).
     pub fn contains(&self, chain_id: &Digest) -> bool {
         self.layer_dir(chain_id).join("layer.json").is_file()
+    }
+
+    /// Whether the layer's files are unpacked (`diff/` only ever appears whole, by rename).
+    pub fn is_unpacked(&self, chain_id: &Digest) -> bool {
+        self.diff_dir(chain_id).is_dir()
     }
 
     pub fn meta(&self, chain_id: &Digest) -> Result<LayerMeta> {
@@ -66,23 +72,22 @@ impl LayerStore {
         serde_json::from_slice(&data).with_context(|| format!("corrupt {}", p.display()))
     }
 
-    /// Move a staged layer directory (holding `diff/`) into the store under its chain ID and
-    /// write its metadata. The metadata is written last, inside the staged directory before the
-    /// rename, so a layer is either fully present or absent.
-    pub fn adopt(&self, staged: &Path, meta: &LayerMeta) -> Result<()> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+    /// Record a stored layer. The metadata file appears atomically, so a layer is recorded
+    /// whole or not at all; recording one twice changes nothing.
+    pub fn record(&self, meta: &LayerMeta) -> Result<()> {
         if self.contains(&meta.chain_id) {
             return Ok(());
         }
-        crate::state::atomic_write_json(&staged.join("layer.json"), meta)?;
-        let dest = self.layer_dir(&meta.chain_id);
-        if dest.exists() {
-            // A directory without layer.json is a leftover of an interrupted adopt.
-            fs::remove_dir_all(&dest)
-                .with_context(|| format!("cannot remove leftover {}", dest.display()))?;
-        }
-        fs::rename(staged, &dest).with_context(|| format!("cannot store layer {}", meta.chain_id))
+        let dir = self.layer_dir(&meta.chain_id);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::state::atomic_write_json(&dir.join("layer.json"), meta)
+    }
+
+    /// Move a completely unpacked, staged `diff` directory into place as the layer's files.
+    pub fn adopt_diff(&self, chain_id: &Digest, staged: &Path) -> Result<()> {
+        let dest = self.diff_dir(chain_id);
+        fs::rename(staged, &dest)
+            .with_context(|| format!("cannot move the unpacked layer to {}", dest.display()))
     }
 
     pub fn list(&self) -> Result<Vec<Digest>> {

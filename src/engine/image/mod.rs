@@ -1,4 +1,4 @@
-//! Images: the content-addressed blob store, unpacked layers, image records and tags,
+//! Images: the content-addressed blob store, layers (unpacked on first use), image records and tags,
 //! archive formats (docker-archive, OCI layout) and the offline image cache.
 
 pub mod blobs;
@@ -17,6 +17,7 @@ pub mod reference;
 pub mod save;
 pub mod store;
 pub mod unpack;
+pub mod unpacked;
 
 pub use digest::Digest;
 pub use reference::{Reference, TaggedRef};

@@ -15,22 +15,24 @@
 //! times are set after the last entry.
 
 pub(super) mod beneath;
+mod disk;
 mod entry;
 mod input;
+mod model;
+mod tree;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{
-    self as rfs, AtFlags, Dev, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags,
-};
+use rustix::fs::{self as rfs, Dev, FileType, Mode, OFlags, Timespec};
 
 use beneath::WalkError;
+use disk::Disk;
 use entry::{entry_kind, read_meta, Kind, Meta, PathProblem, Target};
 use input::Input;
+use model::Model;
+use tree::{Made, Tree};
 
 /// Prefix of an OCI whiteout entry: `dir/.wh.name` hides `dir/name` of the layers below.
 pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -160,6 +162,14 @@ fn after_entry(after: &Option<String>) -> String {
     }
 }
 
+/// What a dry run ([`check_layer`]) learned about a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerCheck {
+    /// Docker's layer size once unpacked (`directory.Size`): everything that is not a
+    /// directory, a symbolic link by its target's length, hard-linked files once.
+    pub size: u64,
+}
+
 /// Unpacks the layer tarball `reader` (uncompressed or gzip) into the existing, empty directory
 /// `dest`. Nothing outside `dest` is created or changed, whatever the archive holds. On error
 /// `dest` is left half-filled: the caller stages it and removes it.
@@ -180,9 +190,25 @@ pub fn unpack_layer<R: Read>(
         path: dest.to_path_buf(),
         source: e.into(),
     })?;
+    let layer = run(reader, Layer::new(Disk::new(root), opts))?;
+    Ok(UnpackReport { size: layer.size })
+}
+
+/// A dry run of [`unpack_layer`]: the same rules applied to the same archive, in memory.
+/// Whatever [`unpack_layer`] would refuse is refused with the same error, so an archive that
+/// passes unpacks later unless the system itself fails (a full disk, a file system without
+/// extended attributes). Consumes the whole input, as [`unpack_layer`] does.
+pub fn check_layer<R: Read>(reader: R, opts: &UnpackOptions) -> Result<LayerCheck, UnpackError> {
+    let layer = run(reader, Layer::new(Model::new(), opts))?;
+    Ok(LayerCheck {
+        size: layer.tree.size(),
+    })
+}
+
+/// Feeds every entry of the archive in `reader` to `layer` and reads the input to its end.
+fn run<R: Read, T: Tree>(reader: R, mut layer: Layer<'_, T>) -> Result<Layer<'_, T>, UnpackError> {
     let input = Input::sniff(reader)?;
     let mut archive = tar::Archive::new(input);
-    let mut layer = Layer::new(root, opts);
     let mut last: Option<String> = None;
     let archive_error = |after: &Option<String>, source| UnpackError::Archive {
         after: after.clone(),
@@ -194,12 +220,12 @@ pub fn unpack_layer<R: Read>(
     }
     layer.finish()?;
     io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| archive_error(&last, e))?;
-    Ok(UnpackReport { size: layer.size })
+    Ok(layer)
 }
 
-/// The unpacking in progress.
-struct Layer<'o> {
-    root: OwnedFd,
+/// The unpacking in progress, into the tree `T`.
+struct Layer<'o, T: Tree> {
+    tree: T,
     opts: &'o UnpackOptions,
     size: u64,
     /// Directory mtimes, set at the end since creating entries inside changes them.
@@ -210,13 +236,13 @@ struct Layer<'o> {
     /// the next entry's parent shares most of this path: only the components below the
     /// shared part are walked (each still without following symlinks). Dropped whenever
     /// anything that could be one of these directories is removed or replaced.
-    dir_stack: std::cell::RefCell<Vec<(Vec<u8>, OwnedFd)>>,
+    dir_stack: std::cell::RefCell<Vec<(Vec<u8>, T::Dir)>>,
 }
 
-impl<'o> Layer<'o> {
-    fn new(root: OwnedFd, opts: &'o UnpackOptions) -> Self {
+impl<'o, T: Tree> Layer<'o, T> {
+    fn new(tree: T, opts: &'o UnpackOptions) -> Self {
         Layer {
-            root,
+            tree,
             opts,
             size: 0,
             dir_times: BTreeMap::new(),
@@ -247,7 +273,9 @@ impl<'o> Layer<'o> {
             Target::Root => {
                 return match kind {
                     Kind::Directory => {
-                        self.apply_meta(self.root.as_fd(), b".", &meta, &path, Made::Directory)?;
+                        let root = self.tree.root().map_err(io_err(&path, "opening"))?;
+                        self.tree
+                            .apply_meta(&root, b".", &meta, &path, Made::Directory)?;
                         self.dir_times.insert(Vec::new(), meta.mtime);
                         Ok(path)
                     }
@@ -289,13 +317,18 @@ impl<'o> Layer<'o> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
-        let existing =
-            beneath::file_type_at(parent.as_fd(), name).map_err(io_err(path, "inspecting"))?;
+        let existing = self
+            .tree
+            .file_type_at(&parent, name)
+            .map_err(io_err(path, "inspecting"))?;
         if existing != Some(FileType::Directory) {
-            self.clear(parent.as_fd(), components, path)?;
-            rfs::mkdirat(&parent, name, Mode::RWXU).map_err(io_err(path, "creating directory"))?;
+            self.clear(&parent, components, path)?;
+            self.tree
+                .mkdir(&parent, name)
+                .map_err(io_err(path, "creating directory"))?;
         }
-        self.apply_meta(parent.as_fd(), name, meta, path, Made::Directory)?;
+        self.tree
+            .apply_meta(&parent, name, meta, path, Made::Directory)?;
         self.dir_times.insert(components.to_vec(), meta.mtime);
         Ok(())
     }
@@ -308,20 +341,16 @@ impl<'o> Layer<'o> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let create = || rfs::openat(&parent, name, flags, Mode::RUSR | Mode::WUSR);
         // Usually nothing is there yet; only when something is, make way for the file (an
         // earlier entry of the same path is replaced, as tar does).
-        let fd = match create() {
-            Err(rustix::io::Errno::EXIST) => {
-                self.clear(parent.as_fd(), components, path)?;
-                create()
+        let mut file = match self.tree.create_file(&parent, name) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.clear(&parent, components, path)?;
+                self.tree.create_file(&parent, name)
             }
             other => other,
         }
         .map_err(io_err(path, "creating file"))?;
-        let mut file = File::from(fd);
         let mut found = 0u64;
         loop {
             let n = match entry.read(&mut self.buf) {
@@ -352,8 +381,7 @@ impl<'o> Layer<'o> {
             });
         }
         self.size += found;
-        // The file is ours and open: set its metadata through the descriptor, no lookup.
-        apply_meta_fd(file.as_fd(), meta, path)
+        self.tree.finish_file(file, meta, path)
     }
 
     fn symlink(
@@ -364,9 +392,12 @@ impl<'o> Layer<'o> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
-        self.clear(parent.as_fd(), components, path)?;
-        rfs::symlinkat(target, &parent, name).map_err(io_err(path, "creating symbolic link"))?;
-        self.apply_meta(parent.as_fd(), name, meta, path, Made::Symlink)
+        self.clear(&parent, components, path)?;
+        self.tree
+            .symlink(target, &parent, name)
+            .map_err(io_err(path, "creating symbolic link"))?;
+        self.tree
+            .apply_meta(&parent, name, meta, path, Made::Symlink)
     }
 
     fn hardlink(
@@ -398,29 +429,30 @@ impl<'o> Layer<'o> {
             }
         };
         let (target_name, target_parents) = split_last(&target_components);
-        let target_parent =
-            beneath::open_dir(self.root.as_fd(), target_parents, None).map_err(|e| {
-                let component = |index: usize| join(&target_parents[..=index]);
-                match e {
-                    WalkError::Symlink { index } => UnpackError::HardlinkThroughSymlink {
+        let target_parent = self.walk(target_parents).map_err(|e| {
+            let component = |index: usize| join(&target_parents[..=index]);
+            match e {
+                WalkError::Symlink { index } => UnpackError::HardlinkThroughSymlink {
+                    path: path.to_owned(),
+                    target: target.clone(),
+                    component: component(index),
+                },
+                WalkError::NotDirectory { .. } | WalkError::Missing { .. } => {
+                    UnpackError::HardlinkTargetMissing {
                         path: path.to_owned(),
                         target: target.clone(),
-                        component: component(index),
-                    },
-                    WalkError::NotDirectory { .. } | WalkError::Missing { .. } => {
-                        UnpackError::HardlinkTargetMissing {
-                            path: path.to_owned(),
-                            target: target.clone(),
-                        }
                     }
-                    WalkError::Io { source, .. } => UnpackError::Io {
-                        path: path.to_owned(),
-                        op: "opening the hard link target's directory",
-                        source,
-                    },
                 }
-            })?;
-        match beneath::file_type_at(target_parent.as_fd(), target_name)
+                WalkError::Io { source, .. } => UnpackError::Io {
+                    path: path.to_owned(),
+                    op: "opening the hard link target's directory",
+                    source,
+                },
+            }
+        })?;
+        match self
+            .tree
+            .file_type_at(&target_parent, target_name)
             .map_err(io_err(path, "inspecting the hard link target"))?
         {
             None => {
@@ -442,8 +474,9 @@ impl<'o> Layer<'o> {
             return Ok(());
         }
         let (name, parent) = self.parent_of(components, path)?;
-        self.clear(parent.as_fd(), components, path)?;
-        rfs::linkat(&target_parent, target_name, &parent, name, AtFlags::empty())
+        self.clear(&parent, components, path)?;
+        self.tree
+            .hardlink(&target_parent, target_name, &parent, name)
             .map_err(io_err(path, "creating hard link"))?;
         Ok(())
     }
@@ -462,10 +495,11 @@ impl<'o> Layer<'o> {
             });
         }
         let (name, parent) = self.parent_of(components, path)?;
-        self.clear(parent.as_fd(), components, path)?;
-        rfs::mknodat(&parent, name, file_type, Mode::RUSR | Mode::WUSR, dev)
+        self.clear(&parent, components, path)?;
+        self.tree
+            .mknod(&parent, name, file_type, dev)
             .map_err(io_err(path, "creating device node"))?;
-        self.apply_meta(parent.as_fd(), name, meta, path, Made::Other)
+        self.tree.apply_meta(&parent, name, meta, path, Made::Other)
     }
 
     /// `dir/.wh.name`: an overlayfs whiteout, the character device 0:0, at `dir/name`.
@@ -487,57 +521,54 @@ impl<'o> Layer<'o> {
             *last = hidden.to_vec();
         }
         let (name, parent) = self.parent_of(&hidden_path, path)?;
-        self.clear(parent.as_fd(), &hidden_path, path)?;
-        rfs::mknodat(
-            &parent,
-            name,
-            FileType::CharacterDevice,
-            Mode::empty(),
-            rfs::makedev(0, 0),
-        )
-        .map_err(io_err(path, "creating whiteout"))?;
+        self.clear(&parent, &hidden_path, path)?;
+        self.tree
+            .mknod(&parent, name, FileType::CharacterDevice, rfs::makedev(0, 0))
+            .map_err(io_err(path, "creating whiteout"))?;
         // Overlayfs' own whiteouts carry no permission bits and no extended attributes.
         let meta = Meta {
             mode: 0,
             xattrs: Vec::new(),
             ..meta.clone()
         };
-        self.apply_meta(parent.as_fd(), name, &meta, path, Made::Other)
+        self.tree
+            .apply_meta(&parent, name, &meta, path, Made::Other)
     }
 
     /// `dir/.wh..wh..opq`: marks `dir` opaque for overlayfs.
     fn opaque(&mut self, dir: &[Vec<u8>], path: &str) -> Result<(), UnpackError> {
         self.forget_dir();
-        let fd = self.open_dir(dir, path)?;
-        rfs::fsetxattr(&fd, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty()).map_err(|e| {
-            UnpackError::Xattr {
+        let dir = self.open_dir(dir, path)?;
+        self.tree
+            .set_opaque(&dir)
+            .map_err(|source| UnpackError::Xattr {
                 path: path.to_owned(),
                 key: String::from_utf8_lossy(OVERLAY_OPAQUE_XATTR).into_owned(),
-                source: e.into(),
-            }
-        })
+                source,
+            })
     }
 
     /// Sets the directory mtimes recorded on the way; the layer is complete after this.
     fn finish(&mut self) -> Result<(), UnpackError> {
         for (components, mtime) in &self.dir_times {
             let path = String::from_utf8_lossy(&join_bytes(components)).into_owned();
-            let (parent, name): (OwnedFd, &[u8]) = match components.split_last() {
-                None => (
-                    beneath::reopen_dir(self.root.as_fd()).map_err(io_err(&path, "opening"))?,
-                    b".",
-                ),
+            let (parent, name): (T::Dir, &[u8]) = match components.split_last() {
+                None => (self.tree.root().map_err(io_err(&path, "opening"))?, b"."),
                 Some((name, parents)) => {
-                    let parent = beneath::open_dir(self.root.as_fd(), parents, None)
+                    let parent = self
+                        .walk(parents)
                         .map_err(|e| walk_error(&path, parents, e))?;
                     (parent, name)
                 }
             };
-            let is_dir = beneath::file_type_at(parent.as_fd(), name)
+            let is_dir = self
+                .tree
+                .file_type_at(&parent, name)
                 .map_err(io_err(&path, "inspecting"))?
                 == Some(FileType::Directory);
             if is_dir {
-                set_times(parent.as_fd(), name, *mtime)
+                self.tree
+                    .set_times(&parent, name, *mtime)
                     .map_err(io_err(&path, "setting modification time"))?;
             }
         }
@@ -550,13 +581,13 @@ impl<'o> Layer<'o> {
         &self,
         components: &'c [Vec<u8>],
         path: &str,
-    ) -> Result<(&'c [u8], OwnedFd), UnpackError> {
+    ) -> Result<(&'c [u8], T::Dir), UnpackError> {
         let (name, parents) = split_last(components);
         Ok((name, self.open_dir(parents, path)?))
     }
 
     /// Opens (creating it if missing) the directory `components` beneath the layer root.
-    fn open_dir(&self, components: &[Vec<u8>], path: &str) -> Result<OwnedFd, UnpackError> {
+    fn open_dir(&self, components: &[Vec<u8>], path: &str) -> Result<T::Dir, UnpackError> {
         let mut stack = self.dir_stack.borrow_mut();
         let shared = stack
             .iter()
@@ -565,21 +596,33 @@ impl<'o> Layer<'o> {
             .count();
         stack.truncate(shared);
         for (index, name) in components.iter().enumerate().skip(shared) {
-            let child = {
-                let parent = match stack.last() {
-                    Some((_, fd)) => fd.as_fd(),
-                    None => self.root.as_fd(),
-                };
-                beneath::open_child(parent, name, index, Some(Mode::from_raw_mode(0o755)))
-                    .map_err(|e| walk_error(path, components, e))?
-            };
+            let child = match stack.last() {
+                Some((_, dir)) => self.tree.open_child(dir, name, index, Some(0o755)),
+                None => {
+                    let root = self.tree.root().map_err(io_err(path, "opening"))?;
+                    self.tree.open_child(&root, name, index, Some(0o755))
+                }
+            }
+            .map_err(|e| walk_error(path, components, e))?;
             stack.push((name.clone(), child));
         }
         match stack.last() {
-            Some((_, fd)) => fd.try_clone(),
-            None => beneath::reopen_dir(self.root.as_fd()),
+            Some((_, dir)) => self.tree.try_clone(dir),
+            None => self.tree.root(),
         }
         .map_err(io_err(path, "opening"))
+    }
+
+    /// Opens the existing directory `components` beneath the layer root, creating nothing.
+    fn walk(&self, components: &[Vec<u8>]) -> Result<T::Dir, WalkError> {
+        let mut dir = self
+            .tree
+            .root()
+            .map_err(|source| WalkError::Io { source })?;
+        for (index, name) in components.iter().enumerate() {
+            dir = self.tree.open_child(&dir, name, index, None)?;
+        }
+        Ok(dir)
     }
 
     /// Forget the open directories: something in the layer is being removed or replaced.
@@ -591,100 +634,28 @@ impl<'o> Layer<'o> {
     /// goes, a directory with its contents, as tar and Docker do.
     fn clear(
         &mut self,
-        parent: BorrowedFd<'_>,
+        parent: &T::Dir,
         components: &[Vec<u8>],
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, _) = split_last(components);
         // Only a directory that goes away can be (or contain) the cached one.
-        if beneath::file_type_at(parent, name).map_err(io_err(path, "inspecting"))?
+        if self
+            .tree
+            .file_type_at(parent, name)
+            .map_err(io_err(path, "inspecting"))?
             == Some(FileType::Directory)
         {
             self.forget_dir();
         }
-        beneath::remove_all(parent, name).map_err(io_err(path, "removing the existing file"))?;
+        self.tree
+            .remove_all(parent, name)
+            .map_err(io_err(path, "removing the existing file"))?;
         self.dir_times.retain(|dir, _| {
             !(dir.len() >= components.len() && dir[..components.len()] == *components)
         });
         Ok(())
     }
-
-    /// Applies ownership, then permissions (a chown clears setuid bits), then extended
-    /// attributes (a chown clears `security.capability`), then times, as fits what was made:
-    /// symbolic links have no permissions of their own, directories get their times at the end.
-    fn apply_meta(
-        &self,
-        parent: BorrowedFd<'_>,
-        name: &[u8],
-        meta: &Meta,
-        path: &str,
-        made: Made,
-    ) -> Result<(), UnpackError> {
-        rfs::chownat(
-            parent,
-            name,
-            Some(meta.uid),
-            Some(meta.gid),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(io_err(path, "changing owner"))?;
-        if made != Made::Symlink {
-            beneath::chmod_at(parent, name, meta.mode).map_err(io_err(path, "changing mode"))?;
-        }
-        for (key, value) in &meta.xattrs {
-            beneath::set_xattr_at(parent, name, key, value).map_err(|source| {
-                UnpackError::Xattr {
-                    path: path.to_owned(),
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    source,
-                }
-            })?;
-        }
-        if made != Made::Directory {
-            set_times(parent, name, meta.mtime)
-                .map_err(io_err(path, "setting modification time"))?;
-        }
-        Ok(())
-    }
-}
-
-/// [`Layer::apply_meta`] for a regular file just created and still open: owner (first: a
-/// chown clears set-id bits and capabilities), mode, extended attributes, times.
-fn apply_meta_fd(fd: BorrowedFd<'_>, meta: &Meta, path: &str) -> Result<(), UnpackError> {
-    rfs::fchown(fd, Some(meta.uid), Some(meta.gid)).map_err(io_err(path, "changing owner"))?;
-    rfs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(io_err(path, "changing mode"))?;
-    for (key, value) in &meta.xattrs {
-        rfs::fsetxattr(fd, key.as_slice(), value, rustix::fs::XattrFlags::empty()).map_err(
-            |e| UnpackError::Xattr {
-                path: path.to_owned(),
-                key: String::from_utf8_lossy(key).into_owned(),
-                source: e.into(),
-            },
-        )?;
-    }
-    let times = Timestamps {
-        last_access: meta.mtime,
-        last_modification: meta.mtime,
-    };
-    rfs::futimens(fd, &times).map_err(io_err(path, "setting modification time"))
-}
-
-/// What an entry just made, for [`Layer::apply_meta`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Made {
-    Directory,
-    Symlink,
-    /// Regular file, device, fifo or whiteout.
-    Other,
-}
-
-/// Sets access and modification time of `name` in `dir` to `mtime`, not following it.
-fn set_times(dir: BorrowedFd<'_>, name: &[u8], mtime: Timespec) -> rustix::io::Result<()> {
-    let times = Timestamps {
-        last_access: mtime,
-        last_modification: mtime,
-    };
-    rfs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
 }
 
 fn split_last(components: &[Vec<u8>]) -> (&[u8], &[Vec<u8>]) {
