@@ -1100,7 +1100,10 @@ fn image_inspect_prints_dockers_fields_in_order() {
     assert!(without_root(upper, &d.root()).starts_with("<root>/image/layers/"));
     let layer = Path::new(upper).parent().unwrap();
     assert!(layer.join("layer.json").is_file());
-    assert!(!Path::new(upper).exists(), "not unpacked before a container needs it");
+    assert!(
+        !Path::new(upper).exists(),
+        "not unpacked before a container needs it"
+    );
 }
 
 #[test]

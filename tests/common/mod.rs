@@ -159,6 +159,28 @@ impl Dokles {
     }
 }
 
+impl Drop for Dokles {
+    /// Removes whatever containers the test left, a failing test's too, so that no monitor,
+    /// container process or mount outlives it (the state root goes with the `TempDir`).
+    fn drop(&mut self) {
+        let any = fs::read_dir(self.root.path().join("containers"))
+            .is_ok_and(|mut entries| entries.next().is_some());
+        if !any {
+            return;
+        }
+        let Ok(listed) = self.command(&["ps", "-aq", "--no-trunc"]).output() else {
+            return;
+        };
+        let ids = String::from_utf8_lossy(&listed.stdout).into_owned();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            let _ = self.command(&args).output();
+        }
+    }
+}
+
 impl Default for Dokles {
     fn default() -> Self {
         Self::new()

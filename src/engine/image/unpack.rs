@@ -13,6 +13,10 @@
 //! Like tar, a later entry replaces an earlier one at the same path (a directory over a
 //! directory only updates its metadata), missing parents are created 0755, and directory
 //! times are set after the last entry.
+//!
+//! The rules live in [`Layer`]; what they do lands in a [`tree::Tree`]: the layer directory
+//! ([`unpack_layer`]) or an in-memory model of it ([`check_layer`], the dry run `load` makes
+//! before storing a layer it will only unpack for a container later).
 
 pub(super) mod beneath;
 mod disk;
