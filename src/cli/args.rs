@@ -7,27 +7,6 @@ use clap::Parser;
 
 use super::CliError;
 
-pub const DOCKER_USAGE: &str = "\
-Usage:  docker [OPTIONS] COMMAND
-
-A self-sufficient runtime for containers (dokles' own engine)
-
-Management Commands:
-  image       Manage images
-
-Commands:
-  history     Show the history of an image
-  images      List images
-  import      Import the contents from a tarball to create a filesystem image
-  inspect     Return low-level information on Docker objects
-  load        Load an image from a tar archive or STDIN
-  pull        Download an image from a registry
-  rmi         Remove one or more images
-  save        Save one or more images to a tar archive (streamed to STDOUT by default)
-  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-
-Run 'docker COMMAND --help' for more information on a command.";
-
 /// How many positional arguments a command takes (cobra's `cli.*Args` validators).
 #[derive(Debug, Clone, Copy)]
 pub enum Arity {

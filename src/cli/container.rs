@@ -50,7 +50,6 @@ fn containers(ctx: &Context) -> ContainerStore {
 }
 
 /// What `docker container` alone prints.
-pub const CONTAINER_GROUP_USAGE: &str = "Usage:  docker container COMMAND\n\nManage containers\n\nRun 'docker container COMMAND --help' for more information on a command.";
 
 // ---------------------------------------------------------------------------------------
 // create / run

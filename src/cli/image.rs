@@ -23,25 +23,6 @@ use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
 use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
 
-pub const IMAGE_GROUP_USAGE: &str = "\
-Usage:  docker image COMMAND
-
-Manage images
-
-Commands:
-  history     Show the history of an image
-  import      Import the contents from a tarball to create a filesystem image
-  inspect     Display detailed information on one or more images
-  load        Load an image from a tar archive or STDIN
-  ls          List images
-  prune       Remove unused images
-  pull        Download an image from a registry
-  rm          Remove one or more images
-  save        Save one or more images to a tar archive (streamed to STDOUT by default)
-  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-
-Run 'docker image COMMAND --help' for more information on a command.";
-
 /// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
 /// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
 /// does.

@@ -246,15 +246,15 @@ fn dispatch(ctx: &Context, args: &[String]) -> CliResult {
     use commands::Command as C;
     match command {
         C::Usage => {
-            println!("{}", args::DOCKER_USAGE);
+            println!("{}", commands::docker_usage());
             Ok(())
         }
         C::ImageUsage => {
-            println!("{}", image::IMAGE_GROUP_USAGE);
+            println!("{}", commands::group_usage("image"));
             Ok(())
         }
         C::ContainerUsage => {
-            println!("{}", container::CONTAINER_GROUP_USAGE);
+            println!("{}", commands::group_usage("container"));
             Ok(())
         }
         C::Images => image::images(ctx, path, rest),
