@@ -207,7 +207,15 @@ fn bad_flags_and_arguments_fail_as_the_command_does() {
         Some("docker: 'docker image rm' requires at least 1 argument")
     );
     // --help is not a command line to compare: it is the help text, exit 0.
-    assert_eq!(error("ps --help").0, 0);
+    match canonical(&words("container ls --help")) {
+        Err(help @ CliError::Help(_)) => {
+            assert_eq!(help.code(), 0);
+            assert!(help
+                .text()
+                .starts_with("Usage:  docker container ls [OPTIONS]"));
+        }
+        other => panic!("`docker container ls --help`: its help expected, got {other:?}"),
+    }
 }
 
 #[test]

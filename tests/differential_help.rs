@@ -6,7 +6,10 @@
 use std::process::Command;
 
 fn output(program: &str, pre: &[&str], args: &[&str]) -> String {
+    // No daemon to ask: the client shows every flag, as it does against an engine of its own
+    // version (a daemon with an older API, like Debian's, would hide the newer flags).
     let o = Command::new(program)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .args(pre)
         .args(args)
         .output()
@@ -103,4 +106,93 @@ fn the_container_group_usage_lists_its_commands_as_docker() {
             "wait",
         ],
     );
+}
+
+/// Every command path dokles lists: the top-level commands and each group's subcommands.
+fn every_command() -> Vec<String> {
+    let names = |args: &[&str]| -> Vec<String> {
+        listed(&output(env!("CARGO_BIN_EXE_dokles"), &["docker"], args))
+            .into_iter()
+            .filter(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
+    let mut paths: Vec<String> = names(&["--help"])
+        .into_iter()
+        .filter(|n| n != "image" && n != "container")
+        .collect();
+    for group in ["image", "container"] {
+        paths.extend(
+            names(&[group, "--help"])
+                .into_iter()
+                .map(|sub| format!("{group} {sub}")),
+        );
+    }
+    paths
+}
+
+/// The long flags of a help text's option entries.
+fn flags(usage: &str) -> Vec<String> {
+    usage
+        .lines()
+        .skip_while(|l| *l != "Options:")
+        .filter_map(|l| {
+            let entry = l.trim_start();
+            let entry = match entry.strip_prefix('-') {
+                Some(short) if !short.starts_with('-') => short.get(3..)?,
+                _ => entry,
+            };
+            entry
+                .strip_prefix("--")
+                .and_then(|f| f.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn each_commands_help_is_dockers_for_exactly_the_flags_dokles_accepts() {
+    let paths = every_command();
+    assert!(paths.len() > 50, "{paths:?}");
+    for path in paths {
+        let args: Vec<&str> = path.split(' ').chain(["--help"]).collect();
+        let ours = output(env!("CARGO_BIN_EXE_dokles"), &["docker"], &args);
+        let theirs = output("docker", &[], &args);
+        assert_eq!(
+            ours.lines().next(),
+            theirs.lines().next(),
+            "docker {path} --help: the usage line"
+        );
+        let mut rest = theirs.lines();
+        for line in ours.lines() {
+            assert!(
+                rest.any(|l| l == line),
+                "docker {path} --help: {line:?} is not Docker's, or out of its order"
+            );
+        }
+        // A flag is left out of the help exactly when dokles refuses it as unknown. An unknown
+        // probe flag after it makes every command stop at parsing, so nothing runs or streams.
+        let shown = flags(&ours);
+        for flag in flags(&theirs).into_iter().filter(|f| f != "help") {
+            let mut typed: Vec<&str> = path.split(' ').collect();
+            let long = format!("--{flag}");
+            typed.extend([long.as_str(), "--dokles-probe"]);
+            let o = Command::new(env!("CARGO_BIN_EXE_dokles"))
+                .arg("--root")
+                .arg("/nonexistent/dokles-help-test")
+                .arg("docker")
+                .args(&typed)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run dokles");
+            let unknown =
+                String::from_utf8_lossy(&o.stderr).starts_with(&format!("unknown flag: --{flag}"));
+            assert_eq!(
+                unknown,
+                !shown.contains(&flag),
+                "docker {path} --{flag}: shown in the help {}, refused as unknown {unknown}",
+                shown.contains(&flag)
+            );
+        }
+    }
 }

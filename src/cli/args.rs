@@ -50,6 +50,26 @@ pub struct Spec {
     pub arity: Arity,
 }
 
+/// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
+/// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
+/// does.
+pub fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
+    let args = usage
+        .strip_prefix("docker ")
+        .filter(|u| !u.starts_with(&format!("{name} ")))
+        .and_then(|u| u.split_once(' ').map(|(_, rest)| rest));
+    let usage = match args {
+        Some(rest) => format!("docker {name} {rest}"),
+        None => usage.to_string(),
+    };
+    // Command paths are a small fixed set; leaking them once per invocation is fine.
+    Spec {
+        path: Box::leak(format!("docker {name}").into_boxed_str()),
+        usage: Box::leak(usage.into_boxed_str()),
+        arity,
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         "argument"
@@ -120,11 +140,18 @@ impl Spec {
     /// given twice is no error: the last value wins (a list flag collects them all).
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
         let argv = std::iter::once(self.path.to_string()).chain(args.iter().cloned());
-        T::command()
-            .args_override_self(true)
+        let parser = T::command().args_override_self(true);
+        parser
+            .clone()
             .try_get_matches_from(argv)
             .and_then(|mut m| T::from_arg_matches_mut(&mut m))
-            .map_err(|e| self.map_error(e, args))
+            .map_err(|e| match e.kind() {
+                ErrorKind::DisplayHelp => CliError::Help(
+                    super::usage::help(self.path, self.usage, &parser)
+                        .unwrap_or_else(|| e.render().to_string().trim_end().to_string()),
+                ),
+                _ => self.map_error(e, args),
+            })
     }
 
     fn map_error(&self, e: clap::Error, args: &[String]) -> CliError {

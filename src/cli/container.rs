@@ -11,7 +11,7 @@ use clap::Parser;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use super::args::{positionals, Arity, Positional, Spec};
+use super::args::{positionals, spec, Arity, Positional, Spec};
 use super::interactive::{self, AttachOptions, Outcome};
 use super::output::render_list;
 use super::terminal;
@@ -34,10 +34,6 @@ impl From<ContainerError> for CliError {
             other => CliError::Daemon(other.to_string()),
         }
     }
-}
-
-fn spec(path: &'static str, usage: &'static str, arity: Arity) -> Spec {
-    Spec { path, usage, arity }
 }
 
 positionals!(
@@ -424,23 +420,23 @@ fn create_container(
 const CREATE_USAGE: &str = "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]";
 const RUN_USAGE: &str = "docker run [OPTIONS] IMAGE [COMMAND] [ARG...]";
 
-pub(super) fn parse_create(_: &str, args: &[String]) -> Result<CreateArgs, CliError> {
-    spec("docker create", CREATE_USAGE, Arity::AtLeast(1)).parse_checked(args)
+pub(super) fn parse_create(path: &str, args: &[String]) -> Result<CreateArgs, CliError> {
+    spec(path, CREATE_USAGE, Arity::AtLeast(1)).parse_checked(args)
 }
 
-pub fn create(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_create("create", args)?;
+pub fn create(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_create(path, args)?;
     let id = create_container(ctx, &a, "create")?;
     println!("{id}");
     Ok(())
 }
 
-pub(super) fn parse_run(_: &str, args: &[String]) -> Result<CreateArgs, CliError> {
-    spec("docker run", RUN_USAGE, Arity::AtLeast(1)).parse_checked(args)
+pub(super) fn parse_run(path: &str, args: &[String]) -> Result<CreateArgs, CliError> {
+    spec(path, RUN_USAGE, Arity::AtLeast(1)).parse_checked(args)
 }
 
-pub fn run(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_run("run", args)?;
+pub fn run(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_run(path, args)?;
     let interactive = !a.detach && (a.tty || a.interactive);
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     if interactive && a.tty && a.interactive && !terminal::stdin_is_terminal() {
@@ -579,20 +575,21 @@ fn report(e: &CliError) {
     match e {
         CliError::Daemon(t) => eprintln!("Error response from daemon: {t}"),
         CliError::Message { text, .. } => eprintln!("{text}"),
+        CliError::Help(text) => println!("{text}"),
     }
 }
 
-pub(super) fn parse_start(_: &str, args: &[String]) -> Result<StartArgs, CliError> {
+pub(super) fn parse_start(path: &str, args: &[String]) -> Result<StartArgs, CliError> {
     spec(
-        "docker start",
+        path,
         "docker start [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
 
-pub fn start(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_start("start", args)?;
+pub fn start(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_start(path, args)?;
     let store = containers(ctx);
     if a.attach || a.interactive {
         if a.args.len() > 1 {
@@ -692,17 +689,12 @@ pub(super) struct AttachArgs {
 
 /// `docker attach CONTAINER`: the running container's output here, our input there, until
 /// it exits (its exit code) or the detach keys are typed.
-pub(super) fn parse_attach(_: &str, args: &[String]) -> Result<AttachArgs, CliError> {
-    spec(
-        "docker attach",
-        "docker attach [OPTIONS] CONTAINER",
-        Arity::Exact(1),
-    )
-    .parse_checked(args)
+pub(super) fn parse_attach(path: &str, args: &[String]) -> Result<AttachArgs, CliError> {
+    spec(path, "docker attach [OPTIONS] CONTAINER", Arity::Exact(1)).parse_checked(args)
 }
 
-pub fn attach(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_attach("attach", args)?;
+pub fn attach(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_attach(path, args)?;
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let store = containers(ctx);
     let c = store.get(&a.args[0])?;
@@ -790,24 +782,24 @@ impl StopArgs {
     }
 }
 
-pub fn stop(ctx: &Context, args: &[String]) -> CliResult {
-    stop_or_restart(ctx, args, false)
+pub fn stop(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    stop_or_restart(ctx, path, args, false)
 }
 
-pub fn restart(ctx: &Context, args: &[String]) -> CliResult {
-    stop_or_restart(ctx, args, true)
+pub fn restart(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    stop_or_restart(ctx, path, args, true)
 }
 
-fn stop_spec(restart: bool) -> Spec {
+fn stop_spec(path: &str, restart: bool) -> Spec {
     if restart {
         spec(
-            "docker restart",
+            path,
             "docker restart [OPTIONS] CONTAINER [CONTAINER...]",
             Arity::AtLeast(1),
         )
     } else {
         spec(
-            "docker stop",
+            path,
             "docker stop [OPTIONS] CONTAINER [CONTAINER...]",
             Arity::AtLeast(1),
         )
@@ -815,17 +807,17 @@ fn stop_spec(restart: bool) -> Spec {
 }
 
 /// `stop`'s command line as the command itself parses it (without its `--time` warning).
-pub(super) fn parse_stop(_: &str, args: &[String]) -> Result<StopArgs, CliError> {
-    stop_spec(false).parse_checked(args)
+pub(super) fn parse_stop(path: &str, args: &[String]) -> Result<StopArgs, CliError> {
+    stop_spec(path, false).parse_checked(args)
 }
 
-pub(super) fn parse_restart(_: &str, args: &[String]) -> Result<StopArgs, CliError> {
-    stop_spec(true).parse_checked(args)
+pub(super) fn parse_restart(path: &str, args: &[String]) -> Result<StopArgs, CliError> {
+    stop_spec(path, true).parse_checked(args)
 }
 
 /// `docker stop` and `docker restart`: the same options; restart starts each one again.
-fn stop_or_restart(ctx: &Context, args: &[String], restart: bool) -> CliResult {
-    let spec = stop_spec(restart);
+fn stop_or_restart(ctx: &Context, path: &str, args: &[String], restart: bool) -> CliResult {
+    let spec = stop_spec(path, restart);
     // Not `parse_stop`: Docker warns of `--time` after parsing the flags, before checking
     // the arguments.
     let a: StopArgs = spec.parse(args)?;
@@ -850,17 +842,17 @@ pub(super) struct KillArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_kill(_: &str, args: &[String]) -> Result<KillArgs, CliError> {
+pub(super) fn parse_kill(path: &str, args: &[String]) -> Result<KillArgs, CliError> {
     spec(
-        "docker kill",
+        path,
         "docker kill [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
 
-pub fn kill(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_kill("kill", args)?;
+pub fn kill(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_kill(path, args)?;
     let signal: Signal = parse_signal(&a.signal)
         .ok_or_else(|| CliError::daemon(format!("Invalid signal: {}", a.signal)))?;
     let store = containers(ctx);
@@ -884,17 +876,17 @@ pub(super) struct RmArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_rm(_: &str, args: &[String]) -> Result<RmArgs, CliError> {
+pub(super) fn parse_rm(path: &str, args: &[String]) -> Result<RmArgs, CliError> {
     spec(
-        "docker rm",
+        path,
         "docker rm [OPTIONS] CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
 
-pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_rm("rm", args)?;
+pub fn rm(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_rm(path, args)?;
     let _ = (a.volumes, a.link);
     let store = containers(ctx);
     let mut failed = false;
@@ -918,17 +910,17 @@ pub fn rm(ctx: &Context, args: &[String]) -> CliResult {
     Ok(())
 }
 
-pub(super) fn parse_wait(_: &str, args: &[String]) -> Result<Positional, CliError> {
+pub(super) fn parse_wait(path: &str, args: &[String]) -> Result<Positional, CliError> {
     spec(
-        "docker wait",
+        path,
         "docker wait CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
 
-pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
-    let positional = parse_wait("wait", args)?.args;
+pub fn wait(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let positional = parse_wait(path, args)?.args;
     let store = containers(ctx);
     let mut failed = false;
     for n in &positional {
@@ -950,17 +942,12 @@ pub fn wait(ctx: &Context, args: &[String]) -> CliResult {
     Ok(())
 }
 
-pub(super) fn parse_rename(_: &str, args: &[String]) -> Result<Positional, CliError> {
-    spec(
-        "docker rename",
-        "docker rename CONTAINER NEW_NAME",
-        Arity::Exact(2),
-    )
-    .parse_checked(args)
+pub(super) fn parse_rename(path: &str, args: &[String]) -> Result<Positional, CliError> {
+    spec(path, "docker rename CONTAINER NEW_NAME", Arity::Exact(2)).parse_checked(args)
 }
 
-pub fn rename(ctx: &Context, args: &[String]) -> CliResult {
-    let positional = parse_rename("rename", args)?.args;
+pub fn rename(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let positional = parse_rename(path, args)?.args;
     let (old, new) = (&positional[0], &positional[1]);
     if old.is_empty() || new.is_empty() {
         return Err(CliError::plain(
@@ -1024,17 +1011,12 @@ pub(super) struct PruneArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_prune(_: &str, args: &[String]) -> Result<PruneArgs, CliError> {
-    spec(
-        "docker container prune",
-        "docker container prune [OPTIONS]",
-        Arity::Exact(0),
-    )
-    .parse_checked(args)
+pub(super) fn parse_prune(path: &str, args: &[String]) -> Result<PruneArgs, CliError> {
+    spec(path, "docker container prune [OPTIONS]", Arity::Exact(0)).parse_checked(args)
 }
 
-pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_prune("container prune", args)?;
+pub fn prune(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_prune(path, args)?;
     let filters = prune_filters(&a.filter)?;
     if !a.force
         && !super::image::confirm(
@@ -1285,12 +1267,12 @@ fn ps_format(a: &PsArgs) -> String {
     }
 }
 
-pub(super) fn parse_ps(_: &str, args: &[String]) -> Result<PsArgs, CliError> {
-    spec("docker ps", "docker ps [OPTIONS]", Arity::Exact(0)).parse_checked(args)
+pub(super) fn parse_ps(path: &str, args: &[String]) -> Result<PsArgs, CliError> {
+    spec(path, "docker ps [OPTIONS]", Arity::Exact(0)).parse_checked(args)
 }
 
-pub fn ps(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_ps("ps", args)?;
+pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_ps(path, args)?;
     let filters: Vec<PsFilter> = a
         .filter
         .iter()
@@ -1429,17 +1411,12 @@ fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError
     Ok(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
 }
 
-pub(super) fn parse_logs(_: &str, args: &[String]) -> Result<LogsArgs, CliError> {
-    spec(
-        "docker logs",
-        "docker logs [OPTIONS] CONTAINER",
-        Arity::Exact(1),
-    )
-    .parse_checked(args)
+pub(super) fn parse_logs(path: &str, args: &[String]) -> Result<LogsArgs, CliError> {
+    spec(path, "docker logs [OPTIONS] CONTAINER", Arity::Exact(1)).parse_checked(args)
 }
 
-pub fn logs(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_logs("logs", args)?;
+pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_logs(path, args)?;
     let store = containers(ctx);
     let c = store.get(&a.args[0])?;
     let now = Utc::now();
@@ -1555,19 +1532,19 @@ pub(super) struct ExecArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_exec(_: &str, args: &[String]) -> Result<ExecArgs, CliError> {
+pub(super) fn parse_exec(path: &str, args: &[String]) -> Result<ExecArgs, CliError> {
     spec(
-        "docker exec",
+        path,
         "docker exec [OPTIONS] CONTAINER COMMAND [ARG...]",
         Arity::AtLeast(2),
     )
     .parse_checked(args)
 }
 
-pub fn exec(ctx: &Context, args: &[String]) -> CliResult {
+pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     use crate::engine::container::exec::{exec as exec_in, ExecOptions};
     use crate::runtime::Stdio;
-    let a = parse_exec("exec", args)?;
+    let a = parse_exec(path, args)?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
     if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
         return Err(CliError::plain("the input device is not a TTY"));
@@ -1652,26 +1629,26 @@ mod tests {
 // ---------------------------------------------------------------------------------------
 // pause / unpause / commit / top / stats
 
-pub fn pause(ctx: &Context, args: &[String]) -> CliResult {
-    one_by_one(ctx, args, "pause", lifecycle::pause)
+pub fn pause(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    one_by_one(ctx, path, args, "pause", lifecycle::pause)
 }
 
-pub fn unpause(ctx: &Context, args: &[String]) -> CliResult {
-    one_by_one(ctx, args, "unpause", lifecycle::unpause)
+pub fn unpause(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    one_by_one(ctx, path, args, "unpause", lifecycle::unpause)
 }
 
-pub(super) fn parse_pause(_: &str, args: &[String]) -> Result<Positional, CliError> {
+pub(super) fn parse_pause(path: &str, args: &[String]) -> Result<Positional, CliError> {
     spec(
-        "docker pause",
+        path,
         "docker pause CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
 
-pub(super) fn parse_unpause(_: &str, args: &[String]) -> Result<Positional, CliError> {
+pub(super) fn parse_unpause(path: &str, args: &[String]) -> Result<Positional, CliError> {
     spec(
-        "docker unpause",
+        path,
         "docker unpause CONTAINER [CONTAINER...]",
         Arity::AtLeast(1),
     )
@@ -1680,6 +1657,7 @@ pub(super) fn parse_unpause(_: &str, args: &[String]) -> Result<Positional, CliE
 
 fn one_by_one(
     ctx: &Context,
+    path: &str,
     args: &[String],
     cmd: &'static str,
     op: fn(&ContainerStore, &crate::engine::container::ContainerId) -> Result<(), ContainerError>,
@@ -1689,7 +1667,7 @@ fn one_by_one(
     } else {
         parse_unpause
     };
-    let positional = parse(cmd, args)?.args;
+    let positional = parse(path, args)?.args;
     let store = containers(ctx);
     each(&positional, None, |n| {
         let id = store.resolve(n)?;
@@ -1711,18 +1689,18 @@ pub(super) struct CommitArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_commit(_: &str, args: &[String]) -> Result<CommitArgs, CliError> {
+pub(super) fn parse_commit(path: &str, args: &[String]) -> Result<CommitArgs, CliError> {
     spec(
-        "docker commit",
+        path,
         "docker commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
         Arity::Range(1, 2),
     )
     .parse_checked(args)
 }
 
-pub fn commit(ctx: &Context, args: &[String]) -> CliResult {
+pub fn commit(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     use crate::engine::container::commit::{commit as commit_container, CommitOptions};
-    let a = parse_commit("commit", args)?;
+    let a = parse_commit(path, args)?;
     let tag = a
         .args
         .get(1)
@@ -1756,21 +1734,19 @@ fn running_init(store: &ContainerStore, name: &str) -> Result<(Container, i32), 
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true)]
 pub(super) struct TopArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// The container, then the options for `ps`: flags after the container are `ps`'s.
+    #[arg(trailing_var_arg = true)]
     args: Vec<String>,
 }
 
-pub(super) fn parse_top(_: &str, args: &[String]) -> Result<TopArgs, CliError> {
-    spec(
-        "docker top",
-        "docker top CONTAINER [ps OPTIONS]",
-        Arity::AtLeast(1),
-    )
-    .parse_checked(args)
+pub(super) fn parse_top(path: &str, args: &[String]) -> Result<TopArgs, CliError> {
+    spec(path, "docker top CONTAINER [ps OPTIONS]", Arity::AtLeast(1)).parse_checked(args)
 }
 
-pub fn top(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_top("top", args)?;
+pub fn top(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_top(path, args)?;
     let store = containers(ctx);
     let (_, pid) = running_init(&store, &a.args[0])?;
     let cg = crate::runtime::Cgroup::of_process(nix::unistd::Pid::from_raw(pid))
@@ -1875,17 +1851,17 @@ pub(super) struct StatsArgs {
     args: Vec<String>,
 }
 
-pub(super) fn parse_stats(_: &str, args: &[String]) -> Result<StatsArgs, CliError> {
+pub(super) fn parse_stats(path: &str, args: &[String]) -> Result<StatsArgs, CliError> {
     spec(
-        "docker stats",
+        path,
         "docker stats [OPTIONS] [CONTAINER...]",
         Arity::AtLeast(0),
     )
     .parse_checked(args)
 }
 
-pub fn stats(ctx: &Context, args: &[String]) -> CliResult {
-    let a = parse_stats("stats", args)?;
+pub fn stats(ctx: &Context, path: &str, args: &[String]) -> CliResult {
+    let a = parse_stats(path, args)?;
     let store = containers(ctx);
     let list: Vec<Container> = if a.args.is_empty() {
         store

@@ -10,7 +10,7 @@ use chrono::{DateTime, Local, Utc};
 use clap::Parser;
 use serde_json::{json, Value};
 
-use super::args::{positionals, Arity, Positional, Spec};
+use super::args::{positionals, spec, Arity, Positional, Spec};
 use super::output::{render_inspect, render_list};
 use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
@@ -22,26 +22,6 @@ use crate::engine::image::load::load as load_archive;
 use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
 use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
-
-/// The spec of command `name` as typed (`rmi`, `image rm`); `usage` is written for the
-/// top-level form (`docker rmi [OPTIONS] …`) and shown with the typed command path, as cobra
-/// does.
-fn spec(name: &str, usage: &'static str, arity: Arity) -> Spec {
-    let args = usage
-        .strip_prefix("docker ")
-        .filter(|u| !u.starts_with(&format!("{name} ")))
-        .and_then(|u| u.split_once(' ').map(|(_, rest)| rest));
-    let usage = match args {
-        Some(rest) => format!("docker {name} {rest}"),
-        None => usage.to_string(),
-    };
-    // Command paths are a small fixed set; leaking them once per invocation is fine.
-    Spec {
-        path: Box::leak(format!("docker {name}").into_boxed_str()),
-        usage: Box::leak(usage.into_boxed_str()),
-        arity,
-    }
-}
 
 positionals!(
     ImagesArgs,

@@ -13,6 +13,7 @@ mod lessons;
 mod output;
 mod terminal;
 pub mod units;
+mod usage;
 
 pub use container::CGROUP_PARENT_ENV;
 pub use interactive::TYPED_INPUT_ENV;
@@ -34,6 +35,9 @@ pub enum CliError {
     Message { text: String, code: u8 },
     /// An engine error: `Error response from daemon: …`, exit 1.
     Daemon(String),
+    /// `--help` met while parsing: no error, but the command ends there, printing its help
+    /// on stdout and exiting 0, as Docker's.
+    Help(String),
 }
 
 impl CliError {
@@ -53,6 +57,7 @@ impl CliError {
         let code = match self {
             CliError::Message { code, .. } => code,
             CliError::Daemon(_) => 1,
+            CliError::Help(_) => 0,
         };
         Self::Message {
             text: String::new(),
@@ -63,15 +68,16 @@ impl CliError {
     /// The message without Docker's daemon prefix.
     pub fn text(&self) -> &str {
         match self {
-            CliError::Message { text, .. } | CliError::Daemon(text) => text,
+            CliError::Message { text, .. } | CliError::Daemon(text) | CliError::Help(text) => text,
         }
     }
 
     /// The exit code the process ends with.
-    fn code(&self) -> u8 {
+    pub fn code(&self) -> u8 {
         match self {
             CliError::Message { code, .. } => *code,
             CliError::Daemon(_) => 1,
+            CliError::Help(_) => 0,
         }
     }
 
@@ -87,6 +93,10 @@ impl CliError {
             CliError::Daemon(text) => {
                 let _ = writeln!(err, "Error response from daemon: {text}");
                 1
+            }
+            CliError::Help(text) => {
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
+                0
             }
         }
     }
@@ -268,25 +278,25 @@ fn dispatch(ctx: &Context, args: &[String]) -> CliResult {
         C::ImagePrune => image::prune(ctx, rest),
         C::ImageInspect => image::image_inspect(ctx, rest),
         C::Inspect => image::inspect_any(ctx, rest),
-        C::Create => container::create(ctx, rest),
-        C::Run => container::run(ctx, rest),
-        C::Start => container::start(ctx, rest),
-        C::Stop => container::stop(ctx, rest),
-        C::Restart => container::restart(ctx, rest),
-        C::Kill => container::kill(ctx, rest),
-        C::Rm => container::rm(ctx, rest),
-        C::Ps => container::ps(ctx, rest),
-        C::Logs => container::logs(ctx, rest),
-        C::Wait => container::wait(ctx, rest),
-        C::Rename => container::rename(ctx, rest),
-        C::Exec => container::exec(ctx, rest),
-        C::Attach => container::attach(ctx, rest),
-        C::Pause => container::pause(ctx, rest),
-        C::Unpause => container::unpause(ctx, rest),
-        C::Commit => container::commit(ctx, rest),
-        C::Top => container::top(ctx, rest),
-        C::Stats => container::stats(ctx, rest),
+        C::Create => container::create(ctx, path, rest),
+        C::Run => container::run(ctx, path, rest),
+        C::Start => container::start(ctx, path, rest),
+        C::Stop => container::stop(ctx, path, rest),
+        C::Restart => container::restart(ctx, path, rest),
+        C::Kill => container::kill(ctx, path, rest),
+        C::Rm => container::rm(ctx, path, rest),
+        C::Ps => container::ps(ctx, path, rest),
+        C::Logs => container::logs(ctx, path, rest),
+        C::Wait => container::wait(ctx, path, rest),
+        C::Rename => container::rename(ctx, path, rest),
+        C::Exec => container::exec(ctx, path, rest),
+        C::Attach => container::attach(ctx, path, rest),
+        C::Pause => container::pause(ctx, path, rest),
+        C::Unpause => container::unpause(ctx, path, rest),
+        C::Commit => container::commit(ctx, path, rest),
+        C::Top => container::top(ctx, path, rest),
+        C::Stats => container::stats(ctx, path, rest),
         C::ContainerInspect => image::container_inspect(ctx, rest),
-        C::ContainerPrune => container::prune(ctx, rest),
+        C::ContainerPrune => container::prune(ctx, path, rest),
     }
 }
