@@ -344,6 +344,25 @@ fn ps_a_tables_agree() {
             "inspect {path} of run -d"
         );
     }
+    // `raw` is a block per container (creation times differ by the second).
+    let by_name = format!("name={r}");
+    let (real, ours) = p.both(&["ps", "--filter", &by_name, "--format", "raw"]);
+    let block = |o: &Out| {
+        let text = p.normalise(o).stdout;
+        text.lines()
+            .filter(|l| !l.starts_with("created_at: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(block(&real), block(&ours));
+    assert!(
+        block(&ours).starts_with("container_id: <short>\nimage: "),
+        "{ours:?}"
+    );
+    p.same(&["ps", "--filter", &by_name, "--format", "raw", "-q"]);
+    // -q wins over a format, with a warning.
+    p.same(&["ps", "--filter", &by_name, "--format", "{{.Names}}", "-q"]);
+    p.same(&["ps", "--filter", &by_name, "--format", "table", "-q"]);
     // A bare `table` is the default table.
     let (real, ours) = p.both(&["ps", "-a", "--filter", &filter, "--format", "table"]);
     let header = |o: &Out| {
@@ -521,6 +540,30 @@ fn error_texts_agree() {
     p.same(&["run", "-w", "tmp", "IMG"]);
     p.same(&["run", "--cap-add", "NOPE", "IMG"]);
     p.same(&["create", "--cap-drop", "nope", "IMG"]);
+    // Flag values the client refuses: pflag's text, the usage, the help hint, exit 125.
+    p.same(&["run", "-m", "abc", "IMG"]);
+    p.same(&["create", "--cpus", "x", "IMG"]);
+    p.same(&["run", "--ulimit", "bad", "IMG"]);
+    p.same(&["run", "--pids-limit", "x", "IMG"]);
+    p.same(&["run", "--pull=bogus", "IMG"]);
+    p.same(&["create", "--pull=bogus", "IMG"]);
+    p.same(&["ps", "-n", "abc"]);
+    p.same(&["ps", "--filter", "x"]);
+    p.same(&["stop", "-t", "x", "dokles-no-such-container"]);
+    p.same(&["container", "prune", "--filter", "x"]);
+    // Bad image references: `run` dresses the error up, `create` prints it as is (exit 1).
+    p.same(&["run", "BadName"]);
+    p.same(&["create", "BadName"]);
+    p.same(&["create", "x:"]);
+    p.same(&[
+        "run",
+        "-d",
+        "--rm=false",
+        "--name",
+        &p.name("bools"),
+        "IMG",
+        "true",
+    ]);
 }
 
 #[test]

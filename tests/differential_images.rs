@@ -206,6 +206,83 @@ fn loading_the_same_archive_gives_the_same_images_history_and_inspect() {
 }
 
 #[test]
+fn output_formats_filters_and_flag_values_match() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, _, tags) = unique_archive(t.path(), &[":1", ":2"]);
+    for tag in &tags {
+        guard.track(tag);
+    }
+    let d = Dokles::new();
+    same(&d, &["load", "-i", archive.to_str().unwrap()]);
+    let repo = tags[0].trim_end_matches(":1");
+    let reference = format!("reference={repo}");
+
+    // A row per tag, also for -q: the ID shows twice.
+    same_images(&d, &["images", "-q", repo]);
+    same_images(&d, &["images", "--format", "json", repo]);
+    same_images(&d, &["images", "--format", "json", "-q", repo]);
+    same_images(&d, &["images", "--format", "{{.ID}}", "-q", repo]);
+    same(&d, &["images", "--format", "raw", &tags[0]]);
+    same(&d, &["images", "--format", "raw", "--digests", &tags[0]]);
+    same_images(&d, &["images", "--format", "raw", "-q", repo]);
+    same(
+        &d,
+        &["images", "--format", "table {{.VirtualSize}}", &tags[0]],
+    );
+    same_images(&d, &["images", "", "--filter", &reference]);
+    // Any dangling=true wins; only true and false are values.
+    same_images(
+        &d,
+        &[
+            "images",
+            "--filter",
+            &reference,
+            "--filter",
+            "dangling=false",
+        ],
+    );
+    same_images(
+        &d,
+        &[
+            "images",
+            "--filter",
+            &reference,
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "dangling=false",
+        ],
+    );
+    same(&d, &["images", "--filter", "dangling=1"]);
+    same(&d, &["images", "--filter", "reference=[bad"]);
+
+    // Bool flags take Go's bool spellings after `=`.
+    same_images(&d, &["images", "-q=true", repo]);
+    same_images(&d, &["images", "--quiet=1", "--all=false", repo]);
+    same_images(&d, &["images", "-aq=T", repo]);
+    same(&d, &["history", "-H=0", &tags[0]]);
+    same(&d, &["history", "--no-trunc=True", "-q", &tags[0]]);
+    same(&d, &["history", "-H=maybe", &tags[0]]);
+    same(&d, &["images", "--all=maybe"]);
+
+    same(&d, &["history", "--format", "json", &tags[0]]);
+    let ours = d.ok(&["image", "inspect", "-f", "", &tags[0]]);
+    let theirs = docker(&["image", "inspect", "-f", "", &tags[0]]);
+    assert_eq!(
+        comparable_inspect(&ours),
+        comparable_inspect(&theirs.stdout)
+    );
+    let ours = d.ok(&["image", "inspect", "-f", "json", &tags[0], &tags[1]]);
+    let theirs = docker(&["image", "inspect", "-f", "json", &tags[0], &tags[1]]);
+    assert_eq!(ours.lines().count(), 1, "{ours}");
+    assert_eq!(
+        comparable_inspect(&ours),
+        comparable_inspect(&theirs.stdout)
+    );
+}
+
+#[test]
 fn tag_and_rmi_print_the_same_lines() {
     let mut guard = DockerImages::new();
     let t = scratch();
@@ -275,9 +352,37 @@ fn error_texts_and_exit_codes_match() {
         vec!["pull", "BAD"],
         vec!["pull", "-a", "x:1"],
         vec!["pull", "--bogus", "x"],
+        vec!["images", "-xyz"],
+        vec!["images", "-qx"],
+        // Invalid references, worded by the 20.10 daemon or the client as Docker's.
+        vec!["history", "BadName"],
+        vec!["save", "BadName"],
+        vec!["image", "inspect", "BadName"],
+        vec!["inspect", "--type", "image", "BadName"],
+        vec!["inspect", "BadName"],
+        vec!["image", "inspect", "x:"],
+        vec!["inspect", "x:"],
+        vec!["history", ""],
+        vec!["image", "inspect", ""],
+        vec!["inspect", ""],
+        vec!["container", "inspect", ""],
+        vec!["pull", "BadName"],
     ] {
         same(&d, &args);
     }
+    // Archives that are no tar, or are cut short, fail in the daemon's tar process.
+    let t = scratch();
+    let junk = t.path().join("junk.tar");
+    std::fs::write(&junk, "this is not a tar archive\n").unwrap();
+    let cut = t.path().join("cut.tar.gz");
+    let whole = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/images/busybox.tar.gz"
+    ))
+    .unwrap();
+    std::fs::write(&cut, &whole[..10_000]).unwrap();
+    same(&d, &["load", "-i", junk.to_str().unwrap()]);
+    same(&d, &["load", "-i", cut.to_str().unwrap()]);
 }
 
 #[test]
@@ -525,18 +630,27 @@ fn the_fixture_images_load_alike_in_both_engines() {
         for tag in entry["tags"].as_array().unwrap() {
             guard.track(&format!("{name}:{}", tag.as_str().unwrap()));
         }
-        same(&d, &["load", "-i", &archive]);
         let id = entry["id"].as_str().unwrap();
+        // An image Docker already had keeps the time it was last tagged there.
+        let had = docker(&["image", "inspect", id]).code == 0;
+        same(&d, &["load", "-i", &archive]);
         same_images(&d, &["images", name]);
         same(&d, &["history", id]);
         same(&d, &["history", "--no-trunc", id]);
         let ours = d.ok(&["image", "inspect", id]);
         let theirs = docker(&["image", "inspect", id]);
         assert_eq!(theirs.code, 0, "{theirs:?}");
-        assert_eq!(
-            comparable_inspect(&ours),
-            comparable_inspect(&theirs.stdout),
-            "{name}"
-        );
+        let comparable = |text: &str| {
+            let text = comparable_inspect(text);
+            match had {
+                true => text
+                    .lines()
+                    .filter(|l| !l.contains("\"LastTagTime\""))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                false => text,
+            }
+        };
+        assert_eq!(comparable(&ours), comparable(&theirs.stdout), "{name}");
     }
 }

@@ -3,7 +3,7 @@
 //! flag errors, as the real CLI.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::Parser;
+use clap::{ArgAction, Parser};
 
 use super::CliError;
 
@@ -140,7 +140,7 @@ impl Spec {
     /// given twice is no error: the last value wins (a list flag collects them all).
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
         let argv = std::iter::once(self.path.to_string()).chain(args.iter().cloned());
-        let parser = T::command().args_override_self(true);
+        let parser = pflag_bools(T::command().args_override_self(true));
         parser
             .clone()
             .try_get_matches_from(argv)
@@ -150,11 +150,11 @@ impl Spec {
                     super::usage::help(self.path, self.usage, &parser)
                         .unwrap_or_else(|| e.render().to_string().trim_end().to_string()),
                 ),
-                _ => self.map_error(e, args),
+                _ => self.map_error(e, args, &parser),
             })
     }
 
-    fn map_error(&self, e: clap::Error, args: &[String]) -> CliError {
+    fn map_error(&self, e: clap::Error, args: &[String], parser: &clap::Command) -> CliError {
         let arg = match e.get(ContextKind::InvalidArg) {
             Some(ContextValue::String(s)) => s.clone(),
             _ => String::new(),
@@ -166,6 +166,16 @@ impl Spec {
                     code: 0,
                 }
             }
+            ErrorKind::UnknownArgument if !arg.starts_with("--") => {
+                // pflag names the rest of the shorthand group from the unknown letter on.
+                let c = arg.trim_start_matches('-').chars().next().unwrap_or('?');
+                let group = args
+                    .iter()
+                    .filter(|a| !a.starts_with("--") && a.starts_with('-'))
+                    .find_map(|a| a.find(c).map(|i| &a[i..]))
+                    .unwrap_or(arg.get(1..).unwrap_or_default());
+                format!("unknown shorthand flag: '{c}' in -{group}")
+            }
             ErrorKind::UnknownArgument => flag_text("unknown", &arg),
             ErrorKind::InvalidValue | ErrorKind::NoEquals if value_missing(&e) => {
                 let typed = args.last().cloned().unwrap_or(arg);
@@ -176,7 +186,13 @@ impl Spec {
                     Some(ContextValue::String(s)) => s.clone(),
                     _ => String::new(),
                 };
-                format!("invalid argument {value:?} for {:?} flag", first_word(&arg))
+                let reason = std::error::Error::source(&e)
+                    .map(|why| format!(": {why}"))
+                    .unwrap_or_default();
+                format!(
+                    "invalid argument {value:?} for {:?} flag{reason}",
+                    pflag_name(parser, &first_word(&arg))
+                )
             }
             _ => e.render().to_string().trim_end().to_string(),
         };
@@ -189,21 +205,92 @@ fn value_missing(e: &clap::Error) -> bool {
         || e.get(ContextKind::InvalidValue).is_none()
 }
 
+/// The flag of clap's rendering of an argument (`--human[=<HUMAN>]`, `--last <LAST>`).
 fn first_word(s: &str) -> String {
-    s.split([' ', '=']).next().unwrap_or(s).to_string()
+    s.split([' ', '=', '[']).next().unwrap_or(s).to_string()
 }
 
-/// pflag's texts: `unknown flag: --x`, `unknown shorthand flag: 'x' in -x`,
-/// `flag needs an argument: --x`, `flag needs an argument: 'x' in -x`.
+/// pflag's name of a flag in messages: `-n, --last` when it has a shorthand, else `--last`.
+fn pflag_name(parser: &clap::Command, flag: &str) -> String {
+    let short = flag.strip_prefix("--").and_then(|long| {
+        parser
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| a.get_short())
+    });
+    match short {
+        Some(c) => format!("-{c}, {flag}"),
+        None => flag.to_string(),
+    }
+}
+
+/// pflag's bool flags take an optional `=value` (`--all=false`, `-q=1`) read by Go's
+/// `strconv.ParseBool`; clap's `SetTrue` flags take none. Every `SetTrue` flag of `cmd` is
+/// made such a flag; the field it fills stays a `bool`.
+fn pflag_bools(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| match a.get_action() {
+        ArgAction::SetTrue => a
+            .action(ArgAction::Set)
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .default_value("false")
+            .value_parser(parse_bool),
+        _ => a,
+    })
+}
+
+/// Go's `strconv.ParseBool`, with its error text.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, with its error texts (decimal, `0x`, `0o`, `0b` and
+/// `_` separators as Go's base 0).
+pub fn parse_int(s: &str) -> Result<i64, String> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let syntax = || format!("strconv.ParseInt: parsing {s:?}: invalid syntax");
+    // Underscores only between digits (a base prefix counts as one).
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return Err(syntax());
+    }
+    let lower = digits.to_ascii_lowercase().replace('_', "");
+    let (radix, body) = match lower.get(..2) {
+        Some("0x") => (16, &lower[2..]),
+        Some("0o") => (8, &lower[2..]),
+        Some("0b") => (2, &lower[2..]),
+        _ if lower.len() > 1 && lower.starts_with('0') => (8, &lower[1..]),
+        _ => (10, lower.as_str()),
+    };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return Err(syntax());
+    }
+    let signed = if negative {
+        format!("-{body}")
+    } else {
+        body.to_string()
+    };
+    i64::from_str_radix(&signed, radix).map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+            format!("strconv.ParseInt: parsing {s:?}: value out of range")
+        }
+        _ => syntax(),
+    })
+}
+
+/// pflag's texts: `unknown flag: --x`, `flag needs an argument: --x`, `flag needs an argument: 'x' in -x`.
 fn flag_text(kind: &str, typed: &str) -> String {
     let typed = first_word(typed);
     let long = typed.starts_with("--");
     match (kind, long) {
-        ("unknown", true) => format!("unknown flag: {typed}"),
-        ("unknown", false) => {
-            let c = typed.trim_start_matches('-').chars().next().unwrap_or('?');
-            format!("unknown shorthand flag: '{c}' in {typed}")
-        }
+        ("unknown", _) => format!("unknown flag: {typed}"),
         (_, true) => format!("flag needs an argument: {typed}"),
         (_, false) => {
             let c = typed.trim_start_matches('-').chars().last().unwrap_or('?');
@@ -247,6 +334,56 @@ mod tests {
         assert_eq!(err(&["-x"]), "125 unknown shorthand flag: 'x' in -x");
         assert_eq!(err(&["-i"]), "125 flag needs an argument: 'i' in -i");
         assert_eq!(err(&["--input"]), "125 flag needs an argument: --input");
+    }
+
+    #[test]
+    fn unknown_shorthands_name_the_rest_of_their_group() {
+        assert_eq!(err(&["-xyz"]), "125 unknown shorthand flag: 'x' in -xyz");
+        assert_eq!(err(&["-qxy"]), "125 unknown shorthand flag: 'x' in -xy");
+    }
+
+    fn quiet(args: &[&str]) -> bool {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match SPEC.parse::<T>(&args) {
+            Ok(t) => t.quiet,
+            Err(e) => panic!("{args:?}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn bool_flags_take_an_optional_value_as_go_reads_bools() {
+        assert!(quiet(&["-q"]));
+        assert!(quiet(&["--quiet=true"]));
+        assert!(quiet(&["-q=1"]));
+        assert!(quiet(&["-q=T", "x"]));
+        assert!(!quiet(&["-q", "--quiet=False"]));
+        assert!(!quiet(&["-q=0"]));
+        assert!(!quiet(&[]));
+        assert_eq!(
+            err(&["--quiet=maybe"]),
+            "125 invalid argument \"maybe\" for \"-q, --quiet\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn ints_are_read_as_go_reads_them_with_base_prefixes() {
+        assert_eq!(parse_int("-1"), Ok(-1));
+        assert_eq!(parse_int("+7"), Ok(7));
+        assert_eq!(parse_int("0x1F"), Ok(31));
+        assert_eq!(parse_int("010"), Ok(8));
+        assert_eq!(parse_int("0b1_0"), Ok(2));
+        assert_eq!(parse_int("1_000"), Ok(1000));
+        assert_eq!(parse_int("0"), Ok(0));
+        for bad in ["", "-", "abc", "_1", "1_", "1__0", "0x", "--1", "1.5", "09"] {
+            assert_eq!(
+                parse_int(bad),
+                Err(format!("strconv.ParseInt: parsing {bad:?}: invalid syntax"))
+            );
+        }
+        assert_eq!(
+            parse_int("99999999999999999999"),
+            Err("strconv.ParseInt: parsing \"99999999999999999999\": value out of range".into())
+        );
     }
 
     #[test]

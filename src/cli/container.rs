@@ -11,7 +11,7 @@ use clap::Parser;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use super::args::{positionals, spec, Arity, Positional, Spec};
+use super::args::{parse_bool, parse_int, positionals, spec, Arity, Positional, Spec};
 use super::interactive::{self, AttachOptions, Outcome};
 use super::output::render_list;
 use super::terminal;
@@ -91,7 +91,7 @@ pub(super) struct CreateArgs {
     memory: Option<String>,
     #[arg(long = "cpus")]
     cpus: Option<String>,
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", value_parser = parse_int)]
     pids_limit: Option<i64>,
     #[arg(long = "ulimit")]
     ulimit: Vec<String>,
@@ -119,22 +119,33 @@ fn client_error(cmd: &str, text: impl std::fmt::Display) -> CliError {
     }
 }
 
+/// A flag value `run`/`create` refuse: pflag's `invalid argument` text, the usage, the help
+/// hint; exit 125.
+fn flag_value_error(cmd: &str, text: impl std::fmt::Display) -> CliError {
+    let usage = if cmd == "create" {
+        CREATE_USAGE
+    } else {
+        RUN_USAGE
+    };
+    CliError::Message {
+        text: format!(
+            "{text}\n\nUsage:  {usage}\n\nRun 'docker {cmd} --help' for more information"
+        ),
+        code: 125,
+    }
+}
+
 /// `-e`: `KEY=value` stays; a bare `KEY` takes the value from our environment (or is
 /// dropped); an empty key is a flag error, as Docker's `ValidateEnv`.
 fn env_flag(cmd: &str, e: &str) -> Result<Option<String>, CliError> {
     let key = e.split_once('=').map_or(e, |(k, _)| k);
     if key.is_empty() {
-        let usage = if cmd == "create" {
-            CREATE_USAGE
-        } else {
-            RUN_USAGE
-        };
-        return Err(CliError::Message {
-            text: format!(
-                "invalid argument {e:?} for \"-e, --env\" flag: invalid environment variable: {e}\n\nUsage:  {usage}\n\nRun 'docker {cmd} --help' for more information"
+        return Err(flag_value_error(
+            cmd,
+            format!(
+                "invalid argument {e:?} for \"-e, --env\" flag: invalid environment variable: {e}"
             ),
-            code: 125,
-        });
+        ));
     }
     Ok(env_entry(e))
 }
@@ -243,8 +254,8 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
         init: a.init,
         memory: match &a.memory {
             Some(m) => parse_bytes(m).ok_or_else(|| {
-                CliError::plain(format!(
-                    "invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'\nSee 'docker run --help'."
+                flag_value_error(cmd, format!(
+                    "invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'"
                 ))
             })?,
             None => 0,
@@ -253,8 +264,8 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
             Some(c) => match c.parse::<f64>() {
                 Ok(v) if v >= 0.0 => (v * 1e9) as i64,
                 _ => {
-                    return Err(CliError::plain(format!(
-                        "invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number\nSee 'docker run --help'."
+                    return Err(flag_value_error(cmd, format!(
+                        "invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"
                     )))
                 }
             },
@@ -266,10 +277,7 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
             .iter()
             .map(|u| {
                 Ulimit::parse(u).map_err(|e| {
-                    CliError::Message {
-                        text: format!("invalid argument \"{u}\" for \"--ulimit\" flag: {e}\nSee 'docker run --help'."),
-                        code: 125,
-                    }
+                    flag_value_error(cmd, format!("invalid argument \"{u}\" for \"--ulimit\" flag: {e}"))
                 })
             })
             .collect::<Result<_, _>>()?,
@@ -320,10 +328,19 @@ fn parse_bytes(s: &str) -> Option<i64> {
 
 /// Find the image, pulling it from the offline cache when missing, with Docker's
 /// "Unable to find image" lines on stderr.
-fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<Image, CliError> {
+/// `create` reports a failed pull as the daemon's error (exit 1), `run` dresses it up.
+fn image_for_run(
+    ctx: &Context,
+    cmd: &str,
+    name: &str,
+    pull: &str,
+    quiet: bool,
+) -> Result<Image, CliError> {
     let store = ImageStore::open(&ctx.root);
-    let reference = Reference::parse(name)
-        .map_err(|e| CliError::plain(format!("docker: {e}.\nSee 'docker run --help'.")))?;
+    let reference = Reference::parse(name).map_err(|e| match cmd {
+        "create" => CliError::plain(e.to_string()),
+        _ => client_error(cmd, e),
+    })?;
     let shown = reference.familiar_with_default_tag();
     let do_pull = match pull {
         "always" => true,
@@ -334,9 +351,10 @@ fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<I
             Err(e) => return Err(e.into()),
         },
         other => {
-            return Err(CliError::plain(format!(
-                "docker: invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\".\nSee 'docker run --help'."
-            )))
+            return Err(client_error(
+                cmd,
+                format!("invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""),
+            ))
         }
     };
     if do_pull {
@@ -353,21 +371,20 @@ fn image_for_run(ctx: &Context, name: &str, pull: &str, quiet: bool) -> Result<I
             cache::PullOutput::Run,
             if quiet { &mut sink } else { &mut err },
         )
-        .map_err(|e| daemon_run_error(CliError::from(e).text()))?;
+        .map_err(|e| daemon_run_error(cmd, CliError::from(e).text()))?;
     }
     store.get(name).map_err(|e| match e {
-        ImageError::NoSuchImage(_) => daemon_run_error(&format!("No such image: {shown}")),
+        ImageError::NoSuchImage(_) => daemon_run_error(cmd, &format!("No such image: {shown}")),
         other => other.into(),
     })
 }
 
-/// `docker run`'s way of reporting an engine error: prefixed, with the help hint, exit 125.
-fn daemon_run_error(text: &str) -> CliError {
-    CliError::Message {
-        text: format!(
-            "docker: Error response from daemon: {text}\n\nRun 'docker run --help' for more information"
-        ),
-        code: 125,
+/// An engine error before the container exists: `create` prints it as is (exit 1); `run`
+/// prefixes it and adds the help hint (exit 125).
+fn daemon_run_error(cmd: &str, text: &str) -> CliError {
+    match cmd {
+        "create" => CliError::Daemon(text.to_string()),
+        _ => client_error(cmd, format!("Error response from daemon: {text}")),
     }
 }
 
@@ -409,7 +426,7 @@ fn create_container(
             text: format!("docker: {e}\n\nRun 'docker {cmd} --help' for more information"),
             code: 125,
         })?;
-    let image = image_for_run(ctx, &a.args[0], &a.pull, a.quiet)?;
+    let image = image_for_run(ctx, cmd, &a.args[0], &a.pull, a.quiet)?;
     lifecycle::create(&containers(ctx), &image, &opts).map_err(|e| match cmd {
         // `docker create` prints the daemon's error as is and exits 1; `run` dresses it up.
         "create" => CliError::from(e),
@@ -746,7 +763,8 @@ pub(super) struct StopArgs {
         short = 't',
         long = "timeout",
         alias = "time",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = parse_int
     )]
     timeout: Option<i64>,
     #[arg(short = 's', long = "signal")]
@@ -1011,13 +1029,17 @@ pub(super) struct PruneArgs {
     args: Vec<String>,
 }
 
+fn prune_spec(path: &str) -> Spec {
+    spec(path, "docker container prune [OPTIONS]", Arity::Exact(0))
+}
+
 pub(super) fn parse_prune(path: &str, args: &[String]) -> Result<PruneArgs, CliError> {
-    spec(path, "docker container prune [OPTIONS]", Arity::Exact(0)).parse_checked(args)
+    prune_spec(path).parse_checked(args)
 }
 
 pub fn prune(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let a = parse_prune(path, args)?;
-    let filters = prune_filters(&a.filter)?;
+    let filters = prune_filters(&prune_spec(path), &a.filter)?;
     if !a.force
         && !super::image::confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
@@ -1076,14 +1098,14 @@ impl PruneFilter {
     }
 }
 
-fn prune_filters(args: &[String]) -> Result<Vec<PruneFilter>, CliError> {
+fn prune_filters(spec: &Spec, args: &[String]) -> Result<Vec<PruneFilter>, CliError> {
     let now = Utc::now();
     args.iter()
         .map(|f| {
             let Some((key, value)) = f.split_once('=') else {
-                return Err(CliError::plain(format!(
-                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)\nSee 'docker container prune --help'."
-                )));
+                return Err(spec.usage_error(format!(
+                    "invalid argument \"{f}\" for \"--filter\" flag: bad format of filter (expected name=value)"
+                ), "Run"));
             };
             let label = |wanted: bool| {
                 let (k, v) = match value.split_once('=') {
@@ -1118,7 +1140,7 @@ pub(super) struct PsArgs {
     quiet: bool,
     #[arg(short = 'l', long = "latest")]
     latest: bool,
-    #[arg(short = 'n', long = "last", default_value_t = -1)]
+    #[arg(short = 'n', long = "last", default_value_t = -1, value_parser = parse_int)]
     last: i64,
     #[arg(short = 's', long = "size")]
     size: bool,
@@ -1251,8 +1273,8 @@ fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
     })
 }
 
-/// The template `ps` renders: `--format` (a bare `table` is the default table), `-q`'s IDs,
-/// or the default table (with SIZE for `-s`).
+/// The template `ps` renders: `-q`'s IDs (whatever the format), `--format` (a bare `table` is
+/// the default table, `raw` a block per container), or the default table (with SIZE for `-s`).
 fn ps_format(a: &PsArgs) -> String {
     let table = if a.size {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
@@ -1260,27 +1282,44 @@ fn ps_format(a: &PsArgs) -> String {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
     match (a.format.as_deref().map(str::trim), a.quiet) {
-        (Some("table"), _) => table.into(),
-        (Some(f), _) if !f.is_empty() => a.format.clone().unwrap_or_default(),
+        // docker/cli's NewContainerFormat: -q wins over any format but `raw`'s own quiet one.
+        (Some("raw"), true) => "container_id: {{.ID}}".into(),
         (_, true) => "{{.ID}}".into(),
+        (Some("table"), _) => table.into(),
+        // `raw` is a block per container.
+        (Some("raw"), false) => {
+            let mut raw = "container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\ncreated_at: {{.CreatedAt}}\nstate: {{- pad .State 1 0}}\nstatus: {{- pad .Status 1 0}}\nnames: {{.Names}}\nlabels: {{- pad .Labels 1 0}}\nports: {{- pad .Ports 1 0}}\n".to_string();
+            if a.size {
+                raw.push_str("size: {{.Size}}\n");
+            }
+            raw
+        }
+        (Some(f), _) if !f.is_empty() => a.format.clone().unwrap_or_default(),
         _ => table.into(),
     }
 }
 
+fn ps_spec(path: &str) -> Spec {
+    spec(path, "docker ps [OPTIONS]", Arity::Exact(0))
+}
+
 pub(super) fn parse_ps(path: &str, args: &[String]) -> Result<PsArgs, CliError> {
-    spec(path, "docker ps [OPTIONS]", Arity::Exact(0)).parse_checked(args)
+    ps_spec(path).parse_checked(args)
 }
 
 pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let a = parse_ps(path, args)?;
+    if a.quiet && a.format.as_deref().is_some_and(|f| !f.is_empty()) {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
     let filters: Vec<PsFilter> = a
         .filter
         .iter()
         .map(|f| match f.split_once('=') {
             Some((k, v)) => Ok(PsFilter { key: k.to_string(), value: v.to_string() }),
-            None => Err(CliError::plain(format!(
-                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'docker ps --help'."
-            ))),
+            None => Err(ps_spec(path).usage_error(format!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            ), "Run")),
         })
         .collect::<Result<_, _>>()?;
     for f in &filters {
@@ -1308,7 +1347,9 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let now = Utc::now();
     // Docker computes sizes for -s and for any format that shows them.
     let format = ps_format(&a);
-    let want_size = a.size || format.contains(".Size");
+    // As docker/cli: sizes are asked of the daemon when the template uses `.Size` (as
+    // `{{json .}}` does); otherwise the row says 0B.
+    let want_size = a.size || format.contains(".Size") || format.contains("json .");
     let rows: Vec<Value> = kept
         .iter()
         .map(|c| {
@@ -1329,7 +1370,7 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
                 let virt = images.get(&c.config.image_id.to_string()).map(|i| i.size).unwrap_or(0);
                 format!("{} (virtual {})", human_size(upper), human_size(upper + virt))
             } else {
-                String::new()
+                "0B".to_string()
             };
             json!({
                 "Command": go_quote(&command),
@@ -1341,6 +1382,7 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
                 "Mounts": "",
                 "Names": c.config.name,
                 "Networks": "",
+                "Platform": null,
                 "Ports": "",
                 "RunningFor": ago(c.config.created, now),
                 "Size": size,
@@ -1352,7 +1394,7 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let headers = json!({
         "Command": "COMMAND", "CreatedAt": "CREATED AT", "ID": "CONTAINER ID", "Image": "IMAGE",
         "Labels": "LABELS", "LocalVolumes": "LOCAL VOLUMES", "Mounts": "MOUNTS", "Names": "NAMES",
-        "Networks": "NETWORKS", "Ports": "PORTS", "RunningFor": "CREATED", "Size": "SIZE",
+        "Networks": "NETWORKS", "Platform": "PLATFORM", "Ports": "PORTS", "RunningFor": "CREATED", "Size": "SIZE",
         "State": "STATE", "Status": "STATUS",
     });
     render_list(super::output::CONTAINERS, &format, &headers, &rows)
@@ -1684,7 +1726,7 @@ pub(super) struct CommitArgs {
     change: Vec<String>,
     #[arg(short = 'm', long = "message")]
     message: Option<String>,
-    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pause: bool,
     args: Vec<String>,
 }

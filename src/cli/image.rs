@@ -10,7 +10,7 @@ use chrono::{DateTime, Local, Utc};
 use clap::Parser;
 use serde_json::{json, Value};
 
-use super::args::{positionals, spec, Arity, Positional, Spec};
+use super::args::{parse_bool, positionals, spec, Arity, Positional, Spec};
 use super::output::{render_inspect, render_list};
 use super::units::{ago, human_size, human_size_4};
 use super::{CliError, CliResult, Context};
@@ -101,16 +101,17 @@ fn parse_image_filters(
             ));
         };
         match key {
+            // As moby: exactly `true` or `false`, and any `true` wins.
             "dangling" => {
-                f.dangling = Some(match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
+                f.dangling = match (value, f.dangling) {
+                    ("true", _) | ("false", Some(true)) => Some(true),
+                    ("false", _) => Some(false),
                     _ => {
                         return Err(CliError::daemon(format!(
                             "Invalid filter 'dangling=[{value}]'"
                         )))
                     }
-                })
+                }
             }
             "reference" => f.references.push(value.to_string()),
             "label" => f.labels.push(match value.split_once('=') {
@@ -132,53 +133,23 @@ fn parse_image_filters(
     Ok(f)
 }
 
-/// Go's `path.Match` for reference filters: `*` and `?` within a path segment, `[...]` sets.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn m(p: &[char], n: &[char]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len())
-                .take_while(|i| *i == 0 || n[i - 1] != '/')
-                .any(|i| m(rest, &n[i..])),
-            Some(('?', rest)) => n.first().is_some_and(|c| *c != '/') && m(rest, &n[1..]),
-            Some(('[', rest)) => {
-                let Some(end) = rest.iter().position(|c| *c == ']') else {
-                    return false;
-                };
-                let (set, after) = (&rest[..end], &rest[end + 1..]);
-                let (neg, set) = match set.first() {
-                    Some('^') => (true, &set[1..]),
-                    _ => (false, set),
-                };
-                let Some(c) = n.first() else { return false };
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= *c && *c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != neg && m(after, &n[1..])
-            }
-            Some(('\\', rest)) if !rest.is_empty() => {
-                n.first() == Some(&rest[0]) && m(&rest[1..], &n[1..])
-            }
-            Some((c, rest)) => n.first() == Some(c) && m(rest, &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    m(&p, &n)
-}
-
 /// Whether a tag matches a reference pattern (`python`, `python:3.*`, `*/app`), as Docker's
 /// `reference` filter: the pattern is matched against the familiar name and name:tag.
+/// Patterns were checked by [`check_patterns`].
 fn reference_matches(pattern: &str, repo: &str, tag: &str) -> bool {
     glob_match(pattern, repo) || glob_match(pattern, &format!("{repo}:{tag}"))
+}
+
+fn glob_match(pattern: &str, name: &str) -> bool {
+    super::glob::path_match(pattern, name).unwrap_or(false)
+}
+
+/// A malformed `reference` pattern is the daemon's error, as Docker's.
+fn check_patterns(patterns: &[String]) -> Result<(), CliError> {
+    for p in patterns {
+        super::glob::path_match(p, "").map_err(|e| CliError::daemon(e.to_string()))?;
+    }
+    Ok(())
 }
 
 struct Row {
@@ -294,7 +265,9 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let store = store(ctx);
     let filters = parse_image_filters(&spec, "-f, --filter", &store, &a.filter)?;
     let mut refs = filters.references.clone();
-    refs.extend(a.args.iter().cloned());
+    // As docker/cli: an empty REPOSITORY argument filters nothing.
+    refs.extend(a.args.iter().filter(|r| !r.is_empty()).cloned());
+    check_patterns(&refs)?;
     let index = store.index()?;
     let now = Utc::now();
     let mut rows = Vec::new();
@@ -335,6 +308,12 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         }
     }
     let format = match (&a.format, a.quiet, a.digests) {
+        // docker/cli's NewImageFormat: `raw` is a block per row.
+        (Some(f), true, _) if f == "raw" => "image_id: {{.ID}}".to_string(),
+        (Some(f), false, digests) if f == "raw" => format!(
+            "repository: {{{{ .Repository }}}}\ntag: {{{{.Tag}}}}\n{}image_id: {{{{.ID}}}}\ncreated_at: {{{{.CreatedAt}}}}\nvirtual_size: {{{{.Size}}}}\n",
+            if digests { "digest: {{.Digest}}\n" } else { "" }
+        ),
         (Some(f), _, _) if !f.is_empty() && f != "table" => f.clone(),
         (_, true, _) => "{{.ID}}".to_string(),
         (_, false, true) => {
@@ -343,14 +322,10 @@ pub fn images(ctx: &Context, name: &str, args: &[String]) -> CliResult {
         }
         _ => "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".to_string(),
     };
-    if a.quiet {
-        let mut seen = BTreeSet::new();
-        rows.retain(|r| seen.insert(r["ID"].as_str().unwrap_or_default().to_string()));
-    }
     let headers = json!({
         "Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED",
         "Digest": "DIGEST", "ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE",
-        "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+        "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE",
     });
     render_list(super::output::IMAGES, &format, &headers, &rows)
 }
@@ -366,7 +341,7 @@ pub(super) struct PullArgs {
     all_tags: bool,
     #[arg(long = "platform")]
     platform: Option<String>,
-    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     disable_content_trust: bool,
     args: Vec<String>,
 }
@@ -459,7 +434,13 @@ pub fn load(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             Box::new(std::io::stdin().lock())
         }
     };
-    let events = load_archive(&store(ctx), input)?;
+    let events = load_archive(&store(ctx), input).map_err(|e| {
+        // Docker prints its tar process' failure without the daemon prefix.
+        match e.downcast_ref::<crate::engine::image::load::UnreadableArchive>() {
+            Some(unreadable) => CliError::plain(unreadable.to_string()),
+            None => CliError::from(e),
+        }
+    })?;
     for e in events {
         println!("{e}");
     }
@@ -808,7 +789,7 @@ fn layer_sizes(store: &ImageStore) -> Result<Vec<(crate::engine::image::Digest, 
 
 #[derive(Parser, Debug)]
 pub(super) struct HistoryArgs {
-    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     human: bool,
     #[arg(long = "no-trunc")]
     no_trunc: bool,
@@ -836,6 +817,10 @@ pub(super) fn parse_history(name: &str, args: &[String]) -> Result<HistoryArgs, 
 
 pub fn history(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let a = parse_history(name, args)?;
+    if a.args[0].is_empty() {
+        // The client's request URL then lacks the name: the daemon knows no such route.
+        return Err(CliError::daemon("page not found"));
+    }
     let store = store(ctx);
     let img = store.get(&a.args[0])?;
     let chain = chain_ids(img.config.diff_ids());
@@ -1043,6 +1028,13 @@ fn inspect_typed(ctx: &Context, a: InspectArgs, forced: Option<&str>) -> CliResu
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     for name in &a.args {
+        if name.is_empty() {
+            errors.push(match kind {
+                Some("image") => "Error: No such image: ".to_string(),
+                _ => "invalid container name or ID: value is empty".to_string(),
+            });
+            continue;
+        }
         if kind != Some("image") {
             if let Some(v) = super::container::inspect_container(ctx, name)? {
                 objects.push(v);
@@ -1066,6 +1058,13 @@ fn inspect_typed(ctx: &Context, a: InspectArgs, forced: Option<&str>) -> CliResu
             Err(ImageError::NoSuchImage(shown)) => errors.push(match kind {
                 Some(_) => format!(
                     "Error response from daemon: no such image: {name}: No such image: {shown}"
+                ),
+                None => format!("Error: No such object: {name}"),
+            }),
+            Err(other @ ImageError::Reference(_)) => errors.push(match kind {
+                Some(_) => format!(
+                    "Error response from daemon: no such image: {name}: {}",
+                    CliError::from(other).text()
                 ),
                 None => format!("Error: No such object: {name}"),
             }),

@@ -66,8 +66,9 @@ pub fn render_list(
     out.flush().map_err(io_error)
 }
 
-/// `inspect` output: a JSON array indented like Go's `json.MarshalIndent(v, "", "    ")`,
-/// or one rendered line per object with `-f` (parsed as typed, as Docker does).
+/// `inspect` output: a JSON array indented like Go's `json.MarshalIndent(v, "", "    ")`
+/// (also for an empty `-f`), the array on one line for `-f json`, or one rendered line per
+/// object with any other `-f` (parsed as typed, as Docker does).
 ///
 /// Like docker/cli, a `-f` template runs first on the *typed* view of an object (the Go
 /// struct the client decodes: field `ID` rather than `Id`, the image config without empty
@@ -77,8 +78,13 @@ pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), Cli
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        None => {
+        None | Some("") => {
             let text = go_indent_json(&Value::Array(objects.to_vec()));
+            writeln!(out, "{text}").map_err(io_error)?;
+        }
+        // The daemon's JSON as it came, on one line (the 28 client's `-f json`).
+        Some("json") => {
+            let text = Value::Array(objects.to_vec()).to_string();
             writeln!(out, "{text}").map_err(io_error)?;
         }
         Some(f) => {

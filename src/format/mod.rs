@@ -162,6 +162,9 @@ impl Template {
 }
 
 const TABLE_KEY: &str = "table";
+/// `--format json`: every row as `{{json .}}`, for every list command (docker/cli's
+/// `Context.preFormat`).
+const JSON_KEY: &str = "json";
 
 /// Docker's `table` directive: `Some(rest)` when the format starts with `table`
 /// (`"table {{.ID}}\t{{.Name}}"` → `"{{.ID}}\t{{.Name}}"`, leading spaces dropped as Docker's
@@ -197,8 +200,8 @@ pub mod row_type {
     pub const NETWORK: &str = "*network.networkContext";
 }
 
-/// Docker's `formatter.Context.Write` for a list: renders every row followed by a newline; for
-/// a `table` format, prepends the header row (rendered from `headers`) and aligns all lines
+/// Docker's `formatter.Context.Write` for a list: renders every row followed by a newline
+/// (`json` is `{{json .}}`); for a `table` format, prepends the header row (rendered from `headers`) and aligns all lines
 /// with [`TabWriter::docker`]. `format` is the user's raw `--format` value and `row_type` the
 /// Go type Docker formats the rows as (a [`row_type`] constant).
 pub fn render_list(
@@ -209,6 +212,7 @@ pub fn render_list(
 ) -> Result<String, FormatError> {
     let (is_table, body) = match strip_table(format) {
         Some(rest) => (true, rest),
+        None if format == JSON_KEY => (false, "{{json .}}"),
         None => (false, format),
     };
     let template = Template::parse(&normalize_format(body))?;

@@ -19,6 +19,21 @@ use super::layers::chain_ids;
 use super::reference::{Reference, TaggedRef};
 use super::store::{ImageStore, Transaction};
 
+/// The archive stream itself could not be read (not a tar, cut short, bad compression):
+/// worded as the daemon's tar process reports it. The cause stays in the error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("Error processing tar file(exit status 1): unexpected EOF")]
+pub struct UnreadableArchive;
+
+/// Whether a failed copy out of the archive was the archive's fault rather than the disk's
+/// (an OS error such as ENOSPC comes from writing).
+fn archive_fault(e: std::io::Error) -> anyhow::Error {
+    match e.raw_os_error() {
+        Some(_) => anyhow::Error::new(e),
+        None => anyhow::Error::new(e).context(UnreadableArchive),
+    }
+}
+
 /// What a load did, for Docker's output lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadEvent {
@@ -282,8 +297,8 @@ fn parse_tag(s: &str) -> Result<TaggedRef> {
 /// own files) into `dir`, refusing any path that leaves it.
 fn extract_archive(input: impl Read, dir: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(input);
-    for entry in archive.entries().context("cannot read archive")? {
-        let mut entry = entry.context("cannot read archive")?;
+    for entry in archive.entries().context(UnreadableArchive)? {
+        let mut entry = entry.map_err(archive_fault)?;
         let raw = entry
             .path()
             .context("invalid path in archive")?
@@ -305,6 +320,7 @@ fn extract_archive(input: impl Read, dir: &Path) -> Result<()> {
                 let mut f = File::create(&dest)
                     .with_context(|| format!("cannot create {}", dest.display()))?;
                 std::io::copy(&mut entry, &mut f)
+                    .map_err(archive_fault)
                     .with_context(|| format!("cannot extract {}", rel.display()))?;
             }
             tar::EntryType::Symlink => {
