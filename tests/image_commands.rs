@@ -491,6 +491,61 @@ fn save_by_id_writes_an_untagged_image() {
     assert_eq!(Dokles::new().load(&out), format!("Loaded image ID: {id}\n"));
 }
 
+/// The files at the top of a saved archive, by name.
+fn archive_files(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if !name.contains('/') {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            out.insert(name, s);
+        }
+    }
+    out
+}
+
+#[test]
+fn save_writes_the_docker_25_metadata_files_as_moby_does() {
+    let d = Dokles::new();
+    let t = scratch();
+    let id = loaded(&d, t.path());
+    let out = t.path().join("meta.tar");
+    d.ok(&["save", "-o", out.to_str().unwrap(), "app:1", "other"]);
+    let files = archive_files(&out);
+    // `repositories` maps each tag to the image's last layer, not to its config.
+    let layers =
+        common::json(&d.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", "app:1"]));
+    let top = layers
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert_ne!(format!("sha256:{top}"), id);
+    assert_eq!(
+        files["repositories"],
+        format!("{{\"app\":{{\"1\":\"{top}\"}},\"other\":{{\"latest\":\"{top}\"}}}}\n")
+    );
+    // Go's json.Encoder ends manifest.json and repositories with a newline; index.json is
+    // written with json.Marshal.
+    assert!(files["manifest.json"].ends_with("]\n"));
+    assert!(files["index.json"].ends_with('}'));
+
+    // Untagged: no repositories file, no annotations on the index entry.
+    d.ok(&["save", "-o", out.to_str().unwrap(), &id]);
+    let files = archive_files(&out);
+    assert!(!files.contains_key("repositories"));
+    let index = common::json(&files["index.json"]);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    assert!(index["manifests"][0].get("annotations").is_none());
+}
+
 #[test]
 fn save_of_a_repository_saves_every_tag_in_it() {
     let d = Dokles::new();
@@ -551,6 +606,40 @@ fn save_of_a_missing_image_fails_without_writing() {
         vec!["app.tar".to_string()],
         "no temp file left behind"
     );
+}
+
+#[test]
+fn save_checks_the_output_path_before_the_images_like_dockers_client() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    // The directory is checked first, even when the image does not exist either.
+    assert_eq!(
+        d.run(&["save", "-o", "/nonexistent/dir/x.tar", "nope"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+    );
+    // The directory is named as Go's filepath.Dir cleans it.
+    assert_eq!(
+        d.run(&["save", "-o", "/nonexistent/./a/../dir/x.tar", "app:1"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", "/etc/passwd/x.tar", "app:1"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /etc/passwd: not a directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", t.path().to_str().unwrap(), "app:1"])
+            .fails(1),
+        "failed to save image: cannot write to a directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", "/dev/null", "app:1"]).fails(1),
+        "failed to save image: cannot write to a character device file\n"
+    );
+    assert_eq!(common::list_dir(t.path()), vec!["app.tar".to_string()]);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -480,6 +480,92 @@ fn go_io_error(e: &std::io::Error) -> String {
     }
 }
 
+/// Go's `filepath.Clean`: the shortest lexically equivalent path.
+fn go_clean(path: &str) -> String {
+    if path.is_empty() {
+        return ".".into();
+    }
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&p) if p != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Go's `filepath.Dir`: everything before the last slash, cleaned.
+fn go_dir(path: &str) -> String {
+    match path.rfind('/') {
+        Some(i) => go_clean(&path[..=i]),
+        None => ".".into(),
+    }
+}
+
+/// The checks of moby's `atomicwriter.New` (used by `docker save -o`): the directory must
+/// exist, and the destination, if it exists, must be a regular file. Errors in Go's words.
+fn validate_output_path(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if path.is_empty() {
+        return Err("file name is empty".into());
+    }
+    let dir = go_dir(path);
+    if dir != "." && dir != ".." {
+        match std::fs::metadata(&dir) {
+            Err(e) => {
+                return Err(format!(
+                    "invalid output path: stat {dir}: {}",
+                    go_io_error(&e)
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!("invalid output path: stat {dir}: not a directory"))
+            }
+            Ok(_) => {}
+        }
+    }
+    let t = match std::fs::symlink_metadata(path) {
+        Ok(m) => m.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "failed to stat output path: lstat {path}: {}",
+                go_io_error(&e)
+            ))
+        }
+    };
+    let refusal = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "cannot write to a directory"
+    } else if t.is_symlink() {
+        "cannot write to a symbolic link directly"
+    } else if t.is_fifo() {
+        "cannot write to a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "cannot write to a socket"
+    } else if t.is_char_device() {
+        "cannot write to a character device file"
+    } else {
+        "cannot write to a block device file"
+    };
+    Err(refusal.into())
+}
+
 #[derive(Parser, Debug)]
 pub(super) struct SaveArgs {
     #[arg(short = 'o', long = "output")]
@@ -511,20 +597,24 @@ pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             save_archive(&store, &images, std::io::BufWriter::new(stdout.lock()))?;
         }
         Some(path) => {
+            // The client checks the destination before it asks the daemon for anything.
+            validate_output_path(path)
+                .map_err(|e| CliError::plain(format!("failed to save image: {e}")))?;
             let images = select(&store, &a.args)?;
             let path = Path::new(path);
             let dir = match path.parent() {
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => Path::new("."),
             };
+            let base = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let tmp = tempfile::Builder::new()
-                .prefix(".docker_temp_")
+                .prefix(&format!(".tmp-{base}"))
                 .tempfile_in(dir)
                 .map_err(|e| {
-                    CliError::plain(format!(
-                        "failed to save image: invalid output path: {}",
-                        go_io_error(&e)
-                    ))
+                    CliError::plain(format!("failed to save image: {}", go_io_error(&e)))
                 })?;
             save_archive(&store, &images, std::io::BufWriter::new(tmp.as_file()))?;
             tmp.persist(path).map_err(|e| {
