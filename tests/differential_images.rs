@@ -260,6 +260,8 @@ fn error_texts_and_exit_codes_match() {
         vec!["save", "-o", "/tmp/never-written.tar", missing.as_str()],
         vec!["save", "-o", "/tmp/never-written.tar", &missing_tag],
         vec!["save", "-o", "/tmp/never-written.tar", "sha256:0000"],
+        vec!["save", "-o", "/nonexistent/dir/x.tar", missing.as_str()],
+        vec!["save", "-o", "/dev/null", missing.as_str()],
         vec!["load", "extra"],
         vec!["load", "-i", "/nonexistent/archive.tar"],
         vec!["image", "load", "-i"],
@@ -290,6 +292,20 @@ fn tag_refuses_an_uppercase_name_like_docker() {
     same(&d, &["load", "-i", archive.to_str().unwrap()]);
     same(&d, &["tag", &tags[0], "BAD"]);
     same(&d, &["tag", &tags[0], "bad name"]);
+    // The client parses with Docker 28's rules, the daemon with 20.10's: an uppercase first
+    // component is a registry to the one and a repository to the other.
+    same(&d, &["tag", &tags[0], "UPPER/x:1"]);
+    same(&d, &["tag", &tags[0], "local.host/X"]);
+    same(&d, &["tag", "UPPERsrc", "x"]);
+    same(&d, &["tag", "UPPER/src", "x"]);
+    // Names that look like IDs or digest algorithms are refused.
+    let hex = "a".repeat(64);
+    same(&d, &["tag", &tags[0], &hex]);
+    same(&d, &["tag", &tags[0], &format!("sha256:{hex}")]);
+    same(&d, &["tag", &tags[0], "sha256:abc"]);
+    same(&d, &["tag", &tags[0], "sha256"]);
+    same(&d, &["tag", &hex, "x"]);
+    same(&d, &["tag", &tags[0], &format!("x@sha256:{hex}")]);
 }
 
 #[test]

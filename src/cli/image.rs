@@ -19,9 +19,10 @@ use crate::engine::image::import::ImportOptions;
 use crate::engine::image::inspect::inspect;
 use crate::engine::image::layers::chain_ids;
 use crate::engine::image::load::load as load_archive;
+use crate::engine::image::reference::ReferenceError;
 use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
-use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
+use crate::engine::image::{Digest, Image, ImageError, ImageStore, Reference, TaggedRef};
 
 positionals!(
     ImagesArgs,
@@ -687,6 +688,74 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // tag / rmi / prune
 
 /// A new tag as `tag` and `commit` take it, with the client's errors for a bad one.
+/// The checks the Docker 28 client's reference library (`ParseNormalizedNamed`) makes before
+/// anything reaches the daemon. Its domain rule is newer than the 20.10 daemon's: a first
+/// component with an uppercase letter is a registry, so `WTB/x` passes here and is refused
+/// by the daemon ([`ReferenceError::DaemonUppercase`]).
+fn client_parse_named(s: &str) -> Result<(), String> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
+        ));
+    }
+    let (domain, remainder) = match s.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_lowercase() != first =>
+        {
+            (first, rest.to_string())
+        }
+        _ => ("docker.io", s.to_string()),
+    };
+    let remainder =
+        if (domain == "docker.io" || domain == "index.docker.io") && !remainder.contains('/') {
+            format!("library/{remainder}")
+        } else {
+            remainder
+        };
+    let remote = remainder.split(':').next().unwrap_or_default();
+    if remote.to_lowercase() != remote {
+        return Err(format!(
+            "invalid reference format: repository name ({remote}) must be lowercase"
+        ));
+    }
+    match Reference::parse(s) {
+        Ok(_) | Err(ReferenceError::Uppercase(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The client's checks of `docker tag`'s source and target (the Go client's `ImageTag`);
+/// what the daemon checks follows in [`tag`].
+fn check_tag_arguments(source: &str, target: &str) -> Result<(), CliError> {
+    let invalid = |name: &str, e: String| {
+        CliError::plain(format!(
+            "Error parsing reference: {name:?} is not a valid repository/tag: {e}"
+        ))
+    };
+    // The source may also be an ID (`ParseAnyReference`).
+    let is_id = Digest::parse(source).is_ok()
+        || (source.len() == 64
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    if !is_id {
+        client_parse_named(source).map_err(|e| invalid(source, e))?;
+    }
+    client_parse_named(target).map_err(|e| invalid(target, e))?;
+    if target.contains('@') {
+        return Err(CliError::plain(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    Ok(())
+}
+
+/// The tag `docker tag` and `import` record for `target`, with the daemon's refusals.
 pub(super) fn target_tag(target: &str) -> Result<TaggedRef, CliError> {
     let reference = Reference::parse(target).map_err(|e| {
         CliError::plain(format!(
@@ -715,10 +784,25 @@ pub(super) fn parse_tag(name: &str, args: &[String]) -> Result<Positional, CliEr
 pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let positional = parse_tag(name, args)?.args;
     let (source, target) = (&positional[0], &positional[1]);
-    let target_tag = target_tag(target)?;
+    check_tag_arguments(source, target)?;
     let store = store(ctx);
     let mut tx = store.begin()?;
+    // The daemon finds the source first, then parses the target with its own (older) rules.
     let id = store.resolve(tx.index(), source)?;
+    let target_tag = match Reference::parse(target) {
+        Ok(r) => r.with_default_tag(),
+        Err(ReferenceError::Uppercase(_)) => {
+            return Err(ImageError::Reference(ReferenceError::DaemonUppercase).into())
+        }
+        Err(e) => return Err(ImageError::Reference(e).into()),
+    }
+    .ok_or_else(|| CliError::daemon("invalid target reference"))?;
+    // moby's reference store refuses a repository named like a digest algorithm.
+    if target_tag.repo().familiar() == "sha256" {
+        return Err(CliError::daemon(
+            "refusing to create an ambiguous tag using digest algorithm as name",
+        ));
+    }
     tx.set_tag(&target_tag, &id);
     tx.announce(crate::events::Event::ImageTagged {
         source: source.clone(),
