@@ -239,6 +239,8 @@ fn error_texts_and_exit_codes_match() {
     let missing_tag = format!("{missing}:1");
     for args in [
         vec!["rmi", missing.as_str()],
+        vec!["rmi", "-f", missing.as_str()],
+        vec!["rmi", "-f", "BAD"],
         vec!["rmi"],
         vec!["image", "rm"],
         vec!["rmi", "--bogus", "x"],

@@ -886,6 +886,30 @@ fn rmi_continues_past_a_missing_image_and_exits_1() {
 }
 
 #[test]
+fn rmi_force_reports_missing_images_but_succeeds() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let out = d.run(&["rmi", "-f", "nope", "app:1"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "Untagged: app:1\n");
+    assert_eq!(
+        out.stderr,
+        "Error response from daemon: No such image: nope:latest\n"
+    );
+    assert_eq!(
+        d.run(&["rmi", "-f", "nope"]).stderr,
+        "Error response from daemon: No such image: nope:latest\n"
+    );
+    assert_eq!(d.run(&["rmi", "-f", "nope"]).code, 0);
+    // Other errors still fail the command.
+    assert_eq!(
+        d.run(&["rmi", "-f", "BAD"]).fails(1),
+        "Error response from daemon: invalid reference format: repository name must be lowercase\n"
+    );
+}
+
+#[test]
 fn rmi_of_a_tag_takes_latest_by_default() {
     let d = Dokles::new();
     let t = scratch();

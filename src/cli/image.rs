@@ -854,6 +854,8 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             .max_by_key(|(_, _, running)| *running)
             .map(|(_, c, running)| (c.short().to_string(), *running))
     };
+    // Docker's client reports every failure; with -f, images that do not exist are not
+    // failures of the command (exit 0), anything else still is.
     let mut failed = false;
     let stdout = std::io::stdout();
     for image in &a.args {
@@ -864,7 +866,7 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
                 print_removals(&mut stdout.lock(), &removals, false)?;
             }
             Err(e) => {
-                failed = true;
+                failed |= !(a.force && matches!(e, ImageError::NoSuchImage(_)));
                 eprintln!("Error response from daemon: {}", CliError::from(e).text());
             }
         }
