@@ -269,6 +269,11 @@ fn error_texts_and_exit_codes_match() {
         vec!["image", "load", "-i"],
         vec!["image", "prune", "x"],
         vec!["image", "prune", "--filter", "xx"],
+        vec!["image", "prune", "-f", "--filter", "until=bogus"],
+        vec!["image", "prune", "-f", "--filter", "reference=x"],
+        vec![
+            "image", "prune", "-f", "--filter", "until=1h", "--filter", "until=2h",
+        ],
         vec!["import"],
         vec!["import", "/nonexistent.tar"],
         vec!["inspect", "--type", "bogus", "x"],

@@ -1032,6 +1032,98 @@ fn image_prune_label_filter_limits_what_goes() {
 }
 
 #[test]
+fn image_prune_until_keeps_images_created_after_the_time() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let (a, old) = archive(
+        t.path(),
+        "old.tar",
+        ArchiveSpec::new(&["old:1"], "old\n").created("2020-01-01T00:00:00Z"),
+    );
+    d.load(&a);
+    let (b, _) = archive(
+        t.path(),
+        "new.tar",
+        ArchiveSpec::new(&["new:1"], "new\n").created("2099-01-01T00:00:00Z"),
+    );
+    d.load(&b);
+    // A duration before now, Go's units; then an RFC 3339 time.
+    assert_eq!(
+        d.ok(&["image", "prune", "-af", "--filter", "until=1000000h"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let out = d.ok(&[
+        "image",
+        "prune",
+        "-af",
+        "--filter",
+        "until=2021-01-01T00:00:00Z",
+    ]);
+    assert!(out.contains(&format!("deleted: {old}")), "{out}");
+    assert!(d.run(&["image", "inspect", "new:1"]).code == 0);
+    assert!(d.run(&["image", "inspect", "app:1"]).code == 0);
+    // 2h30m ago: everything but the image from the future.
+    d.ok(&["image", "prune", "-af", "--filter", "until=2h30m"]);
+    assert_eq!(d.ok(&["images", "--format", "{{.Repository}}"]), "new\n");
+}
+
+#[test]
+fn image_prune_label_filters_and_dangling_false_as_moby_applies_them() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let (a, _) = archive(
+        t.path(),
+        "k.tar",
+        ArchiveSpec::new(&["keep:1"], "k\n").label("keep", "yes"),
+    );
+    d.load(&a);
+    // label!=: images carrying the label stay; dangling=false works like -a.
+    let out = d.ok(&[
+        "image",
+        "prune",
+        "-f",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        "label!=keep",
+    ]);
+    assert!(out.contains("untagged: app:1"), "{out}");
+    assert_eq!(d.ok(&["images", "--format", "{{.Repository}}"]), "keep\n");
+    assert_eq!(
+        d.ok(&["image", "prune", "-af", "--filter", "label=keep=no"]),
+        "Total reclaimed space: 0B\n"
+    );
+    d.ok(&["image", "prune", "-af", "--filter", "label=keep=yes"]);
+    assert_eq!(d.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn image_prune_filter_errors_are_the_daemons() {
+    let d = Dokles::new();
+    for (filter, err) in [
+        (
+            "until=bogus",
+            "failed to parse value as time or duration: \"bogus\"",
+        ),
+        ("reference=x", "Invalid filter 'reference'"),
+        ("foo=bar", "Invalid filter 'foo'"),
+    ] {
+        assert_eq!(
+            d.run(&["image", "prune", "-f", "--filter", filter])
+                .fails(1),
+            format!("Error response from daemon: {err}\n")
+        );
+    }
+    assert_eq!(
+        d.run(&["image", "prune", "-f", "--filter", "until=1h", "--filter", "until=2h"])
+            .fails(1),
+        "Error response from daemon: more than one until filter specified\n"
+    );
+}
+
+#[test]
 fn image_prune_asks_before_removing() {
     let d = Dokles::new();
     let t = scratch();

@@ -1378,37 +1378,74 @@ pub(super) struct LogsArgs {
     args: Vec<String>,
 }
 
-/// `--since`/`--until`: an RFC 3339 time, Unix seconds, or a duration like `10m` / `2h30m`.
-fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+/// `--since`/`--until` and `until=` filters: a Go duration before `now` (`10m`, `2h30m`,
+/// `1.5h`, `300ms`), an RFC 3339 time, a date, or Unix seconds (Docker's `GetTimestamp`).
+pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+    if s != "0" {
+        if let Some(nanos) = go_duration_nanos(s) {
+            let nanos = i64::try_from(nanos)
+                .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
+            return Ok(now - chrono::Duration::nanoseconds(nanos));
+        }
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
     }
     if let Ok(secs) = s.parse::<f64>() {
         return DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
             .ok_or_else(|| CliError::plain(format!("invalid value for \"since\": {s}")));
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    for ch in s.chars() {
-        if ch.is_ascii_digit() || ch == '.' {
-            num.push(ch);
-            continue;
+    Err(CliError::plain(format!("invalid duration {s:?}")))
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds: an optional sign, then numbers (with optional
+/// fractions) each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`). `None` if
+/// `s` is not one.
+fn go_duration_nanos(s: &str) -> Option<i128> {
+    let (negative, mut rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if number.is_empty() || number == "." {
+            return None;
         }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
-        num.clear();
-        total += n * match ch {
-            'h' => 3600.0,
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return Err(CliError::plain(format!("invalid duration {s:?}"))),
+        let n: f64 = number.parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
         };
+        rest = &rest[unit_len..];
+        total += n * scale;
     }
-    if !num.is_empty() {
-        return Err(CliError::plain(format!("invalid duration {s:?}")));
-    }
-    Ok(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
+    let nanos = total as i128;
+    Some(if negative { -nanos } else { nanos })
 }
 
 pub(super) fn parse_logs(path: &str, args: &[String]) -> Result<LogsArgs, CliError> {
@@ -1614,6 +1651,19 @@ mod tests {
         assert_eq!(parse_bytes("1g"), Some(1 << 30));
         assert_eq!(parse_bytes("64MB"), Some(64 << 20));
         assert_eq!(parse_bytes("lots"), None);
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(go_duration_nanos("1h"), Some(3_600_000_000_000));
+        assert_eq!(go_duration_nanos("2h30m"), Some(9_000_000_000_000));
+        assert_eq!(go_duration_nanos("1.5s"), Some(1_500_000_000));
+        assert_eq!(go_duration_nanos("300ms"), Some(300_000_000));
+        assert_eq!(go_duration_nanos("-1m"), Some(-60_000_000_000));
+        assert_eq!(go_duration_nanos("0"), Some(0));
+        for bad in ["", "1", "h", "1d", "1h-", "1.h.", "1 h"] {
+            assert_eq!(go_duration_nanos(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -914,11 +914,101 @@ pub(super) fn parse_prune(_: &str, args: &[String]) -> Result<PruneArgs, CliErro
     prune_spec().parse_checked(args)
 }
 
+/// `image prune --filter`s as moby's `ImagesPrune` applies them.
+struct ImagePruneFilters {
+    /// Only untagged images without children (the client always adds `dangling=true`, or
+    /// `dangling=false` with `-a`; any `false`/`0` among the values means all images).
+    dangling_only: bool,
+    /// `until=`: only images created at or before then.
+    until: Option<DateTime<Utc>>,
+    /// `label=KEY[=VALUE]`: every one must match.
+    labels: BTreeSet<String>,
+    /// `label!=KEY[=VALUE]`: images matching all of them are kept.
+    not_labels: BTreeSet<String>,
+}
+
+impl ImagePruneFilters {
+    /// The daemon's checks, in its order: known filter names, then `until`.
+    fn parse(raw: &[(String, String)], all: bool) -> Result<Self, CliError> {
+        if let Some((key, _)) = raw
+            .iter()
+            .find(|(k, _)| !matches!(k.as_str(), "dangling" | "label" | "label!" | "until"))
+        {
+            return Err(CliError::daemon(format!("Invalid filter '{key}'")));
+        }
+        let values = |key: &str| -> BTreeSet<String> {
+            raw.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        let dangling = values("dangling");
+        let until = values("until");
+        if until.len() > 1 {
+            return Err(CliError::daemon("more than one until filter specified"));
+        }
+        let until = match until.iter().next() {
+            Some(v) => Some(
+                super::container::parse_time_arg(v, Utc::now()).map_err(|_| {
+                    CliError::daemon(format!("failed to parse value as time or duration: {v:?}"))
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            dangling_only: !(all || dangling.contains("false") || dangling.contains("0")),
+            until,
+            labels: values("label"),
+            not_labels: values("label!"),
+        })
+    }
+
+    /// Filters' `MatchKVList`: every `KEY[=VALUE]` is among `labels` (true if none given).
+    fn match_kv_list(
+        wanted: &BTreeSet<String>,
+        labels: Option<&serde_json::Map<String, Value>>,
+    ) -> bool {
+        if wanted.is_empty() {
+            return true;
+        }
+        let Some(labels) = labels.filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        wanted.iter().all(|w| match w.split_once('=') {
+            Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
+            None => labels.contains_key(w.as_str()),
+        })
+    }
+
+    fn keeps_out(&self, img: &Image) -> bool {
+        let created = img.config.created().unwrap_or(img.record.added);
+        if self.until.is_some_and(|u| created > u) {
+            return true;
+        }
+        let Some(config) = img.config.runtime_config() else {
+            return false;
+        };
+        let labels = config.get("Labels").and_then(Value::as_object);
+        !Self::match_kv_list(&self.labels, labels)
+            || (!self.not_labels.is_empty() && Self::match_kv_list(&self.not_labels, labels))
+    }
+}
+
 pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let spec = prune_spec();
     let a = parse_prune("image prune", args)?;
     let store = store(ctx);
-    let filters = parse_image_filters(&spec, "--filter", &store, &a.filter)?;
+    // The client checks only the NAME=VALUE form; the daemon the rest, after the question.
+    let mut raw = Vec::new();
+    for item in &a.filter {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(spec.usage_error(
+                format!("invalid argument \"{item}\" for \"--filter\" flag: bad format of filter (expected name=value)"),
+                "Run",
+            ));
+        };
+        raw.push((key.to_string(), value.to_string()));
+    }
     let warning = if a.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
@@ -927,6 +1017,7 @@ pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     if !a.force && !confirm(&format!("{warning}\nAre you sure you want to continue?")) {
         return Ok(());
     }
+    let filters = ImagePruneFilters::parse(&raw, a.all)?;
     let containers = crate::engine::container::ContainerStore::open(&ctx.root);
     let used: BTreeSet<crate::engine::image::Digest> = containers
         .image_users()?
@@ -938,10 +1029,12 @@ pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let mut candidates = Vec::new();
     for id in tx.index().images.keys() {
         let untagged = tx.index().is_untagged(id);
-        if !(a.all || (untagged && tx.index().children_of(id).is_empty())) || used.contains(id) {
+        let has_children = !tx.index().children_of(id).is_empty();
+        // moby skips untagged parents in either mode, and tagged images unless -a.
+        if (untagged && has_children) || (filters.dangling_only && !untagged) || used.contains(id) {
             continue;
         }
-        if filters.labels_match(&store.image(tx.index(), id)?) {
+        if !filters.keeps_out(&store.image(tx.index(), id)?) {
             candidates.push(id.clone());
         }
     }
