@@ -381,6 +381,35 @@ fn docker_save_loads_into_dokles() {
     assert_eq!(comparable_inspect(&ours), comparable_inspect(&theirs));
 }
 
+/// `import -c` accepts what moby's `validCommitCommands` allows (HEALTHCHECK yes, STOPSIGNAL
+/// no) and reads HEALTHCHECK as the Dockerfile parser does.
+#[test]
+fn import_changes_are_checked_and_applied_like_docker() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let tar = common::busybox_rootfs_tar(t.path());
+    let tar = tar.to_str().unwrap();
+    let tag = format!("{}:hc", unique_name("dokles-diff"));
+    guard.track(&tag);
+    let d = Dokles::new();
+    for change in [
+        "STOPSIGNAL SIGKILL",
+        "RUN echo",
+        "HEALTHCHECK",
+        "HEALTHCHECK CMD",
+        "HEALTHCHECK NONE x",
+        "HEALTHCHECK --bogus=1 CMD true",
+        "HEALTHCHECK --retries=0 CMD true",
+    ] {
+        same(&d, &["import", "-c", change, tar, &tag]);
+    }
+    let change = "HEALTHCHECK --interval=5s --retries=2 CMD true";
+    let ours = d.run(&["import", "-c", change, tar, &tag]);
+    let theirs = docker(&["import", "-c", change, tar, &tag]);
+    assert_eq!((ours.code, theirs.code), (0, 0), "{ours:?} {theirs:?}");
+    same(&d, &["image", "inspect", "-f", "{{json .Config}}", &tag]);
+}
+
 #[test]
 fn docker_save_of_an_imported_image_loads_into_dokles() {
     let mut guard = DockerImages::new();

@@ -1505,6 +1505,33 @@ fn import_applies_changes_and_message() {
 }
 
 #[test]
+fn import_changes_allow_healthcheck_but_not_stopsignal() {
+    let d = Dokles::new();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
+    // `import` and `commit` accept moby's validCommitCommands only; the error names the
+    // instruction in lower case.
+    assert_eq!(
+        d.run(&["import", "-c", "STOPSIGNAL SIGKILL", &tar, "imp:1"])
+            .fails(1),
+        "Error response from daemon: stopsignal is not a valid change command\n"
+    );
+    assert_eq!(
+        d.run(&["import", "-c", "HEALTHCHECK", &tar, "imp:1"])
+            .fails(1),
+        "Error response from daemon: HEALTHCHECK requires at least one argument\n"
+    );
+    d.ok(&["import", "-c", "HEALTHCHECK CMD true", &tar, "imp:1"]);
+    let v = json(&d.ok(&["image", "inspect", "imp:1"]));
+    assert_eq!(
+        v[0]["Config"]["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"]})
+    );
+}
+
+#[test]
 fn import_of_a_missing_file_fails() {
     let d = Dokles::new();
     assert_eq!(

@@ -1382,7 +1382,7 @@ pub(super) struct LogsArgs {
 /// `1.5h`, `300ms`), an RFC 3339 time, a date, or Unix seconds (Docker's `GetTimestamp`).
 pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
     if s != "0" {
-        if let Some(nanos) = go_duration_nanos(s) {
+        if let Some(nanos) = crate::engine::image::changes::go_duration_nanos(s) {
             let nanos = i64::try_from(nanos)
                 .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
             return Ok(now - chrono::Duration::nanoseconds(nanos));
@@ -1401,51 +1401,6 @@ pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc
             .ok_or_else(|| CliError::plain(format!("invalid value for \"since\": {s}")));
     }
     Err(CliError::plain(format!("invalid duration {s:?}")))
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds: an optional sign, then numbers (with optional
-/// fractions) each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`). `None` if
-/// `s` is not one.
-fn go_duration_nanos(s: &str) -> Option<i128> {
-    let (negative, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..digits];
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let n: f64 = number.parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    let nanos = total as i128;
-    Some(if negative { -nanos } else { nanos })
 }
 
 pub(super) fn parse_logs(path: &str, args: &[String]) -> Result<LogsArgs, CliError> {
@@ -1651,19 +1606,6 @@ mod tests {
         assert_eq!(parse_bytes("1g"), Some(1 << 30));
         assert_eq!(parse_bytes("64MB"), Some(64 << 20));
         assert_eq!(parse_bytes("lots"), None);
-    }
-
-    #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(go_duration_nanos("1h"), Some(3_600_000_000_000));
-        assert_eq!(go_duration_nanos("2h30m"), Some(9_000_000_000_000));
-        assert_eq!(go_duration_nanos("1.5s"), Some(1_500_000_000));
-        assert_eq!(go_duration_nanos("300ms"), Some(300_000_000));
-        assert_eq!(go_duration_nanos("-1m"), Some(-60_000_000_000));
-        assert_eq!(go_duration_nanos("0"), Some(0));
-        for bad in ["", "1", "h", "1d", "1h-", "1.h.", "1 h"] {
-            assert_eq!(go_duration_nanos(bad), None, "{bad:?}");
-        }
     }
 
     #[test]
