@@ -403,6 +403,8 @@ fn import_changes_are_checked_and_applied_like_docker() {
     ] {
         same(&d, &["import", "-c", change, tar, &tag]);
     }
+    // Arguments after the repository are ignored; a bad one still fails first.
+    same(&d, &["import", tar, "BAD", "extra"]);
     let change = "HEALTHCHECK --interval=5s --retries=2 CMD true";
     let ours = d.run(&["import", "-c", change, tar, &tag]);
     let theirs = docker(&["import", "-c", change, tar, &tag]);

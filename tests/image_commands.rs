@@ -1532,6 +1532,18 @@ fn import_changes_allow_healthcheck_but_not_stopsignal() {
 }
 
 #[test]
+fn import_ignores_arguments_after_the_repository() {
+    let d = Dokles::new();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
+    let id = d.ok(&["import", &tar, "a", "b"]);
+    assert_eq!(d.id_of("a:latest"), id.trim());
+    assert_eq!(d.run(&["image", "inspect", "b"]).code, 1);
+}
+
+#[test]
 fn import_of_a_missing_file_fails() {
     let d = Dokles::new();
     assert_eq!(

@@ -645,7 +645,8 @@ pub(super) fn parse_import(name: &str, args: &[String]) -> Result<ImportArgs, Cl
     spec(
         name,
         "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
-        Arity::Range(1, 2),
+        // docker/cli's RequiresMinArgs(1): arguments after the repository are ignored.
+        Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
