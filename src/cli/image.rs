@@ -409,22 +409,7 @@ pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.all_tags {
-        let names: Vec<String> = cache
-            .entries()
-            .iter()
-            .filter(|e| Reference::parse(&e.name).is_ok_and(|r| r.repo() == reference.repo()))
-            .flat_map(|e| e.familiar_tags())
-            .collect();
-        if names.is_empty() {
-            return Err(ImageError::NotCached {
-                name: reference.repo().familiar(),
-                available: cache.available(),
-            }
-            .into());
-        }
-        for n in names {
-            cache::pull(&store, &cache, &n, pull_output(a.quiet), &mut out)?;
-        }
+        cache::pull_all_tags(&store, &cache, &reference, pull_output(a.quiet), &mut out)?;
         return Ok(());
     }
     cache::pull(&store, &cache, target, pull_output(a.quiet), &mut out)?;
