@@ -316,6 +316,8 @@ fn error_texts_and_exit_codes_match() {
     let missing_tag = format!("{missing}:1");
     for args in [
         vec!["rmi", missing.as_str()],
+        vec!["rmi", "-f", missing.as_str()],
+        vec!["rmi", "-f", "BAD"],
         vec!["rmi"],
         vec!["image", "rm"],
         vec!["rmi", "--bogus", "x"],
@@ -337,11 +339,18 @@ fn error_texts_and_exit_codes_match() {
         vec!["save", "-o", "/tmp/never-written.tar", missing.as_str()],
         vec!["save", "-o", "/tmp/never-written.tar", &missing_tag],
         vec!["save", "-o", "/tmp/never-written.tar", "sha256:0000"],
+        vec!["save", "-o", "/nonexistent/dir/x.tar", missing.as_str()],
+        vec!["save", "-o", "/dev/null", missing.as_str()],
         vec!["load", "extra"],
         vec!["load", "-i", "/nonexistent/archive.tar"],
         vec!["image", "load", "-i"],
         vec!["image", "prune", "x"],
         vec!["image", "prune", "--filter", "xx"],
+        vec!["image", "prune", "-f", "--filter", "until=bogus"],
+        vec!["image", "prune", "-f", "--filter", "reference=x"],
+        vec![
+            "image", "prune", "-f", "--filter", "until=1h", "--filter", "until=2h",
+        ],
         vec!["import"],
         vec!["import", "/nonexistent.tar"],
         vec!["inspect", "--type", "bogus", "x"],
@@ -395,6 +404,20 @@ fn tag_refuses_an_uppercase_name_like_docker() {
     same(&d, &["load", "-i", archive.to_str().unwrap()]);
     same(&d, &["tag", &tags[0], "BAD"]);
     same(&d, &["tag", &tags[0], "bad name"]);
+    // The client parses with Docker 28's rules, the daemon with 20.10's: an uppercase first
+    // component is a registry to the one and a repository to the other.
+    same(&d, &["tag", &tags[0], "UPPER/x:1"]);
+    same(&d, &["tag", &tags[0], "local.host/X"]);
+    same(&d, &["tag", "UPPERsrc", "x"]);
+    same(&d, &["tag", "UPPER/src", "x"]);
+    // Names that look like IDs or digest algorithms are refused.
+    let hex = "a".repeat(64);
+    same(&d, &["tag", &tags[0], &hex]);
+    same(&d, &["tag", &tags[0], &format!("sha256:{hex}")]);
+    same(&d, &["tag", &tags[0], "sha256:abc"]);
+    same(&d, &["tag", &tags[0], "sha256"]);
+    same(&d, &["tag", &hex, "x"]);
+    same(&d, &["tag", &tags[0], &format!("x@sha256:{hex}")]);
 }
 
 #[test]
@@ -461,6 +484,37 @@ fn docker_save_loads_into_dokles() {
     let ours = d.ok(&["image", "inspect", &tags[0]]);
     let theirs = docker(&["image", "inspect", &tags[0]]).stdout;
     assert_eq!(comparable_inspect(&ours), comparable_inspect(&theirs));
+}
+
+/// `import -c` accepts what moby's `validCommitCommands` allows (HEALTHCHECK yes, STOPSIGNAL
+/// no) and reads HEALTHCHECK as the Dockerfile parser does.
+#[test]
+fn import_changes_are_checked_and_applied_like_docker() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let tar = common::busybox_rootfs_tar(t.path());
+    let tar = tar.to_str().unwrap();
+    let tag = format!("{}:hc", unique_name("dokles-diff"));
+    guard.track(&tag);
+    let d = Dokles::new();
+    for change in [
+        "STOPSIGNAL SIGKILL",
+        "RUN echo",
+        "HEALTHCHECK",
+        "HEALTHCHECK CMD",
+        "HEALTHCHECK NONE x",
+        "HEALTHCHECK --bogus=1 CMD true",
+        "HEALTHCHECK --retries=0 CMD true",
+    ] {
+        same(&d, &["import", "-c", change, tar, &tag]);
+    }
+    // Arguments after the repository are ignored; a bad one still fails first.
+    same(&d, &["import", tar, "BAD", "extra"]);
+    let change = "HEALTHCHECK --interval=5s --retries=2 CMD true";
+    let ours = d.run(&["import", "-c", change, tar, &tag]);
+    let theirs = docker(&["import", "-c", change, tar, &tag]);
+    assert_eq!((ours.code, theirs.code), (0, 0), "{ours:?} {theirs:?}");
+    same(&d, &["image", "inspect", "-f", "{{json .Config}}", &tag]);
 }
 
 #[test]
@@ -628,7 +682,11 @@ fn the_fixture_images_load_alike_in_both_engines() {
             entry["file"].as_str().unwrap()
         );
         for tag in entry["tags"].as_array().unwrap() {
-            guard.track(&format!("{name}:{}", tag.as_str().unwrap()));
+            // The daemon is shared: remove afterwards only what this test added.
+            let r = format!("{name}:{}", tag.as_str().unwrap());
+            if docker(&["image", "inspect", "-f", "{{.Id}}", &r]).code != 0 {
+                guard.track(&r);
+            }
         }
         let id = entry["id"].as_str().unwrap();
         // An image Docker already had keeps the time it was last tagged there.

@@ -496,6 +496,61 @@ fn save_by_id_writes_an_untagged_image() {
     assert_eq!(Dokles::new().load(&out), format!("Loaded image ID: {id}\n"));
 }
 
+/// The files at the top of a saved archive, by name.
+fn archive_files(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if !name.contains('/') {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            out.insert(name, s);
+        }
+    }
+    out
+}
+
+#[test]
+fn save_writes_the_docker_25_metadata_files_as_moby_does() {
+    let d = Dokles::new();
+    let t = scratch();
+    let id = loaded(&d, t.path());
+    let out = t.path().join("meta.tar");
+    d.ok(&["save", "-o", out.to_str().unwrap(), "app:1", "other"]);
+    let files = archive_files(&out);
+    // `repositories` maps each tag to the image's last layer, not to its config.
+    let layers =
+        common::json(&d.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", "app:1"]));
+    let top = layers
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert_ne!(format!("sha256:{top}"), id);
+    assert_eq!(
+        files["repositories"],
+        format!("{{\"app\":{{\"1\":\"{top}\"}},\"other\":{{\"latest\":\"{top}\"}}}}\n")
+    );
+    // Go's json.Encoder ends manifest.json and repositories with a newline; index.json is
+    // written with json.Marshal.
+    assert!(files["manifest.json"].ends_with("]\n"));
+    assert!(files["index.json"].ends_with('}'));
+
+    // Untagged: no repositories file, no annotations on the index entry.
+    d.ok(&["save", "-o", out.to_str().unwrap(), &id]);
+    let files = archive_files(&out);
+    assert!(!files.contains_key("repositories"));
+    let index = common::json(&files["index.json"]);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    assert!(index["manifests"][0].get("annotations").is_none());
+}
+
 #[test]
 fn save_of_a_repository_saves_every_tag_in_it() {
     let d = Dokles::new();
@@ -556,6 +611,40 @@ fn save_of_a_missing_image_fails_without_writing() {
         vec!["app.tar".to_string()],
         "no temp file left behind"
     );
+}
+
+#[test]
+fn save_checks_the_output_path_before_the_images_like_dockers_client() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    // The directory is checked first, even when the image does not exist either.
+    assert_eq!(
+        d.run(&["save", "-o", "/nonexistent/dir/x.tar", "nope"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+    );
+    // The directory is named as Go's filepath.Dir cleans it.
+    assert_eq!(
+        d.run(&["save", "-o", "/nonexistent/./a/../dir/x.tar", "app:1"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", "/etc/passwd/x.tar", "app:1"])
+            .fails(1),
+        "failed to save image: invalid output path: stat /etc/passwd: not a directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", t.path().to_str().unwrap(), "app:1"])
+            .fails(1),
+        "failed to save image: cannot write to a directory\n"
+    );
+    assert_eq!(
+        d.run(&["save", "-o", "/dev/null", "app:1"]).fails(1),
+        "failed to save image: cannot write to a character device file\n"
+    );
+    assert_eq!(common::list_dir(t.path()), vec!["app.tar".to_string()]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -802,6 +891,30 @@ fn rmi_continues_past_a_missing_image_and_exits_1() {
 }
 
 #[test]
+fn rmi_force_reports_missing_images_but_succeeds() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let out = d.run(&["rmi", "-f", "nope", "app:1"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "Untagged: app:1\n");
+    assert_eq!(
+        out.stderr,
+        "Error response from daemon: No such image: nope:latest\n"
+    );
+    assert_eq!(
+        d.run(&["rmi", "-f", "nope"]).stderr,
+        "Error response from daemon: No such image: nope:latest\n"
+    );
+    assert_eq!(d.run(&["rmi", "-f", "nope"]).code, 0);
+    // Other errors still fail the command.
+    assert_eq!(
+        d.run(&["rmi", "-f", "BAD"]).fails(1),
+        "Error response from daemon: invalid reference format: repository name must be lowercase\n"
+    );
+}
+
+#[test]
 fn rmi_of_a_tag_takes_latest_by_default() {
     let d = Dokles::new();
     let t = scratch();
@@ -923,6 +1036,98 @@ fn image_prune_label_filter_limits_what_goes() {
     assert_eq!(
         d.ok(&["images", "--format", "{{.Repository}}"]),
         "app\nother\n"
+    );
+}
+
+#[test]
+fn image_prune_until_keeps_images_created_after_the_time() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let (a, old) = archive(
+        t.path(),
+        "old.tar",
+        ArchiveSpec::new(&["old:1"], "old\n").created("2020-01-01T00:00:00Z"),
+    );
+    d.load(&a);
+    let (b, _) = archive(
+        t.path(),
+        "new.tar",
+        ArchiveSpec::new(&["new:1"], "new\n").created("2099-01-01T00:00:00Z"),
+    );
+    d.load(&b);
+    // A duration before now, Go's units; then an RFC 3339 time.
+    assert_eq!(
+        d.ok(&["image", "prune", "-af", "--filter", "until=1000000h"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let out = d.ok(&[
+        "image",
+        "prune",
+        "-af",
+        "--filter",
+        "until=2021-01-01T00:00:00Z",
+    ]);
+    assert!(out.contains(&format!("deleted: {old}")), "{out}");
+    assert!(d.run(&["image", "inspect", "new:1"]).code == 0);
+    assert!(d.run(&["image", "inspect", "app:1"]).code == 0);
+    // 2h30m ago: everything but the image from the future.
+    d.ok(&["image", "prune", "-af", "--filter", "until=2h30m"]);
+    assert_eq!(d.ok(&["images", "--format", "{{.Repository}}"]), "new\n");
+}
+
+#[test]
+fn image_prune_label_filters_and_dangling_false_as_moby_applies_them() {
+    let d = Dokles::new();
+    let t = scratch();
+    loaded(&d, t.path());
+    let (a, _) = archive(
+        t.path(),
+        "k.tar",
+        ArchiveSpec::new(&["keep:1"], "k\n").label("keep", "yes"),
+    );
+    d.load(&a);
+    // label!=: images carrying the label stay; dangling=false works like -a.
+    let out = d.ok(&[
+        "image",
+        "prune",
+        "-f",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        "label!=keep",
+    ]);
+    assert!(out.contains("untagged: app:1"), "{out}");
+    assert_eq!(d.ok(&["images", "--format", "{{.Repository}}"]), "keep\n");
+    assert_eq!(
+        d.ok(&["image", "prune", "-af", "--filter", "label=keep=no"]),
+        "Total reclaimed space: 0B\n"
+    );
+    d.ok(&["image", "prune", "-af", "--filter", "label=keep=yes"]);
+    assert_eq!(d.ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn image_prune_filter_errors_are_the_daemons() {
+    let d = Dokles::new();
+    for (filter, err) in [
+        (
+            "until=bogus",
+            "failed to parse value as time or duration: \"bogus\"",
+        ),
+        ("reference=x", "Invalid filter 'reference'"),
+        ("foo=bar", "Invalid filter 'foo'"),
+    ] {
+        assert_eq!(
+            d.run(&["image", "prune", "-f", "--filter", filter])
+                .fails(1),
+            format!("Error response from daemon: {err}\n")
+        );
+    }
+    assert_eq!(
+        d.run(&["image", "prune", "-f", "--filter", "until=1h", "--filter", "until=2h"])
+            .fails(1),
+        "Error response from daemon: more than one until filter specified\n"
     );
 }
 
@@ -1305,6 +1510,45 @@ fn import_applies_changes_and_message() {
     assert_eq!(v[0]["Config"]["WorkingDir"], "/tmp");
     assert_eq!(v[0]["Comment"], "my message");
     assert!(d.ok(&["history", "imp:2"]).contains("my message"));
+}
+
+#[test]
+fn import_changes_allow_healthcheck_but_not_stopsignal() {
+    let d = Dokles::new();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
+    // `import` and `commit` accept moby's validCommitCommands only; the error names the
+    // instruction in lower case.
+    assert_eq!(
+        d.run(&["import", "-c", "STOPSIGNAL SIGKILL", &tar, "imp:1"])
+            .fails(1),
+        "Error response from daemon: stopsignal is not a valid change command\n"
+    );
+    assert_eq!(
+        d.run(&["import", "-c", "HEALTHCHECK", &tar, "imp:1"])
+            .fails(1),
+        "Error response from daemon: HEALTHCHECK requires at least one argument\n"
+    );
+    d.ok(&["import", "-c", "HEALTHCHECK CMD true", &tar, "imp:1"]);
+    let v = json(&d.ok(&["image", "inspect", "imp:1"]));
+    assert_eq!(
+        v[0]["Config"]["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"]})
+    );
+}
+
+#[test]
+fn import_ignores_arguments_after_the_repository() {
+    let d = Dokles::new();
+    let tar = common::busybox_rootfs_tar(d.work())
+        .to_str()
+        .unwrap()
+        .to_string();
+    let id = d.ok(&["import", &tar, "a", "b"]);
+    assert_eq!(d.id_of("a:latest"), id.trim());
+    assert_eq!(d.run(&["image", "inspect", "b"]).code, 1);
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn pull_prints_dockers_progress_lines_and_the_full_name() {
     assert_eq!(
         out,
         format!(
-            "Using default tag: latest\nlatest: Pulling from library/busybox\n{layer}: Pulling fs layer\n{layer}: Pull complete\nDigest: {}\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n",
+            "Using default tag: latest\nlatest: Pulling from library/busybox\n{layer}: Pulling fs layer\n{layer}: Verifying Checksum\n{layer}: Download complete\n{layer}: Pull complete\nDigest: {}\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n",
             busybox["manifest_digest"].as_str().unwrap()
         )
     );
@@ -116,6 +116,57 @@ fn python_shares_the_debian_base_layer() {
     );
     let out = d.ok(&["run", "--rm", "python", "python3", "-c", "print(6*7)"]);
     assert_eq!(out, "42\n");
+}
+
+#[test]
+fn pulling_an_image_present_under_another_tag_prints_no_layer_lines() {
+    let d = Dokles::new();
+    d.ok(&["pull", "python"]);
+    let python = entry("python");
+    let digest = python["manifest_digest"].as_str().unwrap();
+    // moby's pull stops before the layers when the image's config is already there.
+    assert_eq!(
+        d.ok(&["pull", "python:3.11"]),
+        format!(
+            "3.11: Pulling from library/python\nDigest: {digest}\nStatus: Downloaded newer image for python:3.11\ndocker.io/library/python:3.11\n"
+        )
+    );
+    assert_eq!(
+        d.ok(&["pull", "python:3.11"]),
+        format!(
+            "3.11: Pulling from library/python\nDigest: {digest}\nStatus: Image is up to date for python:3.11\ndocker.io/library/python:3.11\n"
+        )
+    );
+}
+
+#[test]
+fn pull_all_tags_ends_with_one_status_for_the_repository() {
+    let d = Dokles::new();
+    let debian = entry("debian");
+    let digest = debian["manifest_digest"].as_str().unwrap();
+    let layer = &debian["layers"][0]["diff_id"].as_str().unwrap()[7..19];
+    // Tags in a registry's (sorted) order, each with its digest; the status names the
+    // repository once, without a tag, and so does the last line.
+    assert_eq!(
+        d.ok(&["pull", "-a", "debian"]),
+        format!(
+            "bookworm: Pulling from library/debian\n\
+             {layer}: Pulling fs layer\n{layer}: Verifying Checksum\n\
+             {layer}: Download complete\n{layer}: Pull complete\n\
+             Digest: {digest}\n\
+             latest: Pulling from library/debian\nDigest: {digest}\n\
+             Status: Downloaded newer image for debian\ndocker.io/library/debian\n"
+        )
+    );
+    let again = d.ok(&["pull", "--all-tags", "debian"]);
+    assert!(
+        again.ends_with("Status: Image is up to date for debian\ndocker.io/library/debian\n"),
+        "{again}"
+    );
+    assert_eq!(
+        d.ok(&["pull", "-q", "-a", "debian"]),
+        "docker.io/library/debian\n"
+    );
 }
 
 #[test]

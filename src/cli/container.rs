@@ -1420,37 +1420,29 @@ pub(super) struct LogsArgs {
     args: Vec<String>,
 }
 
-/// `--since`/`--until`: an RFC 3339 time, Unix seconds, or a duration like `10m` / `2h30m`.
-fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+/// `--since`/`--until` and `until=` filters: a Go duration before `now` (`10m`, `2h30m`,
+/// `1.5h`, `300ms`), an RFC 3339 time, a date, or Unix seconds (Docker's `GetTimestamp`).
+pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+    if s != "0" {
+        if let Some(nanos) = crate::engine::image::changes::go_duration_nanos(s) {
+            let nanos = i64::try_from(nanos)
+                .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
+            return Ok(now - chrono::Duration::nanoseconds(nanos));
+        }
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
     }
     if let Ok(secs) = s.parse::<f64>() {
         return DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
             .ok_or_else(|| CliError::plain(format!("invalid value for \"since\": {s}")));
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    for ch in s.chars() {
-        if ch.is_ascii_digit() || ch == '.' {
-            num.push(ch);
-            continue;
-        }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
-        num.clear();
-        total += n * match ch {
-            'h' => 3600.0,
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return Err(CliError::plain(format!("invalid duration {s:?}"))),
-        };
-    }
-    if !num.is_empty() {
-        return Err(CliError::plain(format!("invalid duration {s:?}")));
-    }
-    Ok(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
+    Err(CliError::plain(format!("invalid duration {s:?}")))
 }
 
 pub(super) fn parse_logs(path: &str, args: &[String]) -> Result<LogsArgs, CliError> {

@@ -19,9 +19,10 @@ use crate::engine::image::import::ImportOptions;
 use crate::engine::image::inspect::inspect;
 use crate::engine::image::layers::chain_ids;
 use crate::engine::image::load::load as load_archive;
+use crate::engine::image::reference::ReferenceError;
 use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
-use crate::engine::image::{Image, ImageError, ImageStore, Reference, TaggedRef};
+use crate::engine::image::{Digest, Image, ImageError, ImageStore, Reference, TaggedRef};
 
 positionals!(
     ImagesArgs,
@@ -383,22 +384,7 @@ pub fn pull(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.all_tags {
-        let names: Vec<String> = cache
-            .entries()
-            .iter()
-            .filter(|e| Reference::parse(&e.name).is_ok_and(|r| r.repo() == reference.repo()))
-            .flat_map(|e| e.familiar_tags())
-            .collect();
-        if names.is_empty() {
-            return Err(ImageError::NotCached {
-                name: reference.repo().familiar(),
-                available: cache.available(),
-            }
-            .into());
-        }
-        for n in names {
-            cache::pull(&store, &cache, &n, pull_output(a.quiet), &mut out)?;
-        }
+        cache::pull_all_tags(&store, &cache, &reference, pull_output(a.quiet), &mut out)?;
         return Ok(());
     }
     cache::pull(&store, &cache, target, pull_output(a.quiet), &mut out)?;
@@ -461,6 +447,92 @@ fn go_io_error(e: &std::io::Error) -> String {
     }
 }
 
+/// Go's `filepath.Clean`: the shortest lexically equivalent path.
+fn go_clean(path: &str) -> String {
+    if path.is_empty() {
+        return ".".into();
+    }
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&p) if p != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Go's `filepath.Dir`: everything before the last slash, cleaned.
+fn go_dir(path: &str) -> String {
+    match path.rfind('/') {
+        Some(i) => go_clean(&path[..=i]),
+        None => ".".into(),
+    }
+}
+
+/// The checks of moby's `atomicwriter.New` (used by `docker save -o`): the directory must
+/// exist, and the destination, if it exists, must be a regular file. Errors in Go's words.
+fn validate_output_path(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if path.is_empty() {
+        return Err("file name is empty".into());
+    }
+    let dir = go_dir(path);
+    if dir != "." && dir != ".." {
+        match std::fs::metadata(&dir) {
+            Err(e) => {
+                return Err(format!(
+                    "invalid output path: stat {dir}: {}",
+                    go_io_error(&e)
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!("invalid output path: stat {dir}: not a directory"))
+            }
+            Ok(_) => {}
+        }
+    }
+    let t = match std::fs::symlink_metadata(path) {
+        Ok(m) => m.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "failed to stat output path: lstat {path}: {}",
+                go_io_error(&e)
+            ))
+        }
+    };
+    let refusal = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "cannot write to a directory"
+    } else if t.is_symlink() {
+        "cannot write to a symbolic link directly"
+    } else if t.is_fifo() {
+        "cannot write to a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "cannot write to a socket"
+    } else if t.is_char_device() {
+        "cannot write to a character device file"
+    } else {
+        "cannot write to a block device file"
+    };
+    Err(refusal.into())
+}
+
 #[derive(Parser, Debug)]
 pub(super) struct SaveArgs {
     #[arg(short = 'o', long = "output")]
@@ -492,20 +564,24 @@ pub fn save(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             save_archive(&store, &images, std::io::BufWriter::new(stdout.lock()))?;
         }
         Some(path) => {
+            // The client checks the destination before it asks the daemon for anything.
+            validate_output_path(path)
+                .map_err(|e| CliError::plain(format!("failed to save image: {e}")))?;
             let images = select(&store, &a.args)?;
             let path = Path::new(path);
             let dir = match path.parent() {
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => Path::new("."),
             };
+            let base = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let tmp = tempfile::Builder::new()
-                .prefix(".docker_temp_")
+                .prefix(&format!(".tmp-{base}"))
                 .tempfile_in(dir)
                 .map_err(|e| {
-                    CliError::plain(format!(
-                        "failed to save image: invalid output path: {}",
-                        go_io_error(&e)
-                    ))
+                    CliError::plain(format!("failed to save image: {}", go_io_error(&e)))
                 })?;
             save_archive(&store, &images, std::io::BufWriter::new(tmp.as_file()))?;
             tmp.persist(path).map_err(|e| {
@@ -535,7 +611,8 @@ pub(super) fn parse_import(name: &str, args: &[String]) -> Result<ImportArgs, Cl
     spec(
         name,
         "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
-        Arity::Range(1, 2),
+        // docker/cli's RequiresMinArgs(1): arguments after the repository are ignored.
+        Arity::AtLeast(1),
     )
     .parse_checked(args)
 }
@@ -578,6 +655,74 @@ pub fn import(ctx: &Context, name: &str, args: &[String]) -> CliResult {
 // tag / rmi / prune
 
 /// A new tag as `tag` and `commit` take it, with the client's errors for a bad one.
+/// The checks the Docker 28 client's reference library (`ParseNormalizedNamed`) makes before
+/// anything reaches the daemon. Its domain rule is newer than the 20.10 daemon's: a first
+/// component with an uppercase letter is a registry, so `WTB/x` passes here and is refused
+/// by the daemon ([`ReferenceError::DaemonUppercase`]).
+fn client_parse_named(s: &str) -> Result<(), String> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
+        ));
+    }
+    let (domain, remainder) = match s.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_lowercase() != first =>
+        {
+            (first, rest.to_string())
+        }
+        _ => ("docker.io", s.to_string()),
+    };
+    let remainder =
+        if (domain == "docker.io" || domain == "index.docker.io") && !remainder.contains('/') {
+            format!("library/{remainder}")
+        } else {
+            remainder
+        };
+    let remote = remainder.split(':').next().unwrap_or_default();
+    if remote.to_lowercase() != remote {
+        return Err(format!(
+            "invalid reference format: repository name ({remote}) must be lowercase"
+        ));
+    }
+    match Reference::parse(s) {
+        Ok(_) | Err(ReferenceError::Uppercase(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The client's checks of `docker tag`'s source and target (the Go client's `ImageTag`);
+/// what the daemon checks follows in [`tag`].
+fn check_tag_arguments(source: &str, target: &str) -> Result<(), CliError> {
+    let invalid = |name: &str, e: String| {
+        CliError::plain(format!(
+            "Error parsing reference: {name:?} is not a valid repository/tag: {e}"
+        ))
+    };
+    // The source may also be an ID (`ParseAnyReference`).
+    let is_id = Digest::parse(source).is_ok()
+        || (source.len() == 64
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    if !is_id {
+        client_parse_named(source).map_err(|e| invalid(source, e))?;
+    }
+    client_parse_named(target).map_err(|e| invalid(target, e))?;
+    if target.contains('@') {
+        return Err(CliError::plain(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    Ok(())
+}
+
+/// The tag `docker tag` and `import` record for `target`, with the daemon's refusals.
 pub(super) fn target_tag(target: &str) -> Result<TaggedRef, CliError> {
     let reference = Reference::parse(target).map_err(|e| {
         CliError::plain(format!(
@@ -606,10 +751,25 @@ pub(super) fn parse_tag(name: &str, args: &[String]) -> Result<Positional, CliEr
 pub fn tag(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let positional = parse_tag(name, args)?.args;
     let (source, target) = (&positional[0], &positional[1]);
-    let target_tag = target_tag(target)?;
+    check_tag_arguments(source, target)?;
     let store = store(ctx);
     let mut tx = store.begin()?;
+    // The daemon finds the source first, then parses the target with its own (older) rules.
     let id = store.resolve(tx.index(), source)?;
+    let target_tag = match Reference::parse(target) {
+        Ok(r) => r.with_default_tag(),
+        Err(ReferenceError::Uppercase(_)) => {
+            return Err(ImageError::Reference(ReferenceError::DaemonUppercase).into())
+        }
+        Err(e) => return Err(ImageError::Reference(e).into()),
+    }
+    .ok_or_else(|| CliError::daemon("invalid target reference"))?;
+    // moby's reference store refuses a repository named like a digest algorithm.
+    if target_tag.repo().familiar() == "sha256" {
+        return Err(CliError::daemon(
+            "refusing to create an ambiguous tag using digest algorithm as name",
+        ));
+    }
     tx.set_tag(&target_tag, &id);
     tx.announce(crate::events::Event::ImageTagged {
         source: source.clone(),
@@ -661,6 +821,8 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             .max_by_key(|(_, _, running)| *running)
             .map(|(_, c, running)| (c.short().to_string(), *running))
     };
+    // Docker's client reports every failure; with -f, images that do not exist are not
+    // failures of the command (exit 0), anything else still is.
     let mut failed = false;
     let stdout = std::io::stdout();
     for image in &a.args {
@@ -671,7 +833,7 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
                 print_removals(&mut stdout.lock(), &removals, false)?;
             }
             Err(e) => {
-                failed = true;
+                failed |= !(a.force && matches!(e, ImageError::NoSuchImage(_)));
                 eprintln!("Error response from daemon: {}", CliError::from(e).text());
             }
         }
@@ -719,11 +881,101 @@ pub(super) fn parse_prune(_: &str, args: &[String]) -> Result<PruneArgs, CliErro
     prune_spec().parse_checked(args)
 }
 
+/// `image prune --filter`s as moby's `ImagesPrune` applies them.
+struct ImagePruneFilters {
+    /// Only untagged images without children (the client always adds `dangling=true`, or
+    /// `dangling=false` with `-a`; any `false`/`0` among the values means all images).
+    dangling_only: bool,
+    /// `until=`: only images created at or before then.
+    until: Option<DateTime<Utc>>,
+    /// `label=KEY[=VALUE]`: every one must match.
+    labels: BTreeSet<String>,
+    /// `label!=KEY[=VALUE]`: images matching all of them are kept.
+    not_labels: BTreeSet<String>,
+}
+
+impl ImagePruneFilters {
+    /// The daemon's checks, in its order: known filter names, then `until`.
+    fn parse(raw: &[(String, String)], all: bool) -> Result<Self, CliError> {
+        if let Some((key, _)) = raw
+            .iter()
+            .find(|(k, _)| !matches!(k.as_str(), "dangling" | "label" | "label!" | "until"))
+        {
+            return Err(CliError::daemon(format!("Invalid filter '{key}'")));
+        }
+        let values = |key: &str| -> BTreeSet<String> {
+            raw.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        let dangling = values("dangling");
+        let until = values("until");
+        if until.len() > 1 {
+            return Err(CliError::daemon("more than one until filter specified"));
+        }
+        let until = match until.iter().next() {
+            Some(v) => Some(
+                super::container::parse_time_arg(v, Utc::now()).map_err(|_| {
+                    CliError::daemon(format!("failed to parse value as time or duration: {v:?}"))
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            dangling_only: !(all || dangling.contains("false") || dangling.contains("0")),
+            until,
+            labels: values("label"),
+            not_labels: values("label!"),
+        })
+    }
+
+    /// Filters' `MatchKVList`: every `KEY[=VALUE]` is among `labels` (true if none given).
+    fn match_kv_list(
+        wanted: &BTreeSet<String>,
+        labels: Option<&serde_json::Map<String, Value>>,
+    ) -> bool {
+        if wanted.is_empty() {
+            return true;
+        }
+        let Some(labels) = labels.filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        wanted.iter().all(|w| match w.split_once('=') {
+            Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
+            None => labels.contains_key(w.as_str()),
+        })
+    }
+
+    fn keeps_out(&self, img: &Image) -> bool {
+        let created = img.config.created().unwrap_or(img.record.added);
+        if self.until.is_some_and(|u| created > u) {
+            return true;
+        }
+        let Some(config) = img.config.runtime_config() else {
+            return false;
+        };
+        let labels = config.get("Labels").and_then(Value::as_object);
+        !Self::match_kv_list(&self.labels, labels)
+            || (!self.not_labels.is_empty() && Self::match_kv_list(&self.not_labels, labels))
+    }
+}
+
 pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let spec = prune_spec();
     let a = parse_prune("image prune", args)?;
     let store = store(ctx);
-    let filters = parse_image_filters(&spec, "--filter", &store, &a.filter)?;
+    // The client checks only the NAME=VALUE form; the daemon the rest, after the question.
+    let mut raw = Vec::new();
+    for item in &a.filter {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(spec.usage_error(
+                format!("invalid argument \"{item}\" for \"--filter\" flag: bad format of filter (expected name=value)"),
+                "Run",
+            ));
+        };
+        raw.push((key.to_string(), value.to_string()));
+    }
     let warning = if a.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
@@ -732,6 +984,7 @@ pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     if !a.force && !confirm(&format!("{warning}\nAre you sure you want to continue?")) {
         return Ok(());
     }
+    let filters = ImagePruneFilters::parse(&raw, a.all)?;
     let containers = crate::engine::container::ContainerStore::open(&ctx.root);
     let used: BTreeSet<crate::engine::image::Digest> = containers
         .image_users()?
@@ -743,10 +996,12 @@ pub fn prune(ctx: &Context, args: &[String]) -> CliResult {
     let mut candidates = Vec::new();
     for id in tx.index().images.keys() {
         let untagged = tx.index().is_untagged(id);
-        if !(a.all || (untagged && tx.index().children_of(id).is_empty())) || used.contains(id) {
+        let has_children = !tx.index().children_of(id).is_empty();
+        // moby skips untagged parents in either mode, and tagged images unless -a.
+        if (untagged && has_children) || (filters.dangling_only && !untagged) || used.contains(id) {
             continue;
         }
-        if filters.labels_match(&store.image(tx.index(), id)?) {
+        if !filters.keeps_out(&store.image(tx.index(), id)?) {
             candidates.push(id.clone());
         }
     }

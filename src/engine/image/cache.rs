@@ -131,6 +131,9 @@ impl Cache {
     }
 }
 
+/// moby's default `max-concurrent-downloads`: later layers say "Waiting" first.
+const MAX_CONCURRENT_DOWNLOADS: usize = 3;
+
 /// Which of Docker's pull lines to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PullOutput {
@@ -150,8 +153,63 @@ pub fn pull(
     output: PullOutput,
     out: &mut dyn Write,
 ) -> Result<PullOutcome, ImageError> {
+    pull_tag(store, cache, name, output, out, false)
+}
+
+/// `docker pull -a REPOSITORY`: every cached tag of the repository (in the sorted order of a
+/// registry's tag list), each with its own progress and digest; then one status line for the
+/// repository (moby's `pullRepository`) and its full name.
+pub fn pull_all_tags(
+    store: &ImageStore,
+    cache: &Cache,
+    repo: &Reference,
+    output: PullOutput,
+    out: &mut dyn Write,
+) -> Result<PullOutcome, ImageError> {
+    let mut tags: Vec<String> = cache
+        .entries
+        .iter()
+        .filter(|e| e.repository().is_some_and(|r| r.repo() == repo.repo()))
+        .flat_map(|e| e.tags.iter().cloned())
+        .collect();
+    if tags.is_empty() {
+        return Err(ImageError::NotCached {
+            name: repo.repo().familiar(),
+            available: cache.available(),
+        });
+    }
+    tags.sort();
+    let mut outcome = PullOutcome::UpToDate;
+    for tag in tags {
+        let name = format!("{}:{tag}", repo.repo().full());
+        if pull_tag(store, cache, &name, output, out, true)? == PullOutcome::Downloaded {
+            outcome = PullOutcome::Downloaded;
+        }
+    }
+    let familiar = repo.repo().familiar();
+    if output != PullOutput::Quiet {
+        let status = match outcome {
+            PullOutcome::Downloaded => format!("Status: Downloaded newer image for {familiar}"),
+            PullOutcome::UpToDate => format!("Status: Image is up to date for {familiar}"),
+        };
+        writeln!(out, "{status}").context("cannot write output")?;
+    }
+    writeln!(out, "{}", repo.repo().full()).context("cannot write output")?;
+    Ok(outcome)
+}
+
+/// One tag (or digest); `in_repository` leaves the status and name lines to
+/// [`pull_all_tags`].
+fn pull_tag(
+    store: &ImageStore,
+    cache: &Cache,
+    name: &str,
+    output: PullOutput,
+    out: &mut dyn Write,
+    in_repository: bool,
+) -> Result<PullOutcome, ImageError> {
     let quiet = output == PullOutput::Quiet;
-    let print_name = output != PullOutput::Run;
+    let print_name = output != PullOutput::Run && !in_repository;
     let reference = Reference::parse(name)?;
     let mut say = |line: String| -> Result<(), ImageError> {
         if !quiet {
@@ -189,21 +247,36 @@ pub fn pull(
 
     let mut tx = store.begin()?;
     let digest_key = format!("{}@{}", reference.repo().full(), entry.manifest_digest);
-    let already = tx.index().images.contains_key(&entry.id)
+    // moby's pullSchema2 stops before any layer when the image (its config) is already in
+    // the store, e.g. under another tag: no layer lines, yet the tag is (re)set.
+    let present_image = tx.index().images.contains_key(&entry.id);
+    let already = present_image
         && tag
             .as_ref()
             .is_none_or(|t| tx.index().tags.get(&t.full()) == Some(&entry.id));
     let mut pulled = Vec::new();
-    if !already {
-        let diff_ids: Vec<Digest> = entry.layers.iter().map(|l| l.diff_id.clone()).collect();
-        let chain = chain_ids(&diff_ids);
+    let diff_ids: Vec<Digest> = entry.layers.iter().map(|l| l.diff_id.clone()).collect();
+    let chain = chain_ids(&diff_ids);
+    if !present_image {
         let present: Vec<bool> = chain.iter().map(|c| store.layers().contains(c)).collect();
+        // Docker's progress without a terminal: every layer is announced in order, those
+        // beyond the three concurrent downloads wait; then (the offline cache being quick)
+        // each download completes and is extracted in layer order.
+        let mut downloads = 0;
+        let mut waiting = Vec::new();
         for (d, p) in diff_ids.iter().zip(&present) {
             if *p {
                 say(format!("{}: Already exists", d.short()))?;
             } else {
                 say(format!("{}: Pulling fs layer", d.short()))?;
+                downloads += 1;
+                if downloads > MAX_CONCURRENT_DOWNLOADS {
+                    waiting.push(d.short());
+                }
             }
+        }
+        for short in waiting {
+            say(format!("{short}: Waiting"))?;
         }
         let loaded = load_images(&mut tx, cache.open(entry)?)?;
         if !loaded.iter().any(|(id, _)| *id == entry.id) {
@@ -215,6 +288,8 @@ pub fn pull(
         }
         for (d, p) in diff_ids.iter().zip(&present) {
             if !*p {
+                say(format!("{}: Verifying Checksum", d.short()))?;
+                say(format!("{}: Download complete", d.short()))?;
                 say(format!("{}: Pull complete", d.short()))?;
             }
         }
@@ -225,6 +300,17 @@ pub fn pull(
                 dir: store.layers().diff_dir(chain_id).display().to_string(),
                 bytes: store.layers().meta(chain_id).map(|m| m.size).unwrap_or(0),
                 new: !present,
+            });
+        }
+    } else if !already {
+        // Only the tag is new: every layer was there.
+        for (chain_id, diff_id) in chain.iter().zip(&diff_ids) {
+            pulled.push(PulledLayer {
+                chain_id: chain_id.to_string(),
+                diff_id: diff_id.to_string(),
+                dir: store.layers().diff_dir(chain_id).display().to_string(),
+                bytes: store.layers().meta(chain_id).map(|m| m.size).unwrap_or(0),
+                new: false,
             });
         }
     }
@@ -257,12 +343,16 @@ pub fn pull(
         None => reference.familiar_with_default_tag(),
     };
     let outcome = if already {
-        say(format!("Status: Image is up to date for {familiar}"))?;
         PullOutcome::UpToDate
     } else {
-        say(format!("Status: Downloaded newer image for {familiar}"))?;
         PullOutcome::Downloaded
     };
+    if !in_repository {
+        say(match outcome {
+            PullOutcome::UpToDate => format!("Status: Image is up to date for {familiar}"),
+            PullOutcome::Downloaded => format!("Status: Downloaded newer image for {familiar}"),
+        })?;
+    }
     let full = match &tag {
         Some(t) => t.full(),
         None => format!("{}@{}", reference.repo().full(), entry.manifest_digest),

@@ -21,6 +21,10 @@ pub enum ReferenceError {
     Uppercase(String),
     #[error("repository name must have at least one component")]
     Empty,
+    /// The Docker 20.10 daemon's wording of [`ReferenceError::Uppercase`] (its older
+    /// reference library does not name the repository).
+    #[error("invalid reference format: repository name must be lowercase")]
+    DaemonUppercase,
 }
 
 /// A normalised repository name: registry domain plus path (`docker.io/library/python`).

@@ -135,26 +135,39 @@ pub fn save(store: &ImageStore, images: &[(Image, Vec<TaggedRef>)], out: impl Wr
                 &mut &manifest[..],
             )?;
         }
-        let descriptor = |annotations: Value| {
-            json!({
+        // Go's descriptor leaves out empty annotations (`omitempty`).
+        let descriptor = |annotations: Option<Value>| {
+            let mut d = json!({
                 "mediaType": MT_MANIFEST,
                 "digest": manifest_digest.to_string(),
                 "size": manifest.len(),
-                "annotations": annotations,
-            })
+            });
+            if let (Some(a), Some(map)) = (annotations, d.as_object_mut()) {
+                map.insert("annotations".into(), a);
+            }
+            d
         };
         if tags.is_empty() {
-            index_manifests.push(descriptor(json!({})));
+            index_manifests.push(descriptor(None));
         }
+        // moby's `repositories` maps each tag to the image's last layer (its diff ID), the
+        // top of the legacy v1 layout, not to the config.
+        let top = image
+            .config
+            .diff_ids()
+            .last()
+            .unwrap_or(&image.id)
+            .hex()
+            .to_string();
         for t in tags {
-            index_manifests.push(descriptor(json!({
+            index_manifests.push(descriptor(Some(json!({
                 "io.containerd.image.name": t.full(),
                 "org.opencontainers.image.ref.name": t.tag(),
-            })));
+            }))));
             repositories
                 .entry(t.repo().familiar())
                 .or_default()
-                .insert(t.tag().to_string(), image.id.hex().to_string());
+                .insert(t.tag().to_string(), top.clone());
         }
         docker_manifest.push(json!({
             "Config": blob_name(&image.id),
@@ -167,14 +180,15 @@ pub fn save(store: &ImageStore, images: &[(Image, Vec<TaggedRef>)], out: impl Wr
 
     let index = json!({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index_manifests});
     json_entry(&mut tar, "index.json", &index)?;
-    json_entry(&mut tar, "manifest.json", &Value::Array(docker_manifest))?;
+    // moby writes these two with Go's json.Encoder, which ends the document with a newline.
+    json_line_entry(&mut tar, "manifest.json", &Value::Array(docker_manifest))?;
     json_entry(
         &mut tar,
         "oci-layout",
         &json!({"imageLayoutVersion": "1.0.0"}),
     )?;
     if !repositories.is_empty() {
-        json_entry(
+        json_line_entry(
             &mut tar,
             "repositories",
             &serde_json::to_value(&repositories).context("cannot encode repositories")?,
@@ -221,5 +235,12 @@ fn file_entry<W: Write>(
 
 fn json_entry<W: Write>(tar: &mut tar::Builder<W>, name: &str, value: &Value) -> Result<()> {
     let data = serde_json::to_vec(value).context("cannot encode JSON")?;
+    file_entry(tar, name, data.len() as u64, &mut &data[..])
+}
+
+/// A JSON document followed by a newline, as Go's `json.Encoder` writes it.
+fn json_line_entry<W: Write>(tar: &mut tar::Builder<W>, name: &str, value: &Value) -> Result<()> {
+    let mut data = serde_json::to_vec(value).context("cannot encode JSON")?;
+    data.push(b'\n');
     file_entry(tar, name, data.len() as u64, &mut &data[..])
 }

@@ -217,18 +217,24 @@ fn resolve(index: &Index, name: &str) -> Result<Digest, ImageError> {
             None => name.to_string(),
         })
     };
-    // A full ID, with or without the algorithm.
+    // A full ID, with or without the algorithm; the daemon names it with the algorithm.
     if let Ok(d) = Digest::parse(name).or_else(|_| Digest::from_hex(name)) {
         return if index.images.contains_key(&d) {
             Ok(d)
         } else {
-            Err(not_found(None))
+            Err(ImageError::NoSuchImage(d.to_string()))
         };
     }
     let reference = match Reference::parse(name) {
         Ok(r) => r,
         // Not a valid name; it can still be an ID prefix like "sha256:8ebf".
-        Err(e) => return search_prefix(index, name).ok_or(ImageError::Reference(e)),
+        Err(e) => {
+            let e = match e {
+                ReferenceError::Uppercase(_) => ReferenceError::DaemonUppercase,
+                other => other,
+            };
+            return search_prefix(index, name).ok_or(ImageError::Reference(e));
+        }
     };
     if let Some(d) = reference.digest() {
         let key = format!("{}@{d}", reference.repo().full());
