@@ -106,13 +106,8 @@ impl CliError {
 impl From<crate::engine::image::ImageError> for CliError {
     fn from(e: crate::engine::image::ImageError) -> Self {
         use crate::engine::image::ImageError;
-        use crate::engine::image::ReferenceError;
         match e {
             ImageError::Other(e) => CliError::Daemon(format!("{e:#}")),
-            // The 20.10 daemon's reference parser words this without the name.
-            ImageError::Reference(ReferenceError::Uppercase(_)) => CliError::Daemon(
-                "invalid reference format: repository name must be lowercase".into(),
-            ),
             other => CliError::Daemon(other.to_string()),
         }
     }

@@ -20,5 +20,5 @@ pub mod unpack;
 pub mod unpacked;
 
 pub use digest::Digest;
-pub use reference::{Reference, ReferenceError, TaggedRef};
+pub use reference::{Reference, TaggedRef};
 pub use store::{Image, ImageError, ImageStore};
