@@ -6,11 +6,13 @@
 //! put into Docker has a unique repository name and is removed again, even when a test fails.
 
 mod common;
+mod common_tty;
 
 use std::path::Path;
 use std::process::Command;
 
 use common::{json, unique_name, ArchiveSpec, Dokles, Output};
+use common_tty::Terminal;
 use serde_json::Value;
 
 /// Run the real docker CLI.
@@ -711,4 +713,39 @@ fn the_fixture_images_load_alike_in_both_engines() {
         };
         assert_eq!(comparable(&ours), comparable(&theirs.stdout), "{name}");
     }
+}
+
+#[test]
+fn load_on_a_terminal_shows_each_new_layer_as_docker() {
+    let mut guard = DockerImages::new();
+    let t = scratch();
+    let (archive, _, tags) = unique_archive(t.path(), &[":1"]);
+    guard.track(&tags[0]);
+    let d = Dokles::new();
+    let a = archive.to_str().unwrap();
+    // On a 120-column terminal, each layer the engine did not have gets a full bar.
+    let screen = |command: String| {
+        let term = Terminal::new();
+        term.clear();
+        term.type_line(&format!("{command}; echo done-$?"));
+        let shown = term.wait_for("done-0");
+        shown
+            .lines()
+            .filter(|l| l.contains(": Loading layer") || l.starts_with("Loaded image"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let ours = format!("{} --root {} docker", common::binary(), d.root().display());
+    let first = screen(format!("{ours} load -i {a}"));
+    assert_eq!(first, screen(format!("docker load -i {a}")));
+    assert_eq!(first.len(), 3, "two layers and the Loaded line: {first:?}");
+    let bar = format!(": Loading layer [{}>] ", "=".repeat(50));
+    assert!(first[0].contains(&bar), "{first:?}");
+    // Loaded again: no layer is new, so no progress; -q never shows it.
+    let again = screen(format!("{ours} load -i {a}"));
+    assert_eq!(again, screen(format!("docker load -i {a}")));
+    assert_eq!(again, [format!("Loaded image: {}", tags[0])]);
+    let d2 = Dokles::new();
+    let quiet = format!("{} --root {} docker", common::binary(), d2.root().display());
+    assert_eq!(screen(format!("{quiet} load -q -i {a}")), again);
 }

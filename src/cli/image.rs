@@ -18,7 +18,7 @@ use crate::engine::image::cache::{self, Cache};
 use crate::engine::image::import::ImportOptions;
 use crate::engine::image::inspect::inspect;
 use crate::engine::image::layers::chain_ids;
-use crate::engine::image::load::load as load_archive;
+use crate::engine::image::load::{load as load_archive, LoadEvent};
 use crate::engine::image::reference::ReferenceError;
 use crate::engine::image::save::{save as save_archive, select};
 use crate::engine::image::store::Removal;
@@ -427,10 +427,42 @@ pub fn load(ctx: &Context, name: &str, args: &[String]) -> CliResult {
             None => CliError::from(e),
         }
     })?;
+    // As Docker's client: layer progress only when stdout is a terminal and not -q.
+    let progress = !a.quiet && std::io::stdout().is_terminal();
+    let width = super::terminal::window_size().map_or(0, |w| w.columns);
+    let mut out = std::io::stdout().lock();
     for e in events {
-        println!("{e}");
+        let written = match e {
+            LoadEvent::LayerLoaded { diff_id, bytes } if progress => {
+                write!(out, "{}", layer_progress(&diff_id, bytes, width))
+            }
+            LoadEvent::LayerLoaded { .. } => Ok(()),
+            other => writeln!(out, "{other}"),
+        };
+        written.map_err(|e| CliError::plain(format!("cannot write output: {e}")))?;
     }
     Ok(())
+}
+
+/// A loaded layer's line as Docker's terminal display leaves it: a new line, then the line
+/// redrawn in place (`ESC[1A`, clear, text, `ESC[1B`) with the bytes read, and on terminals
+/// wider than 110 columns a full bar (docker's `jsonmessage` and `JSONProgress`).
+fn layer_progress(diff_id: &Digest, bytes: u64, width: u16) -> String {
+    let progress = match bytes {
+        0 => String::new(),
+        _ => {
+            let bar = match width > 110 {
+                true => format!("[{}>] ", "=".repeat(50)),
+                false => String::new(),
+            };
+            let size = human_size_4(bytes);
+            format!("{bar}{size:>8}/{size}")
+        }
+    };
+    format!(
+        "\n\x1b[1A\x1b[2K\r{}: Loading layer {progress}\r\x1b[1B",
+        diff_id.short()
+    )
 }
 
 fn open_input(p: &str) -> Result<File, CliError> {

@@ -279,7 +279,7 @@ fn pull_tag(
             say(format!("{short}: Waiting"))?;
         }
         let loaded = load_images(&mut tx, cache.open(entry)?)?;
-        if !loaded.iter().any(|(id, _)| *id == entry.id) {
+        if !loaded.images.iter().any(|(id, _)| *id == entry.id) {
             return Err(ImageError::Other(anyhow::anyhow!(
                 "the cached archive {} does not hold image {}",
                 entry.file,

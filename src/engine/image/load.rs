@@ -43,6 +43,9 @@ pub enum LoadEvent {
     Tagged(TaggedRef),
     /// `Loaded image ID: sha256:…` (an image without tags)
     LoadedId(Digest),
+    /// A layer the store did not have, read from `bytes` of archive: Docker's
+    /// `<short diff ID>: Loading layer` progress line, shown on a terminal only.
+    LayerLoaded { diff_id: Digest, bytes: u64 },
 }
 
 impl std::fmt::Display for LoadEvent {
@@ -54,6 +57,9 @@ impl std::fmt::Display for LoadEvent {
             ),
             LoadEvent::Tagged(t) => write!(f, "Loaded image: {t}"),
             LoadEvent::LoadedId(d) => write!(f, "Loaded image ID: {d}"),
+            LoadEvent::LayerLoaded { diff_id, .. } => {
+                write!(f, "{}: Loading layer", diff_id.short())
+            }
         }
     }
 }
@@ -109,9 +115,13 @@ struct OciManifest {
 /// Nothing becomes visible unless the whole archive loads.
 pub fn load(store: &ImageStore, input: impl Read) -> Result<Vec<LoadEvent>> {
     let mut tx = store.begin()?;
-    let images = load_images(&mut tx, input)?;
-    let mut events = Vec::new();
-    for (id, tags) in images {
+    let loaded = load_images(&mut tx, input)?;
+    let mut events: Vec<LoadEvent> = loaded
+        .new_layers
+        .into_iter()
+        .map(|(diff_id, bytes)| LoadEvent::LayerLoaded { diff_id, bytes })
+        .collect();
+    for (id, tags) in loaded.images {
         tx.announce(Event::ImageLoaded {
             id: id.to_string(),
             refs: tags.iter().map(TaggedRef::full).collect(),
@@ -133,12 +143,17 @@ pub fn load(store: &ImageStore, input: impl Read) -> Result<Vec<LoadEvent>> {
     Ok(events)
 }
 
+/// What [`load_images`] added.
+pub struct Loaded {
+    /// Each image's ID with the tags the archive gives it.
+    pub images: Vec<(Digest, Vec<TaggedRef>)>,
+    /// The layers the store did not have (diff ID, bytes in the archive), bottom first.
+    pub new_layers: Vec<(Digest, u64)>,
+}
+
 /// Add the archive's images (layers, configs, index entries) to the transaction without
-/// tagging them; returns each image's ID with the tags the archive gives it.
-pub fn load_images(
-    tx: &mut Transaction<'_>,
-    input: impl Read,
-) -> Result<Vec<(Digest, Vec<TaggedRef>)>> {
+/// tagging them.
+pub fn load_images(tx: &mut Transaction<'_>, input: impl Read) -> Result<Loaded> {
     let staging = tx.staging()?;
     let dir = staging.path().join("archive");
     fs::create_dir(&dir).context("cannot create staging directory")?;
@@ -154,15 +169,23 @@ pub fn load_images(
     if images.is_empty() {
         bail!("no images found in the archive");
     }
-    let mut out = Vec::new();
+    let mut loaded = Loaded {
+        images: Vec::new(),
+        new_layers: Vec::new(),
+    };
     for img in images {
-        let id = load_one(tx, &dir, &img)?;
-        out.push((id, img.tags));
+        let id = load_one(tx, &dir, &img, &mut loaded.new_layers)?;
+        loaded.images.push((id, img.tags));
     }
-    Ok(out)
+    Ok(loaded)
 }
 
-fn load_one(tx: &mut Transaction<'_>, dir: &Path, img: &ArchivedImage) -> Result<Digest> {
+fn load_one(
+    tx: &mut Transaction<'_>,
+    dir: &Path,
+    img: &ArchivedImage,
+    new_layers: &mut Vec<(Digest, u64)>,
+) -> Result<Digest> {
     let config_path = resolve_in(dir, &img.config)?;
     let raw = fs::read(&config_path)
         .with_context(|| format!("cannot read image config {}", img.config.display()))?;
@@ -182,8 +205,13 @@ fn load_one(tx: &mut Transaction<'_>, dir: &Path, img: &ArchivedImage) -> Result
         }
         let path = resolve_in(dir, layer)?;
         let parent = if i == 0 { None } else { Some(&chain[i - 1]) };
+        // Measured first: ingesting moves the file into the blob store.
+        let bytes = fs::metadata(&path)
+            .with_context(|| format!("cannot read layer {}", layer.display()))?
+            .len();
         ingest_layer_file(tx, &path, parent, Some(&diff_ids[i]))
             .with_context(|| format!("cannot load layer {}", layer.display()))?;
+        new_layers.push((diff_ids[i].clone(), bytes));
     }
     tx.store().blobs().put_bytes(config.raw())?;
     tx.add_image(&config, None)?;
