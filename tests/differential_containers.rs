@@ -555,6 +555,8 @@ fn error_texts_agree() {
     p.same(&["run", "BadName"]);
     p.same(&["create", "BadName"]);
     p.same(&["create", "x:"]);
+    p.same(&["commit"]);
+    p.same(&["commit", "a", "b", "c"]);
     p.same(&[
         "run",
         "-d",

@@ -374,6 +374,8 @@ fn error_texts_and_exit_codes_match() {
         vec!["image", "inspect", "x:"],
         vec!["inspect", "x:"],
         vec!["history", ""],
+        vec!["rmi", ""],
+        vec!["rmi", "-f", ""],
         vec!["image", "inspect", ""],
         vec!["inspect", ""],
         vec!["container", "inspect", ""],

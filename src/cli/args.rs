@@ -13,7 +13,7 @@ pub enum Arity {
     Exact(usize),
     AtLeast(usize),
     AtMost(usize),
-    /// Between the two bounds, worded as the bound that was missed.
+    /// Between the two bounds (both named when either is missed).
     Range(usize, usize),
 }
 
@@ -101,15 +101,10 @@ impl Spec {
                 "See",
             ),
             Arity::AtMost(k) => (n <= k, format!("requires at most {k} {}", plural(k)), "See"),
-            Arity::Range(lo, _) if n < lo => (
-                false,
-                format!("requires at least {lo} {}", plural(lo)),
-                "See",
-            ),
-            Arity::Range(_, hi) => (
-                n <= hi,
-                format!("requires at most {hi} {}", plural(hi)),
-                "See",
+            Arity::Range(lo, hi) => (
+                (lo..=hi).contains(&n),
+                format!("requires at least {lo} and at most {hi} {}", plural(hi)),
+                "Run",
             ),
         };
         if ok {

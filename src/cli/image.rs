@@ -858,6 +858,13 @@ pub fn rmi(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     let mut failed = false;
     let stdout = std::io::stdout();
     for image in &a.args {
+        if image.is_empty() {
+            // The client's request URL then lacks the name: the daemon knows no such route,
+            // a not-found that -f forgives.
+            failed |= !a.force;
+            eprintln!("Error response from daemon: page not found");
+            continue;
+        }
         let mut tx = store.begin()?;
         match tx.remove(image, a.force, &user) {
             Ok(removals) => {
