@@ -154,3 +154,21 @@ fn host_files_and_tar_archives() {
     lab.fails_with(r#"{ hostbestand = "weg.txt" }"#, "geen bestand weg.txt");
     lab.holds(r#"{ hostbestand = "weg.txt", bestaat = false }"#);
 }
+
+#[test]
+fn detach_keys_of_a_scripted_student_wait_for_the_client_to_take_the_terminal() {
+    let lab = Lab::new();
+    // A client that is silent for a second before it puts the terminal in raw mode (as
+    // `docker run -it` while it unpacks a large image): typed any earlier, Ctrl+Q would be
+    // taken as flow control by the line discipline and the keys never arrive.
+    let ran = lab
+        .shell
+        .run_on_pty(
+            "sleep 1; stty raw -echo; head -c 2 | od -An -c; stty sane",
+            &["\u{10}\u{11}".to_string()],
+            Duration::from_secs(30),
+        )
+        .expect("run on a pty");
+    assert!(!ran.timed_out, "{}", ran.output);
+    assert!(ran.output.contains("020 021"), "{:?}", ran.output);
+}

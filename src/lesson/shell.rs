@@ -195,6 +195,11 @@ impl Shell {
         let deadline = Instant::now() + timeout;
         for item in input {
             session.wait_quiet(Duration::from_millis(300), deadline);
+            if item.contains(DETACH_START) {
+                // Detach keys are for a client that took the terminal: typed while the
+                // line discipline still cooks input, Ctrl+Q is flow control and is lost.
+                session.wait_raw(deadline.min(Instant::now() + RAW_WAIT));
+            }
             let mut bytes = item.as_bytes().to_vec();
             if !item.chars().all(|c| (c as u32) < 0x20) {
                 bytes.push(b'\r');
@@ -275,6 +280,13 @@ fn kill_group(pid: u32) {
         );
     }
 }
+
+/// Docker's default detach sequence starts with Ctrl+P.
+const DETACH_START: char = '\u{10}';
+
+/// How long typing detach keys waits for the client to take the terminal (a client that
+/// never does, such as `docker run -i` without `-t`, gets them typed after this).
+const RAW_WAIT: Duration = Duration::from_secs(20);
 
 /// How much of a pty session's output is kept (its tail).
 const MAX_PTY_OUTPUT: usize = 1 << 20;
@@ -358,6 +370,24 @@ impl PtySession {
                 .unwrap_or_else(|_| Instant::now());
             let now = Instant::now();
             if now.duration_since(last) >= quiet || now >= deadline {
+                return;
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait until the program has put the terminal in raw mode (a docker client attached
+    /// to a container's tty), the program ended, or `until`.
+    fn wait_raw(&mut self, until: Instant) {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        loop {
+            let cooked = tcgetattr(&self.master)
+                .map(|t| t.local_flags.contains(LocalFlags::ICANON))
+                .unwrap_or(false);
+            if !cooked || Instant::now() >= until {
                 return;
             }
             if matches!(self.child.try_wait(), Ok(Some(_))) {
