@@ -282,6 +282,24 @@ fn output_formats_filters_and_flag_values_match() {
         comparable_inspect(&ours),
         comparable_inspect(&theirs.stdout)
     );
+    // A template sees the client's Go struct: `json` marshals it with its json tags (`Id`),
+    // omitempty and RFC 3339 times, while fields print as Go prints them.
+    let ours = d.ok(&["image", "inspect", "-f", "{{json .}}", &tags[0]]);
+    let theirs = docker(&["image", "inspect", "-f", "{{json .}}", &tags[0]]);
+    assert_eq!(
+        comparable_inspect(&format!("[{ours}]")),
+        comparable_inspect(&format!("[{}]", theirs.stdout))
+    );
+    same(
+        &d,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Metadata}} {{.Metadata.LastTagTime}} {{json .Config}} {{.ID}} {{json .Id}}",
+            &tags[0],
+        ],
+    );
 }
 
 #[test]

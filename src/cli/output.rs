@@ -95,7 +95,7 @@ pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), Cli
             let options = RenderOptions::inspect();
             for o in objects {
                 let rendered = t
-                    .render_with(&typed_view(o), &options)
+                    .render_typed(&typed_view(o), &typed_json(o), &options)
                     .or_else(|_| t.render_with(&sorted(o), &options));
                 match rendered {
                     Ok(line) => writeln!(out, "{line}").map_err(io_error)?,
@@ -155,6 +155,40 @@ fn go_time_value(s: &str) -> Option<String> {
     })
 }
 
+/// What `json.Marshal` makes of the typed view of an inspect object: its json tags (`Id`),
+/// the image config without empty fields, an empty `Container` left out (omitempty), times
+/// as RFC 3339.
+fn typed_json(raw: &Value) -> Value {
+    let Value::Object(o) = raw else {
+        return raw.clone();
+    };
+    let is_image = o.contains_key("RootFS");
+    let mut t = serde_json::Map::new();
+    for (k, v) in o {
+        match k.as_str() {
+            "Container" if is_image && is_empty(v) => {}
+            "Config" if is_image => {
+                t.insert(k.clone(), typed_image_config(v));
+            }
+            _ => {
+                t.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(t)
+}
+
+/// The client's typed image config: its fields, in its order, all omitempty.
+fn typed_image_config(raw: &Value) -> Value {
+    let mut c = serde_json::Map::new();
+    for f in TYPED_IMAGE_CONFIG {
+        if let Some(x) = raw.get(f).filter(|x| !is_empty(x)) {
+            c.insert(f.into(), x.clone());
+        }
+    }
+    Value::Object(c)
+}
+
 /// The typed view of an inspect object (see [`render_inspect`]).
 fn typed_view(raw: &Value) -> Value {
     let Value::Object(o) = raw else {
@@ -168,13 +202,7 @@ fn typed_view(raw: &Value) -> Value {
                 t.insert("ID".into(), v.clone());
             }
             "Config" if is_image => {
-                let mut c = serde_json::Map::new();
-                for f in TYPED_IMAGE_CONFIG {
-                    if let Some(x) = v.get(f).filter(|x| !is_empty(x)) {
-                        c.insert(f.into(), x.clone());
-                    }
-                }
-                t.insert(k.clone(), Value::Object(c));
+                t.insert(k.clone(), typed_image_config(v));
             }
             "Metadata" => {
                 let mut m = v.clone();

@@ -25,10 +25,13 @@ enum Flow {
 type EResult<T> = Result<T, Flow>;
 
 /// Runs `parsed` over `data`. Returns the output written so far and the error, if any.
-pub(crate) fn execute(
+/// `json_twin`, when given, is what Go's `json.Marshal` makes of `data` (see
+/// [`super::Template::render_typed`]).
+pub(crate) fn execute<'d>(
     src: &str,
     parsed: &Parsed,
-    data: &Json,
+    data: &'d Json,
+    json_twin: Option<&'d Json>,
     options: &RenderOptions,
 ) -> (String, Option<FormatError>) {
     let root = Value::Json {
@@ -40,6 +43,7 @@ pub(crate) fn execute(
         parsed,
         options,
         root: data,
+        json_twin,
         template: "",
         out: String::new(),
         vars: vec![("$".to_owned(), root.clone())],
@@ -60,6 +64,7 @@ struct State<'t, 'd> {
     parsed: &'t Parsed,
     options: &'t RenderOptions,
     root: &'d Json,
+    json_twin: Option<&'d Json>,
     /// Name of the executing template: "" or a `define`d name.
     template: &'t str,
     out: String,
@@ -616,6 +621,15 @@ impl<'t, 'd> State<'t, 'd> {
             if let Some(row) = argv.first().and_then(|arg| self.as_list_row(arg)) {
                 return Ok(Value::Str(super::json::encode_row(row)));
             }
+            if let (Some(twin), Some(Value::Json { json, boxed })) = (self.json_twin, argv.first())
+            {
+                if let Some(marshalled) = twin_of(self.root, twin, json) {
+                    argv[0] = Value::Json {
+                        json: marshalled,
+                        boxed: *boxed,
+                    };
+                }
+            }
         }
         funcs::call(func, set, argv).or_else(|message| {
             let message = format!("error calling {}: {message}", site.name);
@@ -833,4 +847,27 @@ struct FieldStep<'n> {
     is_last: bool,
     /// Number of arguments given to the field (only the last step can have any).
     arg_count: usize,
+}
+
+/// The value of `twin` at the place `target` (a value inside `tree`) has in `tree`. Object
+/// entries pair up by key, else case-insensitively as Go's JSON field names do (`ID` and
+/// `Id`); `None` when `target` is not in `tree` or its place is absent from `twin`.
+fn twin_of<'w>(tree: &Json, twin: &'w Json, target: &Json) -> Option<&'w Json> {
+    if std::ptr::eq(tree, target) {
+        return Some(twin);
+    }
+    match (tree, twin) {
+        (Json::Object(t), Json::Object(w)) => t.iter().find_map(|(k, v)| {
+            let wv = w.get(k).or_else(|| {
+                w.iter()
+                    .find(|(wk, _)| wk.eq_ignore_ascii_case(k))
+                    .map(|(_, wv)| wv)
+            })?;
+            twin_of(v, wv, target)
+        }),
+        (Json::Array(t), Json::Array(w)) => {
+            t.iter().zip(w).find_map(|(v, wv)| twin_of(v, wv, target))
+        }
+        _ => None,
+    }
 }

@@ -144,7 +144,23 @@ impl Template {
     /// Renders with explicit options. Output written before an error is discarded, as Docker
     /// does for rows and for `inspect`.
     pub fn render_with(&self, data: &Json, options: &RenderOptions) -> Result<String, FormatError> {
-        match exec::execute(&self.src, &self.parsed, data, options) {
+        match exec::execute(&self.src, &self.parsed, data, None, options) {
+            (out, None) => Ok(out),
+            (_, Some(error)) => Err(error),
+        }
+    }
+
+    /// Render against the view of a Go struct: `data` is what its fields read (Go names,
+    /// values as a template prints them), `json_twin` what `json.Marshal` makes of it (json
+    /// tags, omitempty, RFC 3339 times). The `json` function of any value inside `data`
+    /// encodes its counterpart in `json_twin`.
+    pub fn render_typed(
+        &self,
+        data: &Json,
+        json_twin: &Json,
+        options: &RenderOptions,
+    ) -> Result<String, FormatError> {
+        match exec::execute(&self.src, &self.parsed, data, Some(json_twin), options) {
             (out, None) => Ok(out),
             (_, Some(error)) => Err(error),
         }
@@ -157,7 +173,7 @@ impl Template {
             functions: FunctionSet::Header,
             ..RenderOptions::default()
         };
-        exec::execute(&self.src, &self.parsed, headers, &options).0
+        exec::execute(&self.src, &self.parsed, headers, None, &options).0
     }
 }
 
