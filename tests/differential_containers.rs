@@ -386,6 +386,15 @@ fn inspect_fields_agree() {
         "run", "--name", &name, "-e", "A=1", "-l", "k=v", "-w", "/tmp", "-u", "nobody", "IMG",
         "sh", "-c", "exit 4",
     ]);
+    // Docker's typed data: fields the daemon leaves out are zero values, a missing label is
+    // `<no value>`, unknown fields fail as the raw JSON does.
+    p.same(&[
+        "inspect",
+        "-f",
+        "{{.Config.ExposedPorts}}|{{.Config.StopTimeout}}|{{.Config.Shell}}|{{.Config.Labels.nope}}",
+        &name,
+    ]);
+    p.same(&["inspect", "-f", "{{.Config.Nope}}", &name]);
     let (real, ours) = p.inspect_both(&name);
     for path in [
         "/Name",

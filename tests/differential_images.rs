@@ -300,6 +300,21 @@ fn output_formats_filters_and_flag_values_match() {
             &tags[0],
         ],
     );
+    // Fields the 20.10 daemon does not send are zero values of the client's struct.
+    same(
+        &d,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.ExposedPorts}}|{{.Config.ArgsEscaped}}|{{.Config.StopSignal}}|{{.Config.Shell}}|{{.Variant}}|{{.OsVersion}}|{{.Descriptor}}|{{.Manifests}}|{{.ContainerConfig.ExposedPorts}}|{{.Config.Labels.nope}}",
+            &tags[0],
+        ],
+    );
+    same(
+        &d,
+        &["image", "inspect", "-f", "{{.Config.Nope}}", &tags[0]],
+    );
 }
 
 #[test]

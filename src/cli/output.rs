@@ -189,6 +189,55 @@ fn typed_image_config(raw: &Value) -> Value {
     Value::Object(c)
 }
 
+/// The client's image config struct with every field, as a template reads it: fields the
+/// JSON left out hold their zero values (`map[]`, `[]`, `""`, `false`, `<nil>`).
+fn typed_image_config_fields(raw: &Value) -> Value {
+    let mut c = serde_json::Map::new();
+    for f in TYPED_IMAGE_CONFIG {
+        let value = match (raw.get(f), f) {
+            (Some(v), _) if !v.is_null() => v.clone(),
+            (_, "User" | "WorkingDir" | "StopSignal") => Value::String(String::new()),
+            (_, "ArgsEscaped") => Value::Bool(false),
+            _ => Value::Null,
+        };
+        c.insert(f.into(), value);
+    }
+    Value::Object(c)
+}
+
+/// The fields of Docker's `container.Config` the daemon leaves out when empty, with their
+/// zero values, after the field they follow in the struct.
+const CONTAINER_CONFIG_OMITTED: [(&str, &str, Value); 8] = [
+    ("ExposedPorts", "AttachStderr", Value::Null),
+    ("Healthcheck", "Cmd", Value::Null),
+    ("ArgsEscaped", "Healthcheck", Value::Bool(false)),
+    ("NetworkDisabled", "Entrypoint", Value::Bool(false)),
+    (
+        "MacAddress",
+        "NetworkDisabled",
+        Value::String(String::new()),
+    ),
+    ("StopSignal", "Labels", Value::String(String::new())),
+    ("StopTimeout", "StopSignal", Value::Null),
+    ("Shell", "StopTimeout", Value::Null),
+];
+
+/// A `container.Config` as the client's struct has it: the omitted fields back in place.
+fn typed_container_config(raw: &Value) -> Value {
+    let Value::Object(o) = raw else {
+        return raw.clone();
+    };
+    let mut c = o.clone();
+    for (field, after, zero) in CONTAINER_CONFIG_OMITTED {
+        if c.contains_key(field) {
+            continue;
+        }
+        let at = c.keys().position(|k| k == after).map_or(c.len(), |i| i + 1);
+        c.shift_insert(at, field.to_string(), zero);
+    }
+    Value::Object(c)
+}
+
 /// The typed view of an inspect object (see [`render_inspect`]).
 fn typed_view(raw: &Value) -> Value {
     let Value::Object(o) = raw else {
@@ -202,7 +251,10 @@ fn typed_view(raw: &Value) -> Value {
                 t.insert("ID".into(), v.clone());
             }
             "Config" if is_image => {
-                t.insert(k.clone(), typed_image_config(v));
+                t.insert(k.clone(), typed_image_config_fields(v));
+            }
+            "Config" | "ContainerConfig" => {
+                t.insert(k.clone(), typed_container_config(v));
             }
             "Metadata" => {
                 let mut m = v.clone();
@@ -217,6 +269,20 @@ fn typed_view(raw: &Value) -> Value {
             }
             _ => {
                 t.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if is_image {
+        // Fields of the client's image struct the 20.10 daemon does not send.
+        for (field, after, zero) in [
+            ("Variant", "Architecture", Value::String(String::new())),
+            ("OsVersion", "Os", Value::String(String::new())),
+            ("Descriptor", "Metadata", Value::Null),
+            ("Manifests", "Descriptor", Value::Null),
+        ] {
+            if !t.contains_key(field) {
+                let at = t.keys().position(|k| k == after).map_or(t.len(), |i| i + 1);
+                t.shift_insert(at, field.to_string(), zero);
             }
         }
     }

@@ -539,7 +539,7 @@ impl<'t, 'd> State<'t, 'd> {
                 format!("nil pointer evaluating interface {{}}.{name}"),
             ),
             Value::Json {
-                json: Json::Object(map),
+                json: object @ Json::Object(map),
                 ..
             } => {
                 if arg_count > 0 {
@@ -557,6 +557,9 @@ impl<'t, 'd> State<'t, 'd> {
                     Some(value) => Ok(Value::boxed(value)),
                     // Docker's typed data has these nil pointers even when JSON omits them.
                     None if is_last && docker_omitted_nil(name) => Ok(Value::boxed(&Json::Null)),
+                    // A Go map of Docker's typed data (`.Config.Labels.nope`) has no entry:
+                    // the zero value, `<no value>`, not an error.
+                    None if self.is_docker_map(object) => Ok(Value::Invalid),
                     None if error_on_missing => self.fail(
                         pos,
                         node,
@@ -868,6 +871,30 @@ fn twin_of<'w>(tree: &Json, twin: &'w Json, target: &Json) -> Option<&'w Json> {
         (Json::Array(t), Json::Array(w)) => {
             t.iter().zip(w).find_map(|(v, wv)| twin_of(v, wv, target))
         }
+        _ => None,
+    }
+}
+
+impl State<'_, '_> {
+    /// Whether `object`, a value inside the data, is a Go map in Docker's typed data: found
+    /// under a map-typed field name (`Labels`, `ExposedPorts`, ...).
+    fn is_docker_map(&self, object: &Json) -> bool {
+        self.options.objects == ObjectStyle::DockerStructs
+            && field_of(self.root, object).is_some_and(|f| docker_shape(f, object) == Shape::Map)
+    }
+}
+
+/// The field name `target` (a value inside `tree`) is found under, if it is in an object.
+fn field_of<'t>(tree: &'t Json, target: &Json) -> Option<&'t str> {
+    match tree {
+        Json::Object(map) => map.iter().find_map(|(k, v)| {
+            if std::ptr::eq(v, target) {
+                Some(k.as_str())
+            } else {
+                field_of(v, target)
+            }
+        }),
+        Json::Array(items) => items.iter().find_map(|v| field_of(v, target)),
         _ => None,
     }
 }

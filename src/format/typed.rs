@@ -41,6 +41,7 @@ pub(crate) fn docker_nil_kind(field: &str) -> Option<NilKind> {
         "GroupAdd",
         "Layers",
         "Links",
+        "Manifests",
         "MaskedPaths",
         "Mounts",
         "OnBuild",
