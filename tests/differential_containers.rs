@@ -344,6 +344,62 @@ fn ps_a_tables_agree() {
             "inspect {path} of run -d"
         );
     }
+    // Several values of one key: any may match (label: all must); keys combine.
+    let (name_c, name_e) = (format!("name={c}"), format!("name={e}"));
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &name_c,
+        "--filter",
+        &name_e,
+        "--format",
+        "{{.Names}}",
+    ]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--filter",
+        "status=exited",
+        "--filter",
+        "status=created",
+        "--format",
+        "{{.Names}}",
+    ]);
+    p.same(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=role=srv",
+        "--filter",
+        "label=nope",
+        "--format",
+        "{{.Names}}",
+    ]);
+    for f in [
+        format!("before={r}"),
+        format!("since={c}"),
+        "health=none".into(),
+        "is-task=false".into(),
+    ] {
+        p.same(&[
+            "ps",
+            "-a",
+            "--filter",
+            &filter,
+            "--filter",
+            &f,
+            "--format",
+            "{{.Names}}",
+        ]);
+    }
+    p.same(&["ps", "--filter", "before=dokles-no-such-container"]);
+    p.same(&["ps", "--filter", "health=bogus"]);
+    p.same(&["ps", "--filter", "is-task=maybe"]);
     // `raw` is a block per container (creation times differ by the second).
     let by_name = format!("name={r}");
     let (real, ours) = p.both(&["ps", "--filter", &by_name, "--format", "raw"]);
@@ -500,6 +556,14 @@ fn logs_agree() {
     p.same(&["logs", "--tail", "2", &name]);
     p.same(&["logs", "--tail", "0", &name]);
     p.same(&["logs", "--until", "1h", &name]);
+    // Not a count of lines means all of them; --details adds a space before each line.
+    for tail in ["abc", "-1", "-5"] {
+        p.same(&["logs", "--tail", tail, &name]);
+    }
+    p.same(&["logs", "-n", "-5", &name]);
+    p.same(&["logs", "--details", "--tail", "2", &name]);
+    p.same(&["logs", "--since", "bogus", &name]);
+    p.same(&["logs", "--until", "bogus", &name]);
     // Two streams, each in order; spaced out so that their interleaving is fixed too.
     let (real, ours) = p.both(&["logs", "-t", "--tail", "1", &name]);
     for o in [&real, &ours] {
@@ -564,6 +628,29 @@ fn error_texts_agree() {
     p.same(&["run", "BadName"]);
     p.same(&["create", "BadName"]);
     p.same(&["create", "x:"]);
+    // top: the host's ps rows of the container, in columns at least 20 wide (host pids
+    // differ between the engines).
+    let (real, ours) = p.both(&["top", &busy, "-o", "user,pid,comm"]);
+    let words = |o: &Out| {
+        o.stdout
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .map(|w| w.replace(|c: char| c.is_ascii_digit(), ""))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(words(&real), words(&ours));
+    assert!(
+        ours.stdout.starts_with("USER                PID"),
+        "{ours:?}"
+    );
+    // exec into a paused container is refused at once (it would wait for the thaw).
+    p.same(&["pause", &busy]);
+    p.same(&["exec", &busy, "true"]);
+    p.same(&["exec", "-d", &busy, "true"]);
+    p.same(&["unpause", &busy]);
     p.same(&["commit"]);
     p.same(&["commit", "a", "b", "c"]);
     p.same(&[

@@ -1232,7 +1232,20 @@ const STATUSES: [&str; 7] = [
 /// The daemon's check of a filter, before any container is looked at.
 fn check_filter(f: &PsFilter) -> Result<(), CliError> {
     match f.key.as_str() {
-        "name" | "id" | "label" | "ancestor" => Ok(()),
+        // dokles has no volumes or networks yet: these filters are valid and match nothing.
+        "name" | "id" | "label" | "ancestor" | "before" | "since" | "volume" | "network" => Ok(()),
+        "health" if ["starting", "healthy", "unhealthy", "none"].contains(&f.value.as_str()) => {
+            Ok(())
+        }
+        "health" => Err(CliError::daemon(format!(
+            "Unrecognised filter value for health: {}",
+            f.value
+        ))),
+        "is-task" if f.value == "true" || f.value == "false" => Ok(()),
+        "is-task" => Err(CliError::daemon(format!(
+            "Invalid filter 'is-task=[{}]'",
+            f.value
+        ))),
         "status" if STATUSES.contains(&f.value.as_str()) => Ok(()),
         "status" => Err(CliError::daemon(format!(
             "Invalid filter 'status={}'",
@@ -1255,8 +1268,32 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
 }
 
-fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
-    f.iter().all(|PsFilter { key, value }| match key.as_str() {
+/// The containers `before=`/`since=` filters name, resolved once: Docker's error for an
+/// unknown one is the daemon's.
+fn reference_times(
+    filters: &[PsFilter],
+    store: &ContainerStore,
+) -> Result<Vec<(String, DateTime<Utc>)>, CliError> {
+    filters
+        .iter()
+        .filter(|f| f.key == "before" || f.key == "since")
+        .map(|f| match store.get(&f.value) {
+            Ok(c) => Ok((f.value.clone(), c.config.created)),
+            Err(_) => Err(CliError::daemon(format!("no such container {}", f.value))),
+        })
+        .collect()
+}
+
+/// Whether `c` passes the filters: as the daemon, several values of one key pass when any
+/// does, except `label`, whose values must all hold; different keys must all pass.
+fn ps_matches(
+    c: &Container,
+    f: &[PsFilter],
+    images: &ImageStore,
+    times: &[(String, DateTime<Utc>)],
+) -> bool {
+    let time_of = |name: &str| times.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+    let one = |PsFilter { key, value }: &PsFilter| match key.as_str() {
         "name" => name_matches(value, &c.config.name),
         "id" => c.config.id.as_str().starts_with(value),
         "status" => c.state.status.as_str() == value,
@@ -1269,7 +1306,20 @@ fn ps_matches(c: &Container, f: &[PsFilter], images: &ImageStore) -> bool {
             Err(_) => c.config.image_name == *value,
         },
         "exited" => c.state.status == Status::Exited && value.parse() == Ok(c.state.exit_code),
+        "before" => time_of(value).is_some_and(|t| c.config.created < t),
+        "since" => time_of(value).is_some_and(|t| c.config.created > t),
+        // No container of dokles has a health check or is a swarm task.
+        "health" => value == "none",
+        "is-task" => value == "false",
         _ => false,
+    };
+    let keys: std::collections::BTreeSet<&str> = f.iter().map(|x| x.key.as_str()).collect();
+    keys.into_iter().all(|key| {
+        let mut of_key = f.iter().filter(|x| x.key == key);
+        match key {
+            "label" => of_key.all(one),
+            _ => of_key.any(one),
+        }
     })
 }
 
@@ -1327,6 +1377,7 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     }
     let store = containers(ctx);
     let images = ImageStore::open(&ctx.root);
+    let times = reference_times(&filters, &store)?;
     let mut list = store.list()?;
     let limit = if a.latest { 1 } else { a.last };
     let all = a.all
@@ -1339,7 +1390,7 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     }
     let mut kept: Vec<Container> = list
         .into_iter()
-        .filter(|c| ps_matches(c, &filters, &images))
+        .filter(|c| ps_matches(c, &filters, &images, &times))
         .collect();
     if limit > 0 {
         kept.truncate(limit as usize);
@@ -1407,7 +1458,12 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
 pub(super) struct LogsArgs {
     #[arg(short = 'f', long = "follow")]
     follow: bool,
-    #[arg(short = 'n', long = "tail", default_value = "all")]
+    #[arg(
+        short = 'n',
+        long = "tail",
+        default_value = "all",
+        allow_hyphen_values = true
+    )]
     tail: String,
     #[arg(short = 't', long = "timestamps")]
     timestamps: bool,
@@ -1425,8 +1481,7 @@ pub(super) struct LogsArgs {
 pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
     if s != "0" {
         if let Some(nanos) = crate::engine::image::changes::go_duration_nanos(s) {
-            let nanos = i64::try_from(nanos)
-                .map_err(|_| CliError::plain(format!("invalid duration {s:?}")))?;
+            let nanos = i64::try_from(nanos).map_err(|_| unparsable_time(s))?;
             return Ok(now - chrono::Duration::nanoseconds(nanos));
         }
     }
@@ -1440,9 +1495,13 @@ pub(super) fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc
     }
     if let Ok(secs) = s.parse::<f64>() {
         return DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
-            .ok_or_else(|| CliError::plain(format!("invalid value for \"since\": {s}")));
+            .ok_or_else(|| unparsable_time(s));
     }
-    Err(CliError::plain(format!("invalid duration {s:?}")))
+    Err(unparsable_time(s))
+}
+
+fn unparsable_time(s: &str) -> CliError {
+    CliError::plain(format!("failed to parse value as time or duration: {s:?}"))
 }
 
 pub(super) fn parse_logs(path: &str, args: &[String]) -> Result<LogsArgs, CliError> {
@@ -1454,23 +1513,17 @@ pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let store = containers(ctx);
     let c = store.get(&a.args[0])?;
     let now = Utc::now();
-    let since = a
-        .since
-        .as_deref()
-        .map(|s| parse_time_arg(s, now))
-        .transpose()?;
-    let until = a
-        .until
-        .as_deref()
-        .map(|s| parse_time_arg(s, now))
-        .transpose()?;
-    let tail: Option<usize> = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(
-            n.parse()
-                .map_err(|_| CliError::plain(format!("invalid value for \"tail\": {n}")))?,
-        ),
+    let time = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|s| parse_time_arg(s, now))
+            .transpose()
+            .map_err(|e| CliError::plain(format!("invalid value for {flag:?}: {}", e.text())))
     };
+    let since = time("since", &a.since)?;
+    let until = time("until", &a.until)?;
+    // As the daemon: anything but a count of lines (`all`, `-1`, `abc`) means all of them.
+    let tail: Option<usize> = a.tail.parse().ok();
     let path = c.paths.log(&c.config.id);
     let (mut entries, mut offset) = read_from(&path, 0)?;
     entries.retain(|e| {
@@ -1486,10 +1539,12 @@ pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
         for e in entries {
-            let prefix = if a.timestamps {
-                format!("{} ", e.time)
-            } else {
-                String::new()
+            // --details adds the entry's attributes (dokles logs none) and a space.
+            let prefix = match (a.timestamps, a.details) {
+                (true, true) => format!("{}  ", e.time),
+                (true, false) => format!("{} ", e.time),
+                (false, true) => " ".to_string(),
+                (false, false) => String::new(),
             };
             let line = format!("{prefix}{}", e.log);
             let _ = if e.stream == "stderr" {
@@ -1518,7 +1573,6 @@ pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let _ = a.details;
     Ok(())
 }
 
@@ -1601,6 +1655,13 @@ pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     };
     let store = containers(ctx);
     let id = store.resolve(&a.args[0])?;
+    // A process cannot join a frozen cgroup and run: Docker refuses, naming it as typed.
+    if store.load(&id)?.state.status == Status::Paused {
+        return Err(CliError::daemon(format!(
+            "Container {} is paused, unpause the container before exec",
+            a.args[0]
+        )));
+    }
     let mut pipes = None;
     let stdio = if a.detach {
         Stdio::null()
@@ -1813,7 +1874,8 @@ pub fn top(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         .split_whitespace()
         .position(|h| h == "PID")
         .ok_or_else(|| CliError::daemon("Couldn't find PID field in ps output"))?;
-    let mut table = crate::format::TabWriter::docker();
+    // docker/cli's top: tabwriter.NewWriter(out, 20, 1, 3, ' ', 0).
+    let mut table = crate::format::TabWriter::new(20, 1, 3, ' ', Default::default());
     let cols = header.split_whitespace().count();
     table.write_str(&header.split_whitespace().collect::<Vec<_>>().join("\t"));
     table.write_str("\n");
