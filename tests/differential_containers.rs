@@ -651,6 +651,17 @@ fn error_texts_agree() {
     p.same(&["exec", &busy, "true"]);
     p.same(&["exec", "-d", &busy, "true"]);
     p.same(&["unpause", &busy]);
+    // A failed exec: attached, the runtime's error on stdout and exit 126; detached, the
+    // daemon's error and exit 1.
+    for args in [
+        vec!["exec", &busy, "dokles-no-such-command"],
+        vec!["exec", "-w", "/nonexistent", &busy, "true"],
+        vec!["exec", "-w", "relative", &busy, "true"],
+        vec!["exec", "-u", "nosuchuser", &busy, "true"],
+        vec!["exec", "-d", &busy, "dokles-no-such-command"],
+    ] {
+        p.same(&args);
+    }
     p.same(&["commit"]);
     p.same(&["commit", "a", "b", "c"]);
     p.same(&[

@@ -1674,10 +1674,17 @@ pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         stdio
     };
     let mut started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
-        ContainerError::Start { message, code } => CliError::Message {
-            text: message,
-            code: code.clamp(0, 255) as u8,
-        },
+        // Docker's daemon reports a failed detached exec as its error (exit 1)...
+        ContainerError::Start { message, .. } if a.detach => CliError::Daemon(message),
+        // ...and an attached one on the exec's own output stream (stdout), CRLF-ended.
+        ContainerError::Start { message, code } => {
+            print!("{message}\r\n");
+            CliError::Message {
+                text: String::new(),
+                code: code.clamp(0, 255) as u8,
+            }
+            .silent()
+        }
         other => other.into(),
     })?;
     if a.detach {

@@ -31,6 +31,10 @@ pub enum RuntimeError {
     #[error("container setup failed while {step}: {message}")]
     Setup { step: String, message: String },
 
+    /// The process's working directory could not be entered, worded as runc's.
+    #[error("chdir to cwd ({cwd:?}) set in config.json failed: {message}")]
+    Chdir { cwd: String, message: String },
+
     /// Setup went well, but the container's process could not be executed.
     #[error("{0}")]
     Exec(ExecError),

@@ -109,7 +109,10 @@ impl ProcessPlan {
 /// a directory reached through a descriptor leaked from the host shows up in `getcwd` as
 /// "(unreachable)/..." (CVE-2024-21626).
 pub fn enter_cwd(cwd: &Path) -> Result<(), ChildFailure> {
-    chdir(cwd).step(|| format!("changing to the working directory {}", cwd.display()))?;
+    chdir(cwd).map_err(|errno| ChildFailure::Chdir {
+        cwd: cwd.display().to_string(),
+        message: go_error_text(errno),
+    })?;
     let actual = getcwd().step(|| "checking the working directory".into())?;
     if !actual.is_absolute() || actual.starts_with("(unreachable)") {
         return Err(ChildFailure::Setup {

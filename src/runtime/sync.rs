@@ -41,6 +41,7 @@ pub enum ChildMessage {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ChildFailure {
     Setup { step: String, message: String },
+    Chdir { cwd: String, message: String },
     UnsafeMount { destination: String, reason: String },
     Exec(ExecError),
 }
@@ -49,6 +50,7 @@ impl From<ChildFailure> for RuntimeError {
     fn from(failure: ChildFailure) -> Self {
         match failure {
             ChildFailure::Setup { step, message } => RuntimeError::Setup { step, message },
+            ChildFailure::Chdir { cwd, message } => RuntimeError::Chdir { cwd, message },
             ChildFailure::UnsafeMount {
                 destination,
                 reason,

@@ -113,6 +113,15 @@ pub fn exec(
     }
     process.set_env(Some(env));
     if let Some(w) = &opts.working_dir {
+        if !Path::new(w).is_absolute() {
+            // runc's own check, before it starts anything.
+            return Err(ContainerError::Start {
+                message:
+                    "OCI runtime exec failed: exec failed: Cwd must be an absolute path: unknown"
+                        .into(),
+                code: 126,
+            });
+        }
         process.set_cwd(Path::new(w).to_path_buf());
     }
     let mut u = User::default();
@@ -146,12 +155,7 @@ pub fn exec(
                 name: c.config.name,
             })
         }
-        Err(e) => {
-            let code = match e.docker_exit_code() {
-                127 | 126 => 126,
-                _ => 1,
-            };
-            Err(start_error(e.to_string(), code))
-        }
+        // Whatever failed in the runtime, Docker's exec exits 126.
+        Err(e) => Err(start_error(e.to_string(), 126)),
     }
 }
