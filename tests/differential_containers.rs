@@ -662,6 +662,15 @@ fn error_texts_agree() {
     ] {
         p.same(&args);
     }
+    p.same(&["run", "-m", "10x", "IMG"]);
+    p.same(&["run", "-m", "-5", "IMG"]);
+    p.same(&["create", "-m", "100", "IMG"]);
+    p.same(&["run", "-m", "100", "IMG"]);
+    p.same(&["run", "--cpus", "999", "IMG"]);
+    p.same(&["create", "--cpus", "-1", "IMG"]);
+    p.same(&["run", "--name", "-x", "IMG"]);
+    p.same(&["commit", &x, "Bad:Name"]);
+    p.same(&["commit", "dokles-no-such-container", "bad name"]);
     p.same(&["commit"]);
     p.same(&["commit", "a", "b", "c"]);
     p.same(&[

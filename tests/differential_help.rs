@@ -171,11 +171,12 @@ fn each_commands_help_is_dockers_for_exactly_the_flags_dokles_accepts() {
             );
         }
         // A flag is left out of the help exactly when dokles refuses it as unknown. An unknown
-        // probe flag after it makes every command stop at parsing, so nothing runs or streams.
+        // probe flag after it makes every command stop at parsing, so nothing runs or streams
+        // (the flag's value is given with `=`, so the probe cannot become its value).
         let shown = flags(&ours);
         for flag in flags(&theirs).into_iter().filter(|f| f != "help") {
             let mut typed: Vec<&str> = path.split(' ').collect();
-            let long = format!("--{flag}");
+            let long = format!("--{flag}=");
             typed.extend([long.as_str(), "--dokles-probe"]);
             let o = Command::new(env!("CARGO_BIN_EXE_dokles"))
                 .arg("--root")

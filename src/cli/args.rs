@@ -135,7 +135,7 @@ impl Spec {
     /// given twice is no error: the last value wins (a list flag collects them all).
     pub fn parse<T: Parser>(&self, args: &[String]) -> Result<T, CliError> {
         let argv = std::iter::once(self.path.to_string()).chain(args.iter().cloned());
-        let parser = pflag_bools(T::command().args_override_self(true));
+        let parser = pflag_semantics(T::command().args_override_self(true));
         parser
             .clone()
             .try_get_matches_from(argv)
@@ -219,10 +219,11 @@ fn pflag_name(parser: &clap::Command, flag: &str) -> String {
     }
 }
 
-/// pflag's bool flags take an optional `=value` (`--all=false`, `-q=1`) read by Go's
-/// `strconv.ParseBool`; clap's `SetTrue` flags take none. Every `SetTrue` flag of `cmd` is
-/// made such a flag; the field it fills stays a `bool`.
-fn pflag_bools(cmd: clap::Command) -> clap::Command {
+/// pflag's flag syntax on clap's parser: bool flags take an optional `=value` (`--all=false`,
+/// `-q=1`) read by Go's `strconv.ParseBool` (clap's `SetTrue` flags take none; the field
+/// stays a `bool`), and a flag that needs a value takes the next word whatever it starts with
+/// (`-m -5`, `--tail -1`).
+fn pflag_semantics(cmd: clap::Command) -> clap::Command {
     cmd.mut_args(|a| match a.get_action() {
         ArgAction::SetTrue => a
             .action(ArgAction::Set)
@@ -231,6 +232,9 @@ fn pflag_bools(cmd: clap::Command) -> clap::Command {
             .default_missing_value("true")
             .default_value("false")
             .value_parser(parse_bool),
+        ArgAction::Set | ArgAction::Append if !a.is_positional() && !a.is_require_equals_set() => {
+            a.allow_hyphen_values(true)
+        }
         _ => a,
     })
 }

@@ -253,16 +253,16 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
         security_opt: a.security_opt.clone(),
         init: a.init,
         memory: match &a.memory {
-            Some(m) => parse_bytes(m).ok_or_else(|| {
+            Some(m) => ram_in_bytes(m).map_err(|why| {
                 flag_value_error(cmd, format!(
-                    "invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'"
+                    "invalid argument \"{m}\" for \"-m, --memory\" flag: {why}"
                 ))
             })?,
             None => 0,
         },
         nano_cpus: match &a.cpus {
             Some(c) => match c.parse::<f64>() {
-                Ok(v) if v >= 0.0 => (v * 1e9) as i64,
+                Ok(v) if v.is_finite() => (v * 1e9) as i64,
                 _ => {
                     return Err(flag_value_error(cmd, format!(
                         "invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"
@@ -284,11 +284,16 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
         cgroup_parent: cgroup_parent_from_env(),
     })
     .and_then(|o| {
+        // The daemon's checks of the resources asked for.
         if o.memory > 0 && o.memory < 6 * 1024 * 1024 {
-            return Err(CliError::Message {
-                text: "docker: Error response from daemon: Minimum memory limit allowed is 6MB.\n\nRun 'docker run --help' for more information".into(),
-                code: 125,
-            });
+            return Err(daemon_run_error(cmd, "Minimum memory limit allowed is 6MB"));
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        if o.nano_cpus < 0 || o.nano_cpus > cpus * 1_000_000_000 {
+            return Err(daemon_run_error(
+                cmd,
+                &format!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"),
+            ));
         }
         Ok(o)
     })
@@ -308,22 +313,40 @@ fn cgroup_parent_from_env() -> String {
 pub const CGROUP_PARENT_ENV: &str = "DOKLES_CGROUP_PARENT";
 
 /// go-units' `RAMInBytes`: `512m`, `1g`, `100k`, `1024b` (binary multiples).
-fn parse_bytes(s: &str) -> Option<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        _ => return None,
+/// go-units' `RAMInBytes` (`-m 512m`, `1.5g`, `100KiB`), with its error texts.
+fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(format!("invalid size: '{s}'"));
     };
-    Some((n * mult) as i64)
+    let (num, suffix) = match s.as_bytes()[sep] {
+        b' ' => (&s[..sep], &s[sep + 1..]),
+        _ => (&s[..=sep], &s[sep + 1..]),
+    };
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
+    if size < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    if suffix.len() > 3 {
+        return Err(format!("invalid suffix: '{suffix}'"));
+    }
+    let suffix = suffix.to_ascii_lowercase();
+    let bad = || format!("invalid suffix: '{suffix}'");
+    let mut chars = suffix.chars();
+    let multiplier: f64 = match chars.next() {
+        None => 1.0,
+        Some('b') if suffix.len() == 1 => 1.0,
+        Some(c) if suffix.len() <= 3 => {
+            let power = "kmgtp".find(c).ok_or_else(bad)? as i32 + 1;
+            if !matches!(chars.as_str(), "" | "b" | "ib") {
+                return Err(bad());
+            }
+            1024f64.powi(power)
+        }
+        Some(_) => return Err(bad()),
+    };
+    Ok((size * multiplier) as i64)
 }
 
 /// Find the image, pulling it from the offline cache when missing, with Docker's
@@ -1711,11 +1734,22 @@ mod tests {
 
     #[test]
     fn memory_sizes_parse_like_go_units() {
-        assert_eq!(parse_bytes("1024"), Some(1024));
-        assert_eq!(parse_bytes("512m"), Some(512 * 1024 * 1024));
-        assert_eq!(parse_bytes("1g"), Some(1 << 30));
-        assert_eq!(parse_bytes("64MB"), Some(64 << 20));
-        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(ram_in_bytes("1024"), Ok(1024));
+        assert_eq!(ram_in_bytes("512m"), Ok(512 * 1024 * 1024));
+        assert_eq!(ram_in_bytes("1g"), Ok(1 << 30));
+        assert_eq!(ram_in_bytes("64MB"), Ok(64 << 20));
+        assert_eq!(ram_in_bytes("1.5KiB"), Ok(1536));
+        assert_eq!(ram_in_bytes("10 k"), Ok(10240));
+        assert_eq!(ram_in_bytes("7b"), Ok(7));
+        assert_eq!(ram_in_bytes("lots"), Err("invalid size: 'lots'".into()));
+        assert_eq!(ram_in_bytes("-5"), Err("invalid size: '-5'".into()));
+        assert_eq!(ram_in_bytes("10x"), Err("invalid suffix: 'x'".into()));
+        assert_eq!(ram_in_bytes("10Mx"), Err("invalid suffix: 'mx'".into()));
+        assert_eq!(ram_in_bytes("10KiBs"), Err("invalid suffix: 'KiBs'".into()));
+        assert_eq!(
+            ram_in_bytes("10.5.5m"),
+            Err("strconv.ParseFloat: parsing \"10.5.5\": invalid syntax".into())
+        );
     }
 
     #[test]
@@ -1803,11 +1837,14 @@ pub(super) fn parse_commit(path: &str, args: &[String]) -> Result<CommitArgs, Cl
 pub fn commit(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     use crate::engine::container::commit::{commit as commit_container, CommitOptions};
     let a = parse_commit(path, args)?;
-    let tag = a
-        .args
-        .get(1)
-        .map(|t| super::image::target_tag(t))
-        .transpose()?;
+    let tag = match a.args.get(1) {
+        Some(t) => {
+            // The client parses the name first and words its errors without a prefix.
+            Reference::parse(t).map_err(|e| CliError::plain(e.to_string()))?;
+            Some(super::image::target_tag(t)?)
+        }
+        None => None,
+    };
     let opts = CommitOptions {
         tag,
         author: a.author.unwrap_or_default(),
