@@ -59,7 +59,12 @@ impl Pair {
         Self {
             dokles,
             image,
-            prefix: format!("dd{unique}-"),
+            // `$DOKLES_DIFF_PREFIX` (default `dd`) lets a shared daemon's users keep to
+            // their own container names.
+            prefix: format!(
+                "{}{unique}-",
+                std::env::var("DOKLES_DIFF_PREFIX").unwrap_or_else(|_| "dd".into())
+            ),
         }
     }
 
@@ -537,6 +542,72 @@ fn inspect_fields_agree() {
     ] {
         assert_eq!(real.pointer(path), ours.pointer(path), "inspect {path}");
     }
+}
+
+/// `HostConfig` has Docker 20.10's keys in its order and values, for a plain container and
+/// one with resource flags, in the JSON and through `-f` templates (typed view and raw
+/// fallback alike).
+#[test]
+fn host_config_agrees() {
+    let p = Pair::new();
+    let (plain, limited) = (p.name("hc-plain"), p.name("hc-limits"));
+    p.same(&["create", "--name", &plain, "IMG"]);
+    p.same(&[
+        "create",
+        "--name",
+        &limited,
+        "-m",
+        "10m",
+        "--cpus",
+        "1.5",
+        "--pids-limit",
+        "50",
+        "--ulimit",
+        "nofile=100:200",
+        "--init",
+        "--cap-drop",
+        "ALL",
+        "IMG",
+    ]);
+    for name in [&plain, &limited] {
+        let (real, ours) = p.inspect_both(name);
+        let keys = |v: &Value| -> Vec<String> {
+            v["HostConfig"]
+                .as_object()
+                .expect("HostConfig is an object")
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(&real), keys(&ours), "{name}: HostConfig keys");
+        assert_eq!(real["HostConfig"], ours["HostConfig"], "{name}: HostConfig");
+        for template in [
+            // NanoCpus is no field of the client's struct (NanoCPUs): the raw JSON answers.
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.Ulimits}}",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCPUs}} {{.HostConfig.PidsLimit}} {{.HostConfig.Ulimits}} {{json .HostConfig.Ulimits}}",
+            "{{.HostConfig.Init}} {{json .HostConfig.Init}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}",
+            "{{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{.HostConfig.Runtime}} {{.HostConfig.OomKillDisable}} {{.HostConfig.MemorySwappiness}}",
+            "{{.HostConfig.Annotations}} {{.HostConfig.Tmpfs}} {{.HostConfig.Mounts}} {{.HostConfig.KernelMemory}} {{.HostConfig.DNS}}",
+            "{{.HostConfig.Dns}} {{.HostConfig.Binds}} {{.HostConfig.RestartPolicy}}",
+            "{{json .HostConfig}}",
+        ] {
+            p.same(&["inspect", "-f", template, name]);
+        }
+    }
+    // `--init=false` is given, so Docker shows it; 0 pids is no limit.
+    let off = p.name("hc-off");
+    p.same(&[
+        "create",
+        "--name",
+        &off,
+        "--init=false",
+        "--pids-limit",
+        "0",
+        "--privileged",
+        "IMG",
+    ]);
+    let (real, ours) = p.inspect_both(&off);
+    assert_eq!(real["HostConfig"], ours["HostConfig"], "{off}: HostConfig");
 }
 
 #[test]

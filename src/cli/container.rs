@@ -77,8 +77,9 @@ pub(super) struct CreateArgs {
     hostname: Option<String>,
     #[arg(short = 'l', long = "label")]
     label: Vec<String>,
-    #[arg(long = "init")]
-    init: bool,
+    /// An optional pflag bool, kept apart from "not given" (Docker's `Init` pointer).
+    #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    init: Option<bool>,
     #[arg(long = "privileged")]
     privileged: bool,
     #[arg(long = "cap-add")]

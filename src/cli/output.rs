@@ -8,7 +8,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::CliError;
-use crate::format::{FormatError, RenderOptions, Template};
+use crate::format::{FormatError, ObjectStyle, RenderOptions, Template};
 
 /// How a list command words template errors (Docker differs per command).
 #[derive(Debug, Clone, Copy)]
@@ -93,10 +93,16 @@ pub fn render_inspect(format: Option<&str>, objects: &[Value]) -> Result<(), Cli
                 code: 64,
             })?;
             let options = RenderOptions::inspect();
+            let raw_options = RenderOptions {
+                objects: ObjectStyle::RawJson,
+                ..options
+            };
             for o in objects {
                 let rendered = t
                     .render_typed(&typed_view(o), &typed_json(o), &options)
-                    .or_else(|_| t.render_with(&sorted(o), &options));
+                    // The raw JSON is Go's `map[string]interface{}`: objects print as maps
+                    // and a null as `<no value>`.
+                    .or_else(|_| t.render_with(&sorted(o), &raw_options));
                 match rendered {
                     Ok(line) => writeln!(out, "{line}").map_err(io_error)?,
                     Err(e) => {
@@ -170,6 +176,9 @@ fn typed_json(raw: &Value) -> Value {
             "Config" if is_image => {
                 t.insert(k.clone(), typed_image_config(v));
             }
+            "HostConfig" if !is_image => {
+                t.insert(k.clone(), typed_host_config_json(v));
+            }
             _ => {
                 t.insert(k.clone(), v.clone());
             }
@@ -238,6 +247,102 @@ fn typed_container_config(raw: &Value) -> Value {
     Value::Object(c)
 }
 
+/// `HostConfig` keys whose Go field name differs from the JSON name: a template reads the
+/// field (`{{.HostConfig.NanoCPUs}}`), so the JSON name fails on the typed view and Docker
+/// falls back to the raw JSON.
+const HOST_CONFIG_GO_NAMES: [(&str, &str); 11] = [
+    ("Dns", "DNS"),
+    ("DnsOptions", "DNSOptions"),
+    ("DnsSearch", "DNSSearch"),
+    ("CpuShares", "CPUShares"),
+    ("NanoCpus", "NanoCPUs"),
+    ("CpuPeriod", "CPUPeriod"),
+    ("CpuQuota", "CPUQuota"),
+    ("CpuRealtimePeriod", "CPURealtimePeriod"),
+    ("CpuRealtimeRuntime", "CPURealtimeRuntime"),
+    ("CpuCount", "CPUCount"),
+    ("CpuPercent", "CPUPercent"),
+];
+
+/// The fields of the client's `container.HostConfig` the 20.10 daemon does not send, with
+/// their zero values, after the field they follow in the struct.
+fn host_config_omitted() -> [(&'static str, &'static str, Value); 6] {
+    [
+        ("Annotations", "ConsoleSize", Value::Null),
+        ("StorageOpt", "SecurityOpt", Value::Null),
+        ("Tmpfs", "StorageOpt", Value::Null),
+        ("Sysctls", "ShmSize", Value::Null),
+        ("Mounts", "IOMaximumBandwidth", Value::Null),
+        ("Init", "ReadonlyPaths", Value::Null),
+    ]
+}
+
+/// A container's `HostConfig` as the client's struct has it: Go field names, the omitted
+/// fields back in place (`Init` is `<nil>` without `--init`).
+fn typed_host_config(raw: &Value) -> Value {
+    let Value::Object(o) = raw else {
+        return raw.clone();
+    };
+    let mut c: serde_json::Map<String, Value> = client_host_config_order(o)
+        .into_iter()
+        .map(|(k, v)| {
+            let name = HOST_CONFIG_GO_NAMES
+                .iter()
+                .find(|(json, _)| *json == k.as_str())
+                .map_or(k.as_str(), |(_, go)| go);
+            (name.to_string(), v)
+        })
+        .collect();
+    for (field, after, zero) in host_config_omitted() {
+        if c.contains_key(field) {
+            continue;
+        }
+        let at = c.keys().position(|k| k == after).map_or(c.len(), |i| i + 1);
+        c.shift_insert(at, field.to_string(), zero);
+    }
+    Value::Object(c)
+}
+
+/// A container's `HostConfig` in the client's field order: the 20.10 daemon writes
+/// `ConsoleSize` after `Runtime`, the client's struct has it after `VolumesFrom`.
+fn client_host_config_order(
+    raw: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut c = raw.clone();
+    if let Some(size) = c.shift_remove("ConsoleSize") {
+        let at = c
+            .keys()
+            .position(|k| k == "VolumesFrom")
+            .map_or(c.len(), |i| i + 1);
+        c.shift_insert(at, "ConsoleSize".into(), size);
+    }
+    c
+}
+
+/// What `json.Marshal` makes of the client's `HostConfig`: its field order, and its
+/// omitempty fields the daemon sends empty (`KernelMemory: 0`, no `Init`) left out.
+fn typed_host_config_json(raw: &Value) -> Value {
+    let Value::Object(o) = raw else {
+        return raw.clone();
+    };
+    let mut c = client_host_config_order(o);
+    c.retain(|k, v| {
+        !(matches!(
+            k.as_str(),
+            "Annotations"
+                | "StorageOpt"
+                | "Tmpfs"
+                | "Sysctls"
+                | "Runtime"
+                | "KernelMemory"
+                | "KernelMemoryTCP"
+                | "Mounts"
+                | "Init"
+        ) && (is_empty(v) || v.as_i64() == Some(0)))
+    });
+    Value::Object(c)
+}
+
 /// The typed view of an inspect object (see [`render_inspect`]).
 fn typed_view(raw: &Value) -> Value {
     let Value::Object(o) = raw else {
@@ -255,6 +360,9 @@ fn typed_view(raw: &Value) -> Value {
             }
             "Config" | "ContainerConfig" => {
                 t.insert(k.clone(), typed_container_config(v));
+            }
+            "HostConfig" if !is_image => {
+                t.insert(k.clone(), typed_host_config(v));
             }
             "Metadata" => {
                 let mut m = v.clone();

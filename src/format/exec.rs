@@ -550,6 +550,9 @@ impl<'t, 'd> State<'t, 'd> {
                     );
                 }
                 match map.get(name) {
+                    Some(Json::Null) if self.options.objects == ObjectStyle::RawJson => {
+                        Ok(Value::Invalid)
+                    }
                     Some(Json::Null) => Ok(match docker_nil_kind(name) {
                         Some(kind) => Value::NilOf(kind),
                         None => Value::boxed(&Json::Null),

@@ -90,6 +90,9 @@ pub enum ObjectStyle {
     /// field order (`{{.State}}` → `{running true false ...}`), except Docker's map-typed fields
     /// (`Labels`, `Ports`, `Networks`, ...) which print as maps. For `inspect -f`.
     DockerStructs,
+    /// As `Maps`, for the raw JSON `docker inspect -f` falls back to (Go's
+    /// `map[string]interface{}`): a `null` entry is a nil interface, `<no value>` when printed.
+    RawJson,
 }
 
 /// How a template is executed. The default is Go's, which `docker ps/images/... --format` rows

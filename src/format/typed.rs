@@ -103,6 +103,10 @@ pub(crate) fn docker_shape(field: &str, json: &Json) -> Shape {
 /// Go's `%v` of Docker's typed data: structs print their field values in order (`{a b}`),
 /// maps print sorted (`map[k:v]`), nil slices and maps print `[]` and `map[]`.
 pub(crate) fn write_docker_v(out: &mut String, json: &Json, shape: Shape) {
+    if let Some(text) = ulimit_string(json) {
+        out.push_str(&text);
+        return;
+    }
     match json {
         Json::Object(map) if shape == Shape::Struct => {
             out.push('{');
@@ -142,4 +146,19 @@ pub(crate) fn write_docker_v(out: &mut String, json: &Json, shape: Shape) {
         }
         scalar => write_json_v(out, scalar),
     }
+}
+
+/// go-units' `Ulimit` (`HostConfig.Ulimits`) prints by its `String` method: `nofile=100:200`
+/// (name=soft:hard). Recognised by its exact fields.
+fn ulimit_string(json: &Json) -> Option<String> {
+    let Json::Object(map) = json else {
+        return None;
+    };
+    if map.len() != 3 {
+        return None;
+    }
+    let name = map.get("Name")?.as_str()?;
+    let soft = map.get("Soft")?.as_i64()?;
+    let hard = map.get("Hard")?.as_i64()?;
+    Some(format!("{name}={soft}:{hard}"))
 }

@@ -3,9 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
+use super::record::ContainerConfig;
 use super::store::Container;
 use crate::engine::image::config::go_rfc3339_nano;
 use crate::engine::image::ImageStore;
+use crate::runtime::{DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE};
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -68,25 +70,7 @@ pub fn inspect(images: &ImageStore, c: &Container) -> Value {
     o.insert("ProcessLabel".into(), json!(""));
     o.insert("AppArmorProfile".into(), json!(""));
     o.insert("ExecIDs".into(), Value::Null);
-    o.insert(
-        "HostConfig".into(),
-        json!({
-            "Binds": null,
-            "ContainerIDFile": "",
-            "LogConfig": {"Type": "json-file", "Config": {}},
-            "NetworkMode": "default",
-            "PortBindings": {},
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-            "AutoRemove": cfg.auto_remove,
-            "VolumeDriver": "",
-            "VolumesFrom": null,
-            "CapAdd": if cfg.cap_add.is_empty() { Value::Null } else { json!(cfg.cap_add) },
-            "CapDrop": if cfg.cap_drop.is_empty() { Value::Null } else { json!(cfg.cap_drop) },
-            "Privileged": cfg.privileged,
-            "SecurityOpt": if cfg.security_opt.is_empty() { Value::Null } else { json!(cfg.security_opt) },
-            "Init": if cfg.init { json!(true) } else { Value::Null },
-        }),
-    );
+    o.insert("HostConfig".into(), host_config(cfg));
     o.insert(
         "GraphDriver".into(),
         json!({
@@ -144,4 +128,123 @@ pub fn inspect(images: &ImageStore, c: &Container) -> Value {
         }),
     );
     Value::Object(o)
+}
+
+/// `HostConfig` with the keys the 20.10 daemon writes, in its order: what `create` stored,
+/// Docker's defaults for the options dokles does not take.
+fn host_config(cfg: &ContainerConfig) -> Value {
+    let list_or_null = |v: &[String]| {
+        if v.is_empty() {
+            Value::Null
+        } else {
+            json!(v)
+        }
+    };
+    // The daemon appends SELinux's `label=disable` for privileged containers.
+    let mut security_opt = cfg.security_opt.clone();
+    if cfg.privileged {
+        security_opt.push("label=disable".into());
+    }
+    // `-m` without `--memory-swap`: the daemon allows as much swap as memory.
+    let memory_swap = if cfg.memory > 0 {
+        cfg.memory.saturating_mul(2)
+    } else {
+        0
+    };
+    let ulimits: Vec<Value> = cfg
+        .ulimits
+        .iter()
+        .map(|u| json!({"Name": u.name, "Hard": u.hard, "Soft": u.soft}))
+        .collect();
+    let (masked, readonly) = if cfg.privileged {
+        (Value::Null, Value::Null)
+    } else {
+        (json!(DEFAULT_MASKED_PATHS), json!(DEFAULT_READONLY_PATHS))
+    };
+    let mut h: Map<String, Value> = [
+        ("Binds", json!(null)),
+        ("ContainerIDFile", json!("")),
+        ("LogConfig", json!({"Type": "json-file", "Config": {}})),
+        ("NetworkMode", json!("default")),
+        ("PortBindings", json!({})),
+        (
+            "RestartPolicy",
+            json!({"Name": "no", "MaximumRetryCount": 0}),
+        ),
+        ("AutoRemove", json!(cfg.auto_remove)),
+        ("VolumeDriver", json!("")),
+        ("VolumesFrom", json!(null)),
+        ("CapAdd", list_or_null(&cfg.cap_add)),
+        ("CapDrop", list_or_null(&cfg.cap_drop)),
+        ("CgroupnsMode", json!("host")),
+        ("Dns", json!([])),
+        ("DnsOptions", json!([])),
+        ("DnsSearch", json!([])),
+        ("ExtraHosts", json!(null)),
+        ("GroupAdd", json!(null)),
+        ("IpcMode", json!("private")),
+        ("Cgroup", json!("")),
+        ("Links", json!(null)),
+        ("OomScoreAdj", json!(0)),
+        ("PidMode", json!("")),
+        ("Privileged", json!(cfg.privileged)),
+        ("PublishAllPorts", json!(false)),
+        ("ReadonlyRootfs", json!(false)),
+        ("SecurityOpt", list_or_null(&security_opt)),
+        ("UTSMode", json!("")),
+        ("UsernsMode", json!("")),
+        ("ShmSize", json!(DEFAULT_SHM_SIZE)),
+        ("Runtime", json!("runc")),
+        ("ConsoleSize", json!([0, 0])),
+        ("Isolation", json!("")),
+        ("CpuShares", json!(0)),
+        ("Memory", json!(cfg.memory)),
+        ("NanoCpus", json!(cfg.nano_cpus)),
+        ("CgroupParent", json!(cfg.cgroup_parent)),
+        ("BlkioWeight", json!(0)),
+        ("BlkioWeightDevice", json!([])),
+        ("BlkioDeviceReadBps", json!([])),
+        ("BlkioDeviceWriteBps", json!([])),
+        ("BlkioDeviceReadIOps", json!([])),
+        ("BlkioDeviceWriteIOps", json!([])),
+        ("CpuPeriod", json!(0)),
+        ("CpuQuota", json!(0)),
+        ("CpuRealtimePeriod", json!(0)),
+        ("CpuRealtimeRuntime", json!(0)),
+        ("CpusetCpus", json!("")),
+        ("CpusetMems", json!("")),
+        ("Devices", json!([])),
+        ("DeviceCgroupRules", json!(null)),
+        ("DeviceRequests", json!(null)),
+        ("KernelMemory", json!(0)),
+        ("KernelMemoryTCP", json!(0)),
+        ("MemoryReservation", json!(0)),
+        ("MemorySwap", json!(memory_swap)),
+        ("MemorySwappiness", json!(null)),
+        ("OomKillDisable", json!(false)),
+        // The daemon treats 0 and negative limits as none.
+        (
+            "PidsLimit",
+            if cfg.pids_limit > 0 {
+                json!(cfg.pids_limit)
+            } else {
+                Value::Null
+            },
+        ),
+        ("Ulimits", Value::Array(ulimits)),
+        ("CpuCount", json!(0)),
+        ("CpuPercent", json!(0)),
+        ("IOMaximumIOps", json!(0)),
+        ("IOMaximumBandwidth", json!(0)),
+        ("MaskedPaths", masked),
+        ("ReadonlyPaths", readonly),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // `Init` is a pointer the client sets only when `--init` was given (`--init=false` too).
+    if let Some(init) = cfg.init_flag() {
+        h.insert("Init".into(), json!(init));
+    }
+    Value::Object(h)
 }

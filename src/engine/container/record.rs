@@ -86,6 +86,10 @@ pub struct ContainerConfig {
     pub cap_drop: Vec<String>,
     pub security_opt: Vec<String>,
     pub init: bool,
+    /// Whether `--init` was given at all, `--init=false` too (Docker then shows `Init`).
+    /// Records from before this field read as not given.
+    #[serde(default)]
+    pub init_given: bool,
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`); 0 = none.
     #[serde(default)]
     pub memory: i64,
@@ -102,6 +106,13 @@ pub struct ContainerConfig {
     pub cgroup_parent: String,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
+}
+
+impl ContainerConfig {
+    /// `--init` as Docker's HostConfig.Init pointer: `None` when the flag was not given.
+    pub fn init_flag(&self) -> Option<bool> {
+        (self.init || self.init_given).then_some(self.init)
+    }
 }
 
 /// One `--ulimit`: a resource name as Docker spells it (`nofile`) and its limits.
