@@ -8,6 +8,7 @@ mod container;
 mod glob;
 mod grade;
 mod image;
+mod inspect_view;
 mod interactive;
 mod journal_command;
 mod lessons;
