@@ -1546,9 +1546,10 @@ fn import_ignores_arguments_after_the_repository() {
         .to_str()
         .unwrap()
         .to_string();
-    let id = d.ok(&["import", &tar, "a", "b"]);
+    // (The extra name is no hex digit, so it cannot match the new image's ID as a prefix.)
+    let id = d.ok(&["import", &tar, "a", "extra"]);
     assert_eq!(d.id_of("a:latest"), id.trim());
-    assert_eq!(d.run(&["image", "inspect", "b"]).code, 1);
+    assert_eq!(d.run(&["image", "inspect", "extra"]).code, 1);
 }
 
 #[test]
