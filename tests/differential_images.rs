@@ -759,8 +759,8 @@ fn load_on_a_terminal_shows_each_new_layer_as_docker() {
     let d = Dokles::new();
     let a = archive.to_str().unwrap();
     // On a 120-column terminal, each layer the engine did not have gets a full bar.
+    let term = Terminal::new();
     let screen = |command: String| {
-        let term = Terminal::new();
         term.clear();
         term.type_line(&format!("{command}; echo done-$?"));
         let shown = term.wait_for("done-0");

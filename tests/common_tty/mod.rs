@@ -19,12 +19,20 @@ pub struct Terminal {
 impl Terminal {
     pub fn new() -> Self {
         let name = unique_name("dokles-tty");
-        let status = tmux()
-            .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
-            .arg("env PS1='$ ' bash --norc --noprofile")
-            .status()
-            .expect("tmux");
-        assert!(status.success(), "tmux new-session failed");
+        // A session started while the server is exiting (its last session just killed)
+        // fails; a moment later a new server starts.
+        let started = (0..5).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            tmux()
+                .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
+                .arg("env PS1='$ ' bash --norc --noprofile")
+                .status()
+                .expect("tmux")
+                .success()
+        });
+        assert!(started, "tmux new-session failed");
         let t = Self { name };
         t.wait_for("$ ");
         t
