@@ -24,7 +24,9 @@
 //!
 //! [`SealedExe::of_current_exe`] makes one; [`current_exe_is_sealed`] tells whether this
 //! process already runs from one. `DOKLES_EXE_SEAL=memfd` forces the fallback (tests,
-//! measurements).
+//! measurements). A process running from a view has no path of its own on the host:
+//! `std::env::current_exe()` names the view (`/dokles`, `/memfd:dokles (deleted)`), so it
+//! starts dokles again through `/proc/self/exe`.
 
 use std::ffi::OsStr;
 use std::fs::File;
