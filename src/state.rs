@@ -68,6 +68,12 @@ impl StateRoot {
         self.path.join(rel)
     }
 
+    /// The empty directory that sealed views of the dokles binary use as their second
+    /// overlay layer (`runtime::exe_seal`); created on first use.
+    pub fn exe_seal_scratch(&self) -> PathBuf {
+        self.join("exe-seal")
+    }
+
     /// Take the exclusive writer lock (blocking), then remove staging leftovers of writers
     /// that died. Everything that changes the root holds this lock while it does.
     pub fn lock(&self) -> Result<StateLock> {

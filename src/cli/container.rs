@@ -1654,9 +1654,11 @@ pub(super) fn parse_exec(path: &str, args: &[String]) -> Result<ExecArgs, CliErr
 }
 
 pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
-    use crate::engine::container::exec::{exec as exec_in, ExecOptions};
+    use crate::engine::container::exec::{exec as exec_in, run_sealed, ExecOptions};
     use crate::runtime::Stdio;
     let a = parse_exec(path, args)?;
+    // The exec'd process is forked from us: run from a sealed dokles binary first.
+    run_sealed(&ctx.root).map_err(|e| exec_start_error(e, a.detach))?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
     if a.interactive && a.tty && !a.detach && !terminal::stdin_is_terminal() {
         return Err(CliError::plain("the input device is not a TTY"));
@@ -1697,20 +1699,8 @@ pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         pipes = Some(p);
         stdio
     };
-    let mut started = exec_in(&store, &id, &opts, stdio).map_err(|e| match e {
-        // Docker's daemon reports a failed detached exec as its error (exit 1)...
-        ContainerError::Start { message, .. } if a.detach => CliError::Daemon(message),
-        // ...and an attached one on the exec's own output stream (stdout), CRLF-ended.
-        ContainerError::Start { message, code } => {
-            print!("{message}\r\n");
-            CliError::Message {
-                text: String::new(),
-                code: code.clamp(0, 255) as u8,
-            }
-            .silent()
-        }
-        other => other.into(),
-    })?;
+    let mut started =
+        exec_in(&store, &id, &opts, stdio).map_err(|e| exec_start_error(e, a.detach))?;
     if a.detach {
         return Ok(());
     }
@@ -1727,6 +1717,24 @@ pub fn exec(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         r.finish(Duration::from_secs(2));
     }
     exit_code(code)
+}
+
+/// An exec that failed to start, reported as Docker does.
+fn exec_start_error(e: ContainerError, detached: bool) -> CliError {
+    match e {
+        // Docker's daemon reports a failed detached exec as its error (exit 1)...
+        ContainerError::Start { message, .. } if detached => CliError::Daemon(message),
+        // ...and an attached one on the exec's own output stream (stdout), CRLF-ended.
+        ContainerError::Start { message, code } => {
+            print!("{message}\r\n");
+            CliError::Message {
+                text: String::new(),
+                code: code.clamp(0, 255) as u8,
+            }
+            .silent()
+        }
+        other => other.into(),
+    }
 }
 
 #[cfg(test)]

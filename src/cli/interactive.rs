@@ -338,9 +338,11 @@ pub fn relay_terminal(master: OwnedFd, stdin: bool, detach_keys: Vec<u8>) -> Res
 /// keeps it open (reading and discarding output) until the process's side closes.
 fn hand_over(master: &File) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("cannot find the dokles executable")?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("__hold-pty")
+    // Our own binary through procfs: this process runs from a sealed view of dokles
+    // (`docker exec`), which has no path of its own on the host.
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0("dokles")
+        .arg("__hold-pty")
         .stdin(master.try_clone().context("cannot share the terminal")?)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -17,11 +17,13 @@
 //! command; on any failure it sends a [`ChildFailure`] to the caller and exits.
 //!
 //! CVE-2019-5736 (overwriting the runtime binary through `/proc/<pid>/exe`): the setup
-//! processes run the dokles binary, so they mark themselves non-dumpable
-//! (`PR_SET_DUMPABLE` 0) first thing: `/proc/<pid>/exe` and `/proc/<pid>/fd` of a
-//! non-dumpable process can only be opened with `CAP_SYS_PTRACE`, which containers do not
-//! get. And no container process exists before the init replaces the dokles image by the
-//! container's command with `execve` (which also resets dumpability).
+//! processes run the caller's binary, so they mark themselves non-dumpable
+//! (`PR_SET_DUMPABLE` 0) first thing: `/proc/<pid>/exe`, `/proc/<pid>/fd` and
+//! `/proc/<pid>/mem` of a non-dumpable process open only with `CAP_SYS_PTRACE`. That is not
+//! enough on its own: a container may be given `CAP_SYS_PTRACE`, and `execve` makes the new
+//! image dumpable again — when the command is a `#!/proc/self/exe` script, the new image is
+//! the caller's binary once more. So the caller itself must run from a sealed view of its
+//! binary ([`super::exe_seal`]); the engine's monitor and `docker exec` do.
 
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -21,6 +21,11 @@
 //! [`exec_in`] runs a further process in a running container (`docker exec`) the same
 //! way, joining the container's namespaces and cgroup instead of creating them.
 //!
+//! The init and exec'd processes are forks of the caller and run its binary until they
+//! `exec`: a caller that starts containers must itself run from a sealed view of its binary
+//! ([`exe_seal`]), or a container can reach the binary through `/proc/<pid>/exe`
+//! (CVE-2019-5736).
+//!
 //! Forking in a multi-threaded caller: the setup code allocates after `fork`. glibc's `fork`
 //! takes and resets its malloc locks around the fork, so that is safe; the setup code takes
 //! no other lock (no stdout, no environment) and ends in `execve` or `_exit`.
@@ -31,6 +36,7 @@ mod console;
 mod container;
 mod devices;
 mod error;
+pub mod exe_seal;
 pub mod in_root;
 mod init;
 mod limits;

@@ -106,25 +106,55 @@ fn build_busybox_tar(root: &Path, tar: &Path) {
 /// every container and checks nothing of them is left.
 pub struct Dokles {
     dir: TempDir,
+    /// The dokles binary every command runs, and variables set in its environment.
+    exe: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Dokles {
     /// A fresh root with [`IMAGE`] imported.
     pub fn new() -> Self {
         let dir = TempDir::with_prefix("dokles-ctr-").expect("state temp dir");
-        let d = Self { dir };
+        Self::in_dir(dir, Path::new(env!("CARGO_BIN_EXE_dokles")))
+    }
+
+    /// A fresh root in a directory below `parent` (a tmpfs makes large images unpack
+    /// fast), with [`IMAGE`] imported, whose commands run the dokles binary `exe`.
+    pub fn with_binary_in(parent: &Path, exe: &Path) -> Self {
+        let dir = TempDir::with_prefix_in("dokles-ctr-", parent).expect("state temp dir");
+        Self::in_dir(dir, exe)
+    }
+
+    fn in_dir(dir: TempDir, exe: &Path) -> Self {
+        let d = Self {
+            dir,
+            exe: exe.to_path_buf(),
+            env: Vec::new(),
+        };
         let tar = busybox_tar().to_str().expect("utf-8 temp path").to_string();
         d.ok(&["import", "-c", r#"CMD ["sh"]"#, &tar, IMAGE]);
         d
+    }
+
+    /// Every later command also gets `key=value` in its environment.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dokles"));
+    /// `docker <args>` on this root, not yet run (stdin on /dev/null).
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with(&self.exe, args)
+    }
+
+    /// `docker <args>` on this root run by the dokles binary `exe`, not yet run.
+    pub fn command_with(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(exe);
         c.arg("--root").arg(self.root()).arg("docker").args(args);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.stdin(Stdio::null());
         c
     }

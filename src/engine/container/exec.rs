@@ -1,6 +1,11 @@
 //! `docker exec`: a further process in a running container — its namespaces, cgroup,
 //! user (resolved in the container's own /etc/passwd), capabilities and environment.
+//!
+//! The process is forked from the caller, so the caller must run from a sealed view of the
+//! dokles binary ([`crate::runtime::exe_seal`]): [`run_sealed`] re-executes the calling
+//! command from one, and [`exec`] refuses to run otherwise.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -11,7 +16,9 @@ use super::record::ContainerId;
 use super::spec::{build_spec_rooted, container_seccomp, resolve_user};
 use super::store::{ContainerError, ContainerStore};
 use crate::events::{Event, Journal};
+use crate::runtime::exe_seal::{self, SealedExe};
 use crate::runtime::{self, ExecTarget, Stdio};
+use crate::state::StateRoot;
 
 /// What `docker exec` asked for.
 #[derive(Debug, Clone, Default)]
@@ -57,13 +64,58 @@ impl ExecProcess {
     }
 }
 
-/// Start `opts.cmd` in container `id` with the given stdio.
+/// Set in the environment of a command re-executed by [`run_sealed`], so that it never
+/// re-executes twice.
+const RESEALED_ENV: &str = "DOKLES_EXEC_RESEALED";
+
+/// Make sure this process runs from a sealed view of the dokles binary: if it does not,
+/// replace it by the same command line (same argv, environment and descriptors) executed
+/// from one. Call it before the command has done anything it would do twice.
+pub fn run_sealed(root: &StateRoot) -> Result<(), ContainerError> {
+    if exe_seal::current_exe_is_sealed() {
+        return Ok(());
+    }
+    let failure = |detail: String| {
+        ContainerError::Start {
+        message: format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: {detail}: unknown"
+        ),
+        code: 126,
+    }
+    };
+    if std::env::var_os(RESEALED_ENV).is_some() {
+        return Err(failure(
+            "re-executed from a sealed copy of dokles, but not running from one".into(),
+        ));
+    }
+    let sealed = SealedExe::of_current_exe(&root.exe_seal_scratch())
+        .map_err(|e| failure(format!("cannot seal the dokles binary: {e}")))?;
+    let mut argv = std::env::args_os();
+    let arg0 = argv.next().unwrap_or_else(|| "dokles".into());
+    let error = sealed
+        .command(arg0)
+        .args(argv)
+        .env(RESEALED_ENV, "1")
+        .exec();
+    Err(failure(format!(
+        "cannot execute the sealed dokles binary: {error}"
+    )))
+}
+
+/// Start `opts.cmd` in container `id` with the given stdio. The caller must run from a
+/// sealed binary ([`run_sealed`]).
 pub fn exec(
     store: &ContainerStore,
     id: &ContainerId,
     opts: &ExecOptions,
     stdio: Stdio,
 ) -> Result<ExecProcess, ContainerError> {
+    if !exe_seal::current_exe_is_sealed() {
+        return Err(ContainerError::Start {
+            message: "OCI runtime exec failed: exec failed: unable to start container process: dokles does not run from a sealed copy of its binary: unknown".into(),
+            code: 126,
+        });
+    }
     let mut c = store.load(id)?;
     let init = match c.state.process {
         Some(p) if c.state.is_running() && p.alive() => p,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -22,6 +22,7 @@ use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
 use crate::events::{Event, Journal};
+use crate::runtime::exe_seal::SealedExe;
 
 /// What `docker create`/`run` asked for.
 #[derive(Debug, Clone, Default)]
@@ -396,8 +397,12 @@ fn spawn_monitor(
 ) -> Result<(Child, BufReader<std::fs::File>), ContainerError> {
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
-    let exe = std::env::current_exe().context("cannot find the dokles binary")?;
-    let mut cmd = Command::new(exe);
+    // The container's init is forked from the monitor: the monitor runs from a sealed view
+    // of dokles, so that no container process is ever the host's binary (CVE-2019-5736).
+    let exe = SealedExe::of_current_exe(&store.root().exe_seal_scratch())
+        .context("cannot seal the dokles binary for the container's monitor")?;
+    let arg0 = std::env::current_exe().unwrap_or_else(|_| "dokles".into());
+    let mut cmd = exe.command(arg0);
     cmd.arg("__monitor")
         .arg("--root")
         .arg(store.root().path())

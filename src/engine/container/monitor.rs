@@ -4,6 +4,9 @@
 //! container through the runtime, writes the container's output to its log (Docker's
 //! json-file format) and, when attached, to its own stdout/stderr, and records the exit code
 //! and finish time when the container ends — whether or not any dokles command is waiting.
+//! Its starter executes it from a sealed view of the dokles binary
+//! ([`crate::runtime::exe_seal`]), since the container's init is forked from it; it refuses to
+//! start a container otherwise.
 //!
 //! It talks to the process that started it over one pipe (fd 3): a first line saying whether
 //! the container started, and, for attached runs, a last line with the exit code.
@@ -31,7 +34,7 @@ use super::record::{HostProcess, State, Status};
 use super::spec::build_spec;
 use super::store::{Container, ContainerStore};
 use crate::events::{Event, Journal, Namespace, Overlay};
-use crate::runtime::{self, PipeEnds, Stdio};
+use crate::runtime::{self, exe_seal, PipeEnds, Stdio};
 
 /// The descriptor the monitor reports on.
 pub const REPORT_FD: i32 = 3;
@@ -99,6 +102,12 @@ fn run(
     reporter: &mut Reporter,
 ) -> Result<()> {
     let c = store.get(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The container's init is forked from us: we must not be the host's binary.
+    if !exe_seal::current_exe_is_sealed() {
+        anyhow::bail!(
+            "the container's monitor does not run from a sealed copy of dokles (it is started by `docker start`, not by hand)"
+        );
+    }
     // A mount namespace of our own: the overlay and the bind mounts live and die with us.
     unshare(CloneFlags::CLONE_NEWNS).context("cannot create the monitor's mount namespace")?;
     mount(
