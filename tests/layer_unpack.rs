@@ -14,7 +14,7 @@ use std::process::Command;
 use dokles::engine::image::layers::dir_size;
 use dokles::engine::image::pack::{pack_layer, PackOptions};
 use dokles::engine::image::unpack::{
-    check_layer, unpack_layer, UnpackError, UnpackOptions, UnpackReport,
+    check_layer, unpack_layer, UnpackError, UnpackOptions, UnpackReport, INODE_SLACK,
 };
 use layer_common::*;
 
@@ -386,6 +386,96 @@ fn archives_cannot_set_the_overlay_drivers_own_attributes() {
             .collect::<Vec<_>>(),
         ["user.kept"]
     );
+}
+
+/// What a sparse entry of a few hundred bytes claims in the tests below.
+const TEBIBYTE: u64 = 1 << 40;
+
+#[test]
+fn a_sparse_entry_claiming_a_terabyte_is_refused_before_a_byte_is_written() {
+    let entries = [
+        file("before", b"x"),
+        gnu_sparse("huge", TEBIBYTE, b"the last bytes"),
+        file("after", b"y"),
+    ];
+    let archive = tar(&entries);
+    assert!(archive.len() < 5000, "a few kilobytes of archive");
+    // The dry run first, with a deadline: had the claim been honoured it would read a
+    // terabyte of zeros (and unpacking would write them to this disk), so nothing else runs
+    // unless it refused at once.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let input = archive.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(check_layer(&input[..], &UnpackOptions::default()));
+    });
+    let checked = receiver
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the dry run reads the claimed terabyte instead of refusing it");
+    let err = checked.expect_err("the dry run accepts a sparse entry");
+    assert_eq!(
+        err.to_string(),
+        "layer entry \"huge\": unhandled tar header type 83",
+        "Docker's words for it"
+    );
+    // Now the unpacking (and the dry run again, which must agree).
+    let (sandbox, err) = assert_refused(&entries);
+    assert!(
+        matches!(err, UnpackError::UnsupportedType { flag: b'S', .. }),
+        "{err}"
+    );
+    assert!(!sandbox.dest.join("huge").exists());
+}
+
+#[test]
+fn sparse_files_in_pax_form_are_refused_too() {
+    // GNU tar's `--sparse --format=pax` (sparse format 1.0): a regular entry whose data starts
+    // with a map of the chunks stored, and PAX records with the size to expand it to. Docker
+    // expands it, writing every hole out as zeros; dokles refuses it.
+    let mut data = b"1\n0\n4\n".to_vec();
+    data.resize(512, 0);
+    data.extend_from_slice(b"tail");
+    let sparse = file("GNUSparseFile.0/huge", &data)
+        .pax("GNU.sparse.major", b"1")
+        .pax("GNU.sparse.minor", b"0")
+        .pax("GNU.sparse.name", b"huge")
+        .pax("GNU.sparse.realsize", TEBIBYTE.to_string().as_bytes());
+    let (sandbox, err) = assert_refused(&[sparse]);
+    assert!(matches!(err, UnpackError::SparsePax { .. }), "{err}");
+    assert!(!sandbox.dest.join("GNUSparseFile.0").exists());
+}
+
+#[test]
+fn a_layer_cannot_make_more_files_than_its_archive_describes() {
+    // One entry with a 4 KB path of one-letter directories is 5 KB of archive that would
+    // make 2,000 directories (8 MB of directory blocks on ext4): a few MB of such entries fill
+    // a disk. The layer may make one file or directory per 512-byte block it reads, plus
+    // INODE_SLACK.
+    let deep = |i: usize| format!("{i}/{}f", "d/".repeat(2000));
+    let entries: Vec<E> = (0..20).map(|i| file(&deep(i), b"")).collect();
+    let archive_len = tar(&entries).len() as u64;
+    let (sandbox, err) = assert_refused(&entries);
+    assert!(matches!(err, UnpackError::TooManyFiles { .. }), "{err}");
+    let made = describe(&sandbox.dest).len() as u64;
+    assert!(
+        made <= INODE_SLACK + archive_len / 512,
+        "{made} files and directories made from {archive_len} bytes before the refusal"
+    );
+}
+
+#[test]
+fn archives_that_leave_out_parent_directories_still_unpack() {
+    // Hand-made tars (`tar cf x.tar usr/local/bin/tool`) name no parent directories; the slack
+    // covers them, and a file's own data pays for more.
+    let sandbox = Sandbox::new();
+    let deep = format!("{}tool", "p/".repeat(500));
+    let entries = [
+        file("usr/local/bin/tool", b"#!/bin/sh\n"),
+        file(&deep, b"x"),
+        file("big/file", &vec![b'x'; 600 * 512]),
+        file(&format!("big/{}f", "q/".repeat(550)), b""),
+    ];
+    unpack(&tar(&entries), &sandbox.dest).unwrap();
+    assert!(sandbox.dest.join(&deep).is_file());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -422,8 +422,8 @@ pub fn load(ctx: &Context, name: &str, args: &[String]) -> CliResult {
     };
     let events = load_archive(&store(ctx), input).map_err(|e| {
         // Docker prints its tar process' failure without the daemon prefix.
-        match e.downcast_ref::<crate::engine::image::load::UnreadableArchive>() {
-            Some(unreadable) => CliError::plain(unreadable.to_string()),
+        match e.downcast_ref::<crate::engine::image::load::UntarFailed>() {
+            Some(untar) => CliError::plain(untar.to_string()),
             None => CliError::from(e),
         }
     })?;

@@ -1,16 +1,21 @@
 //! `docker load`: image archives into the store. Accepts what `docker save` writes — the
 //! classic docker-archive layout (`manifest.json`, `<id>/layer.tar`, `<hex>.json`) and the
 //! Docker 25+ variant that is an OCI image layout too — and plain OCI image layout tarballs
-//! (`index.json`, `blobs/sha256/…`). Input may be gzip-compressed.
+//! (`index.json`, `blobs/sha256/…`). Input may be gzip-compressed. The archive is read
+//! without extracting it (`archive`, `namespace`): nothing it names is created on disk.
+
+mod archive;
+mod namespace;
 
 use crate::events::Event;
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
+
+use archive::Archive;
 
 use super::config::ImageConfig;
 use super::digest::Digest;
@@ -18,19 +23,25 @@ use super::ingest::{have_layer, ingest_layer_file, maybe_decompress};
 use super::layers::chain_ids;
 use super::reference::{Reference, TaggedRef};
 use super::store::{ImageStore, Transaction};
+use super::unpack::UnpackError;
 
-/// The archive stream itself could not be read (not a tar, cut short, bad compression):
-/// worded as the daemon's tar process reports it. The cause stays in the error chain.
+/// The archive could not be taken in as Docker's tar process would (cut short, not a tar, or
+/// an entry its extraction refuses): worded as the daemon reports that process failing, with
+/// Go's error. Docker's client prints it without the daemon prefix.
 #[derive(Debug, thiserror::Error)]
-#[error("Error processing tar file(exit status 1): unexpected EOF")]
-pub struct UnreadableArchive;
+#[error("Error processing tar file(exit status 1): {detail}")]
+pub struct UntarFailed {
+    detail: String,
+}
 
-/// Whether a failed copy out of the archive was the archive's fault rather than the disk's
-/// (an OS error such as ENOSPC comes from writing).
-fn archive_fault(e: std::io::Error) -> anyhow::Error {
-    match e.raw_os_error() {
-        Some(_) => anyhow::Error::new(e),
-        None => anyhow::Error::new(e).context(UnreadableArchive),
+impl UntarFailed {
+    fn new(detail: String) -> Self {
+        UntarFailed { detail }
+    }
+
+    /// The archive stream ends early or is no tar (the cause stays in the error chain).
+    fn unexpected_eof() -> Self {
+        UntarFailed::new("unexpected EOF".to_owned())
     }
 }
 
@@ -64,10 +75,11 @@ impl std::fmt::Display for LoadEvent {
     }
 }
 
-/// One image found in an archive: config path, layer paths (bottom first), tags.
+/// One image found in an archive: config path, layer paths (bottom first), tags, as the
+/// archive names them.
 struct ArchivedImage {
-    config: PathBuf,
-    layers: Vec<PathBuf>,
+    config: String,
+    layers: Vec<String>,
     tags: Vec<TaggedRef>,
 }
 
@@ -155,14 +167,14 @@ pub struct Loaded {
 /// tagging them.
 pub fn load_images(tx: &mut Transaction<'_>, input: impl Read) -> Result<Loaded> {
     let staging = tx.staging()?;
-    let dir = staging.path().join("archive");
-    fs::create_dir(&dir).context("cannot create staging directory")?;
-    extract_archive(maybe_decompress(input)?, &dir)?;
+    let spool = staging.path().join("archive");
+    fs::create_dir(&spool).context("cannot create staging directory")?;
+    let archive = Archive::read(maybe_decompress(input)?, &spool)?;
 
-    let images = if dir.join("manifest.json").is_file() {
-        docker_archive_images(&dir)?
-    } else if dir.join("index.json").is_file() {
-        oci_layout_images(&dir)?
+    let images = if archive.has_file("manifest.json") {
+        docker_archive_images(&archive)?
+    } else if archive.has_file("index.json") {
+        oci_layout_images(&archive)?
     } else {
         bail!("invalid archive: it has neither a manifest.json (docker save) nor an index.json (OCI image layout)");
     };
@@ -174,7 +186,7 @@ pub fn load_images(tx: &mut Transaction<'_>, input: impl Read) -> Result<Loaded>
         new_layers: Vec::new(),
     };
     for img in images {
-        let id = load_one(tx, &dir, &img, &mut loaded.new_layers)?;
+        let id = load_one(tx, &archive, &img, &mut loaded.new_layers)?;
         loaded.images.push((id, img.tags));
     }
     Ok(loaded)
@@ -182,13 +194,13 @@ pub fn load_images(tx: &mut Transaction<'_>, input: impl Read) -> Result<Loaded>
 
 fn load_one(
     tx: &mut Transaction<'_>,
-    dir: &Path,
+    archive: &Archive,
     img: &ArchivedImage,
     new_layers: &mut Vec<(Digest, u64)>,
 ) -> Result<Digest> {
-    let config_path = resolve_in(dir, &img.config)?;
-    let raw = fs::read(&config_path)
-        .with_context(|| format!("cannot read image config {}", img.config.display()))?;
+    let raw = archive
+        .document(&img.config)
+        .with_context(|| format!("cannot read image config {}", img.config))?;
     let config = ImageConfig::parse(raw)?;
     let diff_ids = config.diff_ids();
     if diff_ids.len() != img.layers.len() {
@@ -203,23 +215,33 @@ fn load_one(
         if have_layer(tx, &chain[i], &diff_ids[i]) {
             continue;
         }
-        let path = resolve_in(dir, layer)?;
+        let member = archive.file(layer)?;
         let parent = if i == 0 { None } else { Some(&chain[i - 1]) };
-        // Measured first: ingesting moves the file into the blob store.
-        let bytes = fs::metadata(&path)
-            .with_context(|| format!("cannot read layer {}", layer.display()))?
-            .len();
-        ingest_layer_file(tx, &path, parent, Some(&diff_ids[i]))
-            .with_context(|| format!("cannot load layer {}", layer.display()))?;
-        new_layers.push((diff_ids[i].clone(), bytes));
+        ingest_layer_file(tx, &member.path, parent, Some(&diff_ids[i]))
+            .map_err(in_dockers_words)
+            .with_context(|| format!("cannot load layer {layer}"))?;
+        new_layers.push((diff_ids[i].clone(), member.len));
     }
     tx.store().blobs().put_bytes(config.raw())?;
     tx.add_image(&config, None)?;
     Ok(config.id())
 }
 
-fn docker_archive_images(dir: &Path) -> Result<Vec<ArchivedImage>> {
-    let data = fs::read(dir.join("manifest.json")).context("cannot read manifest.json")?;
+/// A layer entry of a type Docker's extraction does not handle (GNU sparse above all) fails
+/// the load as it fails Docker's: as its tar process failing, with Go's words.
+fn in_dockers_words(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<UnpackError>() {
+        Some(&UnpackError::UnsupportedType { flag, .. }) => e.context(UntarFailed::new(format!(
+            "unhandled tar header type {flag}"
+        ))),
+        _ => e,
+    }
+}
+
+fn docker_archive_images(archive: &Archive) -> Result<Vec<ArchivedImage>> {
+    let data = archive
+        .document("manifest.json")
+        .context("cannot read manifest.json")?;
     let entries: Vec<DockerManifestEntry> =
         serde_json::from_slice(&data).context("invalid manifest.json")?;
     entries
@@ -232,23 +254,23 @@ fn docker_archive_images(dir: &Path) -> Result<Vec<ArchivedImage>> {
                 .map(|t| parse_tag(t))
                 .collect::<Result<Vec<_>>>()?;
             Ok(ArchivedImage {
-                config: PathBuf::from(e.config),
-                layers: e.layers.into_iter().map(PathBuf::from).collect(),
+                config: e.config,
+                layers: e.layers,
                 tags,
             })
         })
         .collect()
 }
 
-fn oci_layout_images(dir: &Path) -> Result<Vec<ArchivedImage>> {
+fn oci_layout_images(archive: &Archive) -> Result<Vec<ArchivedImage>> {
     let mut out = Vec::new();
-    collect_oci(dir, Path::new("index.json"), &[], &mut out, 0)?;
+    collect_oci(archive, "index.json", &[], &mut out, 0)?;
     Ok(out)
 }
 
-fn blob_path(digest: &str) -> Result<PathBuf> {
+fn blob_path(digest: &str) -> Result<String> {
     let d = Digest::parse(digest).map_err(|e| anyhow!("invalid OCI layout: {e}"))?;
-    Ok(PathBuf::from(format!("blobs/sha256/{}", d.hex())))
+    Ok(format!("blobs/sha256/{}", d.hex()))
 }
 
 const MT_INDEX: &[&str] = &[
@@ -258,8 +280,8 @@ const MT_INDEX: &[&str] = &[
 
 /// Walk an OCI index (possibly nested) and collect the linux/amd64 image manifests.
 fn collect_oci(
-    dir: &Path,
-    index_path: &Path,
+    archive: &Archive,
+    index_path: &str,
     inherited_tags: &[TaggedRef],
     out: &mut Vec<ArchivedImage>,
     depth: usize,
@@ -267,10 +289,11 @@ fn collect_oci(
     if depth > 4 {
         bail!("invalid OCI layout: indexes nested too deeply");
     }
-    let data = fs::read(resolve_in(dir, index_path)?)
-        .with_context(|| format!("cannot read {}", index_path.display()))?;
-    let index: OciIndex = serde_json::from_slice(&data)
-        .with_context(|| format!("invalid OCI index {}", index_path.display()))?;
+    let data = archive
+        .document(index_path)
+        .with_context(|| format!("cannot read {index_path}"))?;
+    let index: OciIndex =
+        serde_json::from_slice(&data).with_context(|| format!("invalid OCI index {index_path}"))?;
     for m in index.manifests {
         if let Some(p) = &m.platform {
             if p.os != "linux"
@@ -294,10 +317,11 @@ fn collect_oci(
         }
         let path = blob_path(&m.digest)?;
         if MT_INDEX.contains(&m.media_type.as_str()) {
-            collect_oci(dir, &path, &tags, out, depth + 1)?;
+            collect_oci(archive, &path, &tags, out, depth + 1)?;
             continue;
         }
-        let data = fs::read(resolve_in(dir, &path)?)
+        let data = archive
+            .document(&path)
             .with_context(|| format!("cannot read manifest {}", m.digest))?;
         let manifest: OciManifest = serde_json::from_slice(&data)
             .with_context(|| format!("invalid manifest {}", m.digest))?;
@@ -319,140 +343,4 @@ fn parse_tag(s: &str) -> Result<TaggedRef> {
         .ok()
         .and_then(|r| r.with_default_tag())
         .ok_or_else(|| anyhow!("invalid tag {s:?} in archive"))
-}
-
-/// Extract the outer archive (not a layer: only files, directories and symlinks between its
-/// own files) into `dir`, refusing any path that leaves it.
-fn extract_archive(input: impl Read, dir: &Path) -> Result<()> {
-    let mut archive = tar::Archive::new(input);
-    for entry in archive.entries().context(UnreadableArchive)? {
-        let mut entry = entry.map_err(archive_fault)?;
-        let raw = entry
-            .path()
-            .context("invalid path in archive")?
-            .into_owned();
-        let rel = clean_relative(&raw)
-            .with_context(|| format!("invalid path {:?} in archive", raw.display()))?;
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let dest = dir.join(&rel);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        match entry.header().entry_type() {
-            tar::EntryType::Directory => fs::create_dir_all(&dest)
-                .with_context(|| format!("cannot create {}", dest.display()))?,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut f = File::create(&dest)
-                    .with_context(|| format!("cannot create {}", dest.display()))?;
-                std::io::copy(&mut entry, &mut f)
-                    .map_err(archive_fault)
-                    .with_context(|| format!("cannot extract {}", rel.display()))?;
-            }
-            tar::EntryType::Symlink => {
-                // Kept as a link inside the staging dir and resolved by `resolve_in`.
-                let target = entry
-                    .link_name()
-                    .context("invalid link in archive")?
-                    .with_context(|| format!("symlink {} has no target", rel.display()))?;
-                std::os::unix::fs::symlink(target.as_ref(), &dest)
-                    .with_context(|| format!("cannot create {}", dest.display()))?;
-            }
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
-            other => bail!(
-                "unsupported entry {:?} of type {other:?} in image archive",
-                rel.display()
-            ),
-        }
-    }
-    Ok(())
-}
-
-/// Normalise an archive path: strip `./` and a leading `/`, refuse `..`.
-fn clean_relative(p: &Path) -> Result<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(x) => out.push(x),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir => bail!("path leaves the archive"),
-            Component::Prefix(_) => bail!("unsupported path"),
-        }
-    }
-    Ok(out)
-}
-
-/// Resolve `rel` inside `dir`, following symlinks only as long as they stay inside `dir`.
-fn resolve_in(dir: &Path, rel: &Path) -> Result<PathBuf> {
-    let mut current = PathBuf::new();
-    let mut pending: Vec<PathBuf> = clean_relative(rel)?
-        .components()
-        .rev()
-        .map(|c| PathBuf::from(c.as_os_str()))
-        .collect();
-    let mut hops = 0;
-    while let Some(c) = pending.pop() {
-        if c.as_os_str() == ".." {
-            if !current.pop() {
-                bail!("{} leaves the archive", rel.display());
-            }
-            continue;
-        }
-        let next = current.join(&c);
-        let full = dir.join(&next);
-        match fs::symlink_metadata(&full) {
-            Ok(md) if md.file_type().is_symlink() => {
-                hops += 1;
-                if hops > 40 {
-                    bail!("too many symlinks resolving {}", rel.display());
-                }
-                let target = fs::read_link(&full)?;
-                if target.is_absolute() {
-                    current = PathBuf::new();
-                }
-                for t in target.components().rev() {
-                    match t {
-                        Component::Normal(x) => pending.push(PathBuf::from(x)),
-                        Component::ParentDir => pending.push(PathBuf::from("..")),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(_) => current = next,
-            Err(_) => bail!("{} is missing from the archive", rel.display()),
-        }
-    }
-    Ok(dir.join(current))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_paths_may_not_climb_out() {
-        assert!(clean_relative(Path::new("../x")).is_err());
-        assert_eq!(
-            clean_relative(Path::new("./a/b")).unwrap(),
-            PathBuf::from("a/b")
-        );
-        assert_eq!(clean_relative(Path::new("/a")).unwrap(), PathBuf::from("a"));
-    }
-
-    #[test]
-    fn symlinks_resolve_only_inside_the_archive() {
-        let t = tempfile::tempdir().unwrap();
-        fs::create_dir_all(t.path().join("a")).unwrap();
-        fs::write(t.path().join("a/layer.tar"), b"x").unwrap();
-        fs::create_dir_all(t.path().join("b")).unwrap();
-        std::os::unix::fs::symlink("../a/layer.tar", t.path().join("b/layer.tar")).unwrap();
-        std::os::unix::fs::symlink("../../../etc/passwd", t.path().join("b/evil")).unwrap();
-        assert_eq!(
-            resolve_in(t.path(), Path::new("b/layer.tar")).unwrap(),
-            t.path().join("a/layer.tar")
-        );
-        assert!(resolve_in(t.path(), Path::new("b/evil")).is_err());
-    }
 }

@@ -14,6 +14,11 @@
 //! directory only updates its metadata), missing parents are created 0755, and directory
 //! times are set after the last entry.
 //!
+//! A layer expands to no more than its archive describes: sparse entries (GNU `S`, PAX
+//! `GNU.sparse.*`), whose headers claim more content than the archive holds, are refused at
+//! the header, and a layer makes at most one file or directory per 512-byte block of archive
+//! read, plus [`INODE_SLACK`] for parent directories an archive leaves out.
+//!
 //! The rules live in [`Layer`]; what they do lands in a [`tree::Tree`]: the layer directory
 //! ([`unpack_layer`]) or an in-memory model of it ([`check_layer`], the dry run `load` makes
 //! before storing a layer it will only unpack for a container later).
@@ -54,6 +59,10 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub(super) const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 /// PAX record prefix carrying extended attributes (GNU tar, Go's archive/tar, Docker).
 pub(super) const PAX_XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
+/// PAX record prefix of GNU's sparse file formats (0.0, 0.1, 1.0), which are refused.
+pub(super) const PAX_SPARSE_PREFIX: &[u8] = b"GNU.sparse.";
+/// Files and directories a layer may make beyond one per 512-byte block of archive read.
+pub const INODE_SLACK: u64 = 1024;
 
 /// How to unpack a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,8 +134,13 @@ pub enum UnpackError {
     NotADirectory { path: String, component: String },
     #[error("layer entry {path:?} would replace the layer directory itself with a non-directory")]
     RootNotDirectory { path: String },
-    #[error("layer entry {path:?} has unsupported type {kind}")]
-    UnsupportedType { path: String, kind: String },
+    /// Docker's words for a type its extraction does not handle (GNU sparse is 83).
+    #[error("layer entry {path:?}: unhandled tar header type {flag}")]
+    UnsupportedType { path: String, flag: u8 },
+    #[error("layer entry {path:?} is a sparse file (GNU.sparse PAX records), which is not supported: its holes would be written out in full")]
+    SparsePax { path: String },
+    #[error("layer entry {path:?} would make file or directory number {count} of the layer from only {read} bytes of archive: a layer may hold one per 512-byte block of its archive (plus {INODE_SLACK})")]
+    TooManyFiles { path: String, count: u64, read: u64 },
     #[error("layer entry {path:?} is a device or fifo, and devices are not allowed here")]
     DeviceNotAllowed { path: String },
     #[error("layer entry {path:?} is not a valid whiteout (it hides no name)")]
@@ -241,6 +255,10 @@ struct Layer<'o, T: Tree> {
     /// shared part are walked (each still without following symlinks). Dropped whenever
     /// anything that could be one of these directories is removed or replaced.
     dir_stack: std::cell::RefCell<Vec<(Vec<u8>, T::Dir)>>,
+    /// Files and directories made so far (hard links make none).
+    made: std::cell::Cell<u64>,
+    /// Bytes of (uncompressed) archive read up to the current entry's data.
+    read: u64,
 }
 
 impl<'o, T: Tree> Layer<'o, T> {
@@ -252,6 +270,8 @@ impl<'o, T: Tree> Layer<'o, T> {
             dir_times: BTreeMap::new(),
             buf: vec![0; 64 * 1024],
             dir_stack: std::cell::RefCell::new(Vec::new()),
+            made: std::cell::Cell::new(0),
+            read: 0,
         }
     }
 
@@ -262,6 +282,7 @@ impl<'o, T: Tree> Layer<'o, T> {
     ) -> Result<String, UnpackError> {
         let raw = entry.path_bytes().into_owned();
         let path = String::from_utf8_lossy(&raw).into_owned();
+        self.read = entry.raw_file_position();
         let kind = entry_kind(entry, &raw, &path)?;
         if matches!(kind, Kind::Nothing) {
             return Ok(path);
@@ -327,6 +348,7 @@ impl<'o, T: Tree> Layer<'o, T> {
             .map_err(io_err(path, "inspecting"))?;
         if existing != Some(FileType::Directory) {
             self.clear(&parent, components, path)?;
+            self.count_made(path)?;
             self.tree
                 .mkdir(&parent, name)
                 .map_err(io_err(path, "creating directory"))?;
@@ -345,6 +367,7 @@ impl<'o, T: Tree> Layer<'o, T> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
+        self.count_made(path)?;
         // Usually nothing is there yet; only when something is, make way for the file (an
         // earlier entry of the same path is replaced, as tar does).
         let mut file = match self.tree.create_file(&parent, name) {
@@ -397,6 +420,7 @@ impl<'o, T: Tree> Layer<'o, T> {
     ) -> Result<(), UnpackError> {
         let (name, parent) = self.parent_of(components, path)?;
         self.clear(&parent, components, path)?;
+        self.count_made(path)?;
         self.tree
             .symlink(target, &parent, name)
             .map_err(io_err(path, "creating symbolic link"))?;
@@ -500,6 +524,7 @@ impl<'o, T: Tree> Layer<'o, T> {
         }
         let (name, parent) = self.parent_of(components, path)?;
         self.clear(&parent, components, path)?;
+        self.count_made(path)?;
         self.tree
             .mknod(&parent, name, file_type, dev)
             .map_err(io_err(path, "creating device node"))?;
@@ -526,6 +551,7 @@ impl<'o, T: Tree> Layer<'o, T> {
         }
         let (name, parent) = self.parent_of(&hidden_path, path)?;
         self.clear(&parent, &hidden_path, path)?;
+        self.count_made(path)?;
         self.tree
             .mknod(&parent, name, FileType::CharacterDevice, rfs::makedev(0, 0))
             .map_err(io_err(path, "creating whiteout"))?;
@@ -600,12 +626,20 @@ impl<'o, T: Tree> Layer<'o, T> {
             .count();
         stack.truncate(shared);
         for (index, name) in components.iter().enumerate().skip(shared) {
-            let child = match stack.last() {
-                Some((_, dir)) => self.tree.open_child(dir, name, index, Some(0o755)),
+            let root;
+            let parent = match stack.last() {
+                Some((_, dir)) => dir,
                 None => {
-                    let root = self.tree.root().map_err(io_err(path, "opening"))?;
-                    self.tree.open_child(&root, name, index, Some(0o755))
+                    root = self.tree.root().map_err(io_err(path, "opening"))?;
+                    &root
                 }
+            };
+            let child = match self.tree.open_child(parent, name, index, None) {
+                Err(WalkError::Missing { .. }) => {
+                    self.count_made(path)?;
+                    self.tree.open_child(parent, name, index, Some(0o755))
+                }
+                other => other,
             }
             .map_err(|e| walk_error(path, components, e))?;
             stack.push((name.clone(), child));
@@ -615,6 +649,23 @@ impl<'o, T: Tree> Layer<'o, T> {
             None => self.tree.root(),
         }
         .map_err(io_err(path, "opening"))
+    }
+
+    /// Counts a file or directory about to be made for the entry `path`. A layer may not
+    /// expand beyond what its archive describes: one per 512-byte block read so far (every
+    /// entry has a header block) plus [`INODE_SLACK`] for parent directories an archive
+    /// leaves out. Without the bound, one entry with a 4 KB path makes 2,000 directories.
+    fn count_made(&self, path: &str) -> Result<(), UnpackError> {
+        let count = self.made.get() + 1;
+        self.made.set(count);
+        if count > INODE_SLACK + self.read / 512 {
+            return Err(UnpackError::TooManyFiles {
+                path: path.to_owned(),
+                count,
+                read: self.read,
+            });
+        }
+        Ok(())
     }
 
     /// Opens the existing directory `components` beneath the layer root, creating nothing.

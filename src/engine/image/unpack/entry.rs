@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use rustix::fs::{self as rfs, Dev, FileType, Gid, Timespec, Uid};
 
-use super::{UnpackError, MAX_PATH_LEN, OVERLAY_XATTR_PREFIX, PAX_XATTR_PREFIX};
+use super::{UnpackError, MAX_PATH_LEN, OVERLAY_XATTR_PREFIX, PAX_SPARSE_PREFIX, PAX_XATTR_PREFIX};
 
 /// Where an entry goes: the layer directory itself, or a path beneath it.
 pub(super) enum Target {
@@ -113,7 +113,7 @@ pub(super) fn entry_kind<R: Read>(
         T::Regular if header.as_old().linkflag[0] == 0 && raw_path.ends_with(b"/") => {
             Kind::Directory
         }
-        T::Regular | T::Continuous | T::GNUSparse => Kind::Regular,
+        T::Regular => Kind::Regular,
         T::Directory => Kind::Directory,
         T::Symlink => Kind::Symlink(link()?),
         T::Link => Kind::Hardlink(link()?),
@@ -121,10 +121,12 @@ pub(super) fn entry_kind<R: Read>(
         T::Block => Kind::Node(FileType::BlockDevice, device()?),
         T::Fifo => Kind::Node(FileType::Fifo, 0),
         T::XGlobalHeader => Kind::Nothing,
-        other => {
+        // GNU sparse ('S') above all: its header claims a size its data does not hold, and
+        // Docker refuses it as any other type it does not know (contiguous '7' included).
+        _ => {
             return Err(UnpackError::UnsupportedType {
                 path: path.to_owned(),
-                kind: format!("{:?}", char::from(other.as_byte())),
+                flag: header.as_old().linkflag[0],
             })
         }
     })
@@ -147,6 +149,11 @@ pub(super) fn read_meta<R: Read>(
         for record in records {
             let record = record.map_err(invalid("PAX"))?;
             let key = record.key_bytes();
+            if key.starts_with(PAX_SPARSE_PREFIX) {
+                return Err(UnpackError::SparsePax {
+                    path: path.to_owned(),
+                });
+            }
             if key == b"mtime" {
                 pax_mtime =
                     Some(parse_pax_time(record.value_bytes()).map_err(invalid("PAX mtime"))?);
