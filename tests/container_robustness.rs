@@ -457,27 +457,56 @@ fn of_two_creates_with_one_name_exactly_one_wins() {
     }
 }
 
+/// Hold the state root's writer lock, as a long command of another user would, until
+/// `waiters` processes wait for it.
+struct HeldLock(fs::File);
+
+impl HeldLock {
+    fn take(d: &Dokles) -> Self {
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(d.root().join("lock"))
+            .expect("lock file");
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(
+            unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) },
+            0
+        );
+        Self(f)
+    }
+
+    /// Wait until `n` processes are blocked on this lock (`/proc/locks` shows them as `->`).
+    fn wait_for_waiters(&self, n: usize) {
+        let inode = std::os::unix::fs::MetadataExt::ino(&self.0.metadata().unwrap());
+        let suffix = format!(":{inode} ");
+        wait_for(&format!("{n} processes waiting for the lock"), || {
+            fs::read_to_string("/proc/locks")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("->") && l.contains(&suffix))
+                .count()
+                >= n
+        });
+    }
+}
+
 #[test]
 fn of_parallel_removals_of_one_container_exactly_one_removes_it() {
     let d = Dokles::new();
     for force in [false, true] {
-        // Many files of its own make removing it take a while: the others come meanwhile.
-        d.ok(&[
-            "run",
-            "--name",
-            "once",
-            IMAGE,
-            "sh",
-            "-c",
-            "mkdir /many && cd /many && seq 1000 | xargs touch",
-        ]);
-        let id = d.inspect("once", "{{.Id}}");
+        let id = d.ok(&["create", "--name", "once", IMAGE]);
         let mut args = vec!["rm"];
         if force {
             args.push("-f");
         }
         args.push("once");
+        // Every racer finds the container, then waits for the lock: only one may remove it.
+        let held = HeldLock::take(&d);
         let racers: Vec<Child> = (0..6).map(|_| d.spawn(&args)).collect();
+        held.wait_for_waiters(6);
+        drop(held);
         let outs: Vec<_> = racers
             .into_iter()
             .map(|c| c.wait_with_output().unwrap())
@@ -496,6 +525,31 @@ fn of_parallel_removals_of_one_container_exactly_one_removes_it() {
             removals_journaled(&d, &id),
             1,
             "one removal, journaled once"
+        );
+    }
+}
+
+/// `rm -f` of a container that another user is starting at that moment: whichever gets
+/// the lock first, the container ends up removed and nothing of it runs on unseen.
+#[test]
+fn rm_f_during_a_start_leaves_no_container_running_unseen() {
+    let d = Dokles::new();
+    for _ in 0..4 {
+        let id = d.ok(&["create", IMAGE, "sleep", "1000"]);
+        let held = HeldLock::take(&d);
+        let start = d.spawn(&["start", &id]);
+        let rm = d.spawn(&["rm", "-f", &id]);
+        // The monitor (to record the start) and `rm` (to remove) both wait for the lock.
+        held.wait_for_waiters(2);
+        drop(held);
+        let rm = rm.wait_with_output().unwrap();
+        assert_eq!(rm.status.code(), Some(0), "{rm:?}");
+        start.wait_with_output().unwrap();
+        assert_eq!(d.all_ids(), Vec::<String>::new());
+        assert_eq!(entries(&d.root().join("containers")), BTreeSet::new());
+        assert_eq!(
+            d.wait_clean(std::slice::from_ref(&id)),
+            Vec::<String>::new()
         );
     }
 }
