@@ -111,12 +111,22 @@ impl StateRoot {
         for entry in entries {
             let entry = entry?;
             let path = entry.path();
-            let res = if entry.file_type()?.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            res.with_context(|| format!("cannot remove leftover {}", path.display()))?;
+            // Files of a removed container are deleted here and, after its `rm` or monitor
+            // released the lock, by that process too: whoever comes second finds them gone.
+            let res = entry.file_type().and_then(|t| {
+                if t.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                }
+            });
+            match res {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e)
+                        .with_context(|| format!("cannot remove leftover {}", path.display()))
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

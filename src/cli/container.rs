@@ -935,7 +935,7 @@ pub fn rm(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     for n in &a.args {
         match store
             .resolve(n)
-            .and_then(|id| lifecycle::remove(&store, &id, a.force))
+            .and_then(|id| lifecycle::remove(&store, &id, a.force).map_err(as_named(n)))
         {
             Ok(()) => println!("{n}"),
             // `rm -f` reports a container that does not exist, but does not fail on it.
@@ -1010,8 +1010,8 @@ fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
     let new = new.strip_prefix('/').unwrap_or(new).to_string();
     let store = containers(ctx);
     let id = store.resolve(old)?;
-    let lock = ctx.root.lock()?;
-    let mut c = store.load(&id)?;
+    let lock = store.lock()?;
+    let mut c = store.load_locked(&lock, &id)?;
     if c.config.name == new {
         return Err(CliError::daemon(
             "Renaming a container with the same name as its current name",
@@ -1024,7 +1024,7 @@ fn rename_container(ctx: &Context, old: &str, new: &str) -> CliResult {
             "Error when allocating new name: {invalid}"
         )));
     }
-    if let Some(other) = store.find_name(&new)? {
+    if let Some(other) = store.find_name(&lock, &new)? {
         let conflict = ContainerError::NameInUse {
             name: new,
             id: other,
@@ -1074,13 +1074,23 @@ pub fn prune(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let store = containers(ctx);
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
-    for c in store.list()? {
+    // Damaged containers are not pruned: removing one is an explicit `rm -f`.
+    let scan = store.scan()?;
+    warn_damaged(&scan.damaged);
+    for c in scan.containers {
         if c.state.is_running() || !filters.iter().all(|f| f.keeps(&c)) {
             continue;
         }
-        reclaimed += crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
-        lifecycle::remove(&store, &c.config.id, false)?;
-        deleted.push(c.config.id.to_string());
+        let size = crate::engine::image::layers::dir_size(&c.paths.upper()).unwrap_or(0);
+        match lifecycle::remove(&store, &c.config.id, false) {
+            Ok(()) => {
+                reclaimed += size;
+                deleted.push(c.config.id.to_string());
+            }
+            // Removed (or started) by someone else meanwhile: not ours to report.
+            Err(ContainerError::NoSuchContainer(_) | ContainerError::RemoveRunning(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let mut out = std::io::stdout().lock();
     if !deleted.is_empty() {
@@ -1402,7 +1412,8 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     let store = containers(ctx);
     let images = ImageStore::open(&ctx.root);
     let times = reference_times(&filters, &store)?;
-    let mut list = store.list()?;
+    let scan = store.scan()?;
+    let mut list = scan.containers;
     let limit = if a.latest { 1 } else { a.last };
     let all = a.all
         || limit > 0
@@ -1472,7 +1483,17 @@ pub fn ps(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         "Networks": "NETWORKS", "Platform": "PLATFORM", "Ports": "PORTS", "RunningFor": "CREATED", "Size": "SIZE",
         "State": "STATE", "Status": "STATUS",
     });
-    render_list(super::output::CONTAINERS, &format, &headers, &rows)
+    render_list(super::output::CONTAINERS, &format, &headers, &rows)?;
+    warn_damaged(&scan.damaged);
+    Ok(())
+}
+
+/// Damaged containers are left out of listings (as Docker's daemon leaves out what it cannot
+/// load), and named on stderr with the way out, since dokles has no daemon log to tell.
+fn warn_damaged(damaged: &[crate::engine::container::Damaged]) {
+    for d in damaged {
+        eprintln!("WARNING: {d}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1598,6 +1619,15 @@ pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// An error about a container found as `name`: if it was removed meanwhile, Docker names
+/// it as it was asked for.
+fn as_named(name: &str) -> impl Fn(ContainerError) -> ContainerError + '_ {
+    move |e| match e {
+        ContainerError::NoSuchContainer(_) => ContainerError::NoSuchContainer(name.to_string()),
+        e => e,
+    }
 }
 
 /// Containers for `docker inspect`, or `None` if `name` is no container.

@@ -1330,9 +1330,18 @@ fn inspect_typed(ctx: &Context, a: InspectArgs, forced: Option<&str>) -> CliResu
             continue;
         }
         if kind != Some("image") {
-            if let Some(v) = super::container::inspect_container(ctx, name)? {
-                objects.push(v);
-                continue;
+            match super::container::inspect_container(ctx, name) {
+                Ok(Some(v)) => {
+                    objects.push(v);
+                    continue;
+                }
+                Ok(None) => {}
+                // A damaged container, say: the other names are still inspected.
+                Err(CliError::Daemon(text)) => {
+                    errors.push(format!("Error response from daemon: {text}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
         }
         if kind == Some("container") {

@@ -192,6 +192,11 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
         Event::ContainerKilled { name, signal, .. } => plain.push(format!(
             "dokles stuurde het signaal {signal} naar het hoofdproces van container {name}."
         )),
+        // A damaged container whose name could not be read any more.
+        Event::ContainerRemoved { id, name } if name.is_empty() => plain.push(format!(
+            "Container {} is verwijderd, met al zijn eigen bestanden.",
+            short_id(id)
+        )),
         Event::ContainerRemoved { id, name } => plain.push(format!(
             "Container {name} ({}) is verwijderd, met al zijn eigen bestanden.",
             short_id(id)

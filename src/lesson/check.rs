@@ -183,6 +183,16 @@ fn container(world: &World, target: &ContainerTarget, expect: &[ContainerExpect]
         ContainerTarget::Name(n) => match store.get(n) {
             Ok(c) => vec![c],
             Err(ContainerError::NoSuchContainer(_)) => Vec::new(),
+            Err(ContainerError::Damaged(d)) => {
+                let short = d.id.short();
+                return Outcome::fail(
+                    format!("{what} bestaat"),
+                    format!(
+                        "de container is beschadigd ({}); verwijder hem met docker rm -f {short}",
+                        d.problem
+                    ),
+                );
+            }
             Err(e) => return Outcome::fail(format!("{what} bestaat"), e.to_string()),
         },
         ContainerTarget::FromImage(i) => from_image(world, &store, i),

@@ -12,7 +12,7 @@ use super::check::Outcome;
 use super::format::{split_command, Lesson};
 use super::session::{Evaluation, Session};
 use super::shell::{PtySession, Shell};
-use crate::engine::container::{lifecycle, ContainerStore};
+use crate::engine::container::{lifecycle, ContainerError, ContainerStore};
 use crate::state::StateRoot;
 
 /// How long one example command may take before it is stopped.
@@ -59,12 +59,23 @@ impl Sandbox {
         self.base.join("werk")
     }
 
-    /// Remove every container (killing what runs); the directory goes with `drop`.
+    /// Remove every container, damaged ones too (killing what runs); the directory goes
+    /// with `drop`.
     pub fn clean(&self) -> Result<()> {
         let store = ContainerStore::open(&self.root);
-        for c in store.list()? {
-            lifecycle::remove(&store, &c.config.id, true)
-                .with_context(|| format!("removing container {}", c.config.name))?;
+        let scan = store.scan()?;
+        let ids = scan
+            .containers
+            .iter()
+            .map(|c| &c.config.id)
+            .chain(scan.damaged.iter().map(|d| &d.id));
+        for id in ids {
+            match lifecycle::remove(&store, id, true) {
+                Ok(()) | Err(ContainerError::NoSuchContainer(_)) => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing container {}", id.short()))
+                }
+            }
         }
         Ok(())
     }

@@ -278,7 +278,12 @@ impl Dokles {
 
     /// Remove every container (`rm -f`) and return what is left of them.
     pub fn remove_all(&self) -> Vec<String> {
-        let ids = self.all_ids();
+        // Not `all_ids`: this runs in `drop`, where a failing `ps` must not panic.
+        let ps = self.run(&["ps", "-aq", "--no-trunc"]);
+        if ps.code != 0 {
+            return vec![format!("ps -a failed: {}", ps.stderr)];
+        }
+        let ids: Vec<String> = ps.stdout.lines().map(str::to_string).collect();
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
             args.extend(ids.iter().map(String::as_str));
@@ -341,7 +346,11 @@ fn kill_processes_under(root: &Path) {
     let root = root.to_string_lossy();
     for pid in processes() {
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(root.as_ref()) {
+        // Container processes (their root is under the state root) and monitors.
+        let proc_root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(root.as_ref())
+            || proc_root.starts_with(root.as_ref())
+        {
             // SAFETY: kill(2) with a PID and a signal number has no memory effects.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }

@@ -19,7 +19,7 @@ use super::monitor::{Report, REPORT_FD};
 use super::names::{random_name, valid_name};
 use super::record::{ContainerConfig, ContainerId};
 use super::spec::{normalize_capabilities, write_etc_files};
-use super::store::{ContainerError, ContainerStore};
+use super::store::{remove_stale_cgroup, ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
 use crate::events::{Event, Journal};
 use crate::runtime::exe_seal::SealedExe;
@@ -127,14 +127,14 @@ pub fn create(
     let cap_drop = normalize_capabilities(&opts.cap_drop, "CapDrop").map_err(invalid)?;
 
     let id = ContainerId::generate().context("cannot generate a container ID")?;
-    let lock = store.root().lock()?;
+    let lock = store.lock()?;
     let name = match &opts.name {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(n).to_string();
             if !valid_name(&n) {
                 return Err(ContainerError::InvalidName(n));
             }
-            if let Some(other) = store.find_name(&n)? {
+            if let Some(other) = store.find_name(&lock, &n)? {
                 return Err(ContainerError::NameInUse { name: n, id: other });
             }
             n
@@ -143,7 +143,7 @@ pub fn create(
             let mut retry = 0;
             loop {
                 let n = random_name(retry);
-                if store.find_name(&n)?.is_none() {
+                if store.find_name(&lock, &n)?.is_none() {
                     break n;
                 }
                 retry += 1;
@@ -199,20 +199,19 @@ pub fn create(
         cgroup_parent: opts.cgroup_parent.clone(),
         image_config: runtime,
     };
-    let paths = store.paths(&id);
-    std::fs::create_dir_all(&paths.dir)
-        .with_context(|| format!("cannot create {}", paths.dir.display()))?;
-    write_etc_files(&paths, &hostname)?;
+    // Built in staging and renamed into place whole: a kill before that leaves only staging
+    // and at most a pin without its container, both cleaned up by the next writer.
+    let staged = store.stage(&lock, &config)?;
+    write_etc_files(&staged.paths(), &hostname)?;
     let images = ImageStore::open(store.root());
     images.pin(&lock, id.as_str(), &image.chain)?;
     // The first container of an image unpacks its layers (see `engine::image::unpacked`).
     if let Err(e) = images.unpack_layers(&lock, &image.chain) {
         // Clean-up is best effort: the unpacking error is what the user must see.
         let _ = images.unpin(&lock, id.as_str());
-        let _ = std::fs::remove_dir_all(&paths.dir);
         return Err(e.into());
     }
-    store.insert(&lock, &config)?;
+    store.insert(&lock, staged)?;
     drop(lock);
     Journal::open(store.root()).emit(Event::ContainerCreated {
         id: id.to_string(),
@@ -571,34 +570,68 @@ pub fn stop(
     Ok(())
 }
 
-fn mark_stopped_by_user(store: &ContainerStore, id: &ContainerId) -> Result<()> {
-    let lock = store.root().lock()?;
-    let mut c = store.load(id)?;
+fn mark_stopped_by_user(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerError> {
+    let lock = store.lock()?;
+    let mut c = store.load_locked(&lock, id)?;
     c.state.stopped_by_user = true;
     store.save_state(&lock, id, &c.state)
 }
 
-/// `docker rm`: refuse a running container unless `force`, which kills it first.
+/// `docker rm`: refuse a running container unless `force`, which kills it first. A damaged
+/// container is removed too (what still runs of it is killed first, with `force`).
 pub fn remove(store: &ContainerStore, id: &ContainerId, force: bool) -> Result<(), ContainerError> {
-    let c = store.load(id)?;
-    if c.state.is_running() {
-        if !force {
-            return Err(ContainerError::RemoveRunning(id.clone()));
-        }
-        match send(store, id, Signal::SIGKILL) {
-            Ok(_) | Err(ContainerError::NotRunning(_)) => {}
+    loop {
+        let config = match store.load(id) {
+            Ok(c) => {
+                if c.state.is_running() {
+                    if !force {
+                        return Err(ContainerError::RemoveRunning(id.clone()));
+                    }
+                    match send(store, id, Signal::SIGKILL) {
+                        Ok(_) | Err(ContainerError::NotRunning(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    wait_stopped(store, id, None)?;
+                }
+                Some(c.config)
+            }
+            Err(ContainerError::Damaged(d)) => {
+                let remains = d.remains(store.root());
+                if !remains.is_empty() {
+                    if !force {
+                        return Err(ContainerError::RemoveRunning(id.clone()));
+                    }
+                    remains.stop(Duration::from_secs(10));
+                }
+                d.config
+            }
+            Err(e) => return Err(e),
+        };
+        let lock = store.lock()?;
+        // Under the lock: removed by someone else meanwhile, or started again?
+        match store.load_locked(&lock, id) {
+            Ok(c) if c.state.is_running() => {
+                drop(lock);
+                if !force {
+                    return Err(ContainerError::RemoveRunning(id.clone()));
+                }
+                continue;
+            }
+            Ok(_) | Err(ContainerError::Damaged(_)) => {}
             Err(e) => return Err(e),
         }
-        wait_stopped(store, id, None)?;
+        let removed = store.forget(&lock, id)?;
+        drop(lock);
+        if let Some(config) = &config {
+            remove_stale_cgroup(config);
+        }
+        store.remove_files(&removed)?;
+        Journal::open(store.root()).emit(Event::ContainerRemoved {
+            id: id.to_string(),
+            name: config.map(|c| c.name).unwrap_or_default(),
+        });
+        return Ok(());
     }
-    let lock = store.root().lock()?;
-    store.delete(&lock, id)?;
-    drop(lock);
-    Journal::open(store.root()).emit(Event::ContainerRemoved {
-        id: id.to_string(),
-        name: c.config.name,
-    });
-    Ok(())
 }
 
 /// Signal names and numbers as `docker kill -s` takes them (`KILL`, `SIGKILL`, `9`).
@@ -668,8 +701,8 @@ fn set_status(
     id: &ContainerId,
     status: super::record::Status,
 ) -> Result<(), ContainerError> {
-    let lock = store.root().lock()?;
-    let mut c = store.load(id)?;
+    let lock = store.lock()?;
+    let mut c = store.load_locked(&lock, id)?;
     if c.state.is_running() {
         c.state.status = status;
         store.save_state(&lock, id, &c.state)?;

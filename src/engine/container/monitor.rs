@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use super::attach::{readiness, Hub, Input};
 use super::logs::LogWriter;
-use super::record::{HostProcess, State, Status};
+use super::record::{ContainerPaths, HostProcess, State, Status};
 use super::spec::build_spec;
-use super::store::{Container, ContainerStore};
+use super::store::{Container, ContainerError, ContainerStore};
 use crate::events::{Event, Journal, Namespace, Overlay};
 use crate::runtime::{self, exe_seal, PipeEnds, Stdio};
 
@@ -176,14 +176,20 @@ fn run(
         hostname: spec.hostname().clone().unwrap_or_default(),
         tty: c.config.tty,
     });
-    {
-        let lock = store.root().lock()?;
+    let recorded = store.lock().map_err(ContainerError::from).and_then(|lock| {
         let mut state = State::created();
         state.status = Status::Running;
         state.process = HostProcess::of(process.pid.as_raw());
         state.monitor = HostProcess::of(std::process::id() as i32);
         state.started_at = Some(started);
-        store.save_state(&lock, &c.config.id, &state)?;
+        store.save_state(&lock, &c.config.id, &state)
+    });
+    if let Err(e) = recorded {
+        // Removed while starting (`rm -f` of a created container does not wait for a start):
+        // a container nobody can see or stop must not run on.
+        let _ = nix::sys::signal::kill(process.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = process.wait();
+        return Err(e.into());
     }
     reporter.send(&Report::Started);
 
@@ -211,9 +217,10 @@ fn run(
         exit_code: code,
         oom_killed: oom,
     });
+    let mut removed = None;
     {
-        let lock = store.root().lock()?;
-        let mut state: State = store.load(&c.config.id)?.state;
+        let lock = store.lock()?;
+        let mut state: State = store.load_locked(&lock, &c.config.id)?.state;
         state.status = Status::Exited;
         state.exit_code = code;
         state.oom_killed = oom;
@@ -222,7 +229,7 @@ fn run(
         state.finished_at = Some(Utc::now());
         store.save_state(&lock, &c.config.id, &state)?;
         if c.config.auto_remove {
-            store.forget(&lock, &c.config.id)?;
+            removed = Some(store.forget(&lock, &c.config.id)?);
         }
     }
     if c.config.auto_remove {
@@ -236,10 +243,16 @@ fn run(
     reporter.send(&Report::Exited { code });
     hub.exit(code);
     drop(hub);
-    let _ = std::fs::remove_file(c.paths.dir.join(super::attach::SOCKET));
-    unmount_rootfs(&c);
-    if c.config.auto_remove {
-        store.remove_files(&c.config.id)?;
+    match removed {
+        // Its directory is in `tmp/` now, the overlay mounted there with it.
+        Some(paths) => {
+            unmount_rootfs(&paths);
+            store.remove_files(&paths)?;
+        }
+        None => {
+            let _ = std::fs::remove_file(c.paths.dir.join(super::attach::SOCKET));
+            unmount_rootfs(&c.paths);
+        }
     }
     Ok(())
 }
@@ -250,8 +263,8 @@ fn record_failed_start(
     code: i32,
     message: &str,
 ) -> Result<()> {
-    unmount_rootfs(c);
-    let lock = store.root().lock()?;
+    unmount_rootfs(&c.paths);
+    let lock = store.lock()?;
     let mut state = c.state.clone();
     state.status = if c.config.auto_remove {
         Status::Exited
@@ -262,8 +275,10 @@ fn record_failed_start(
     state.error = message.to_string();
     store.save_state(&lock, &c.config.id, &state)?;
     if c.config.auto_remove {
-        store.delete(&lock, &c.config.id)?;
+        let removed = store.forget(&lock, &c.config.id)?;
         drop(lock);
+        super::store::remove_stale_cgroup(&c.config);
+        store.remove_files(&removed)?;
         Journal::open(store.root()).emit(Event::ContainerRemoved {
             id: c.config.id.to_string(),
             name: c.config.name.clone(),
@@ -396,8 +411,8 @@ fn shed_startup_pages() {
 }
 
 /// Unmount the overlay (and what is mounted below it) before the directories go away.
-fn unmount_rootfs(c: &Container) {
-    let _ = nix::mount::umount2(&c.paths.merged(), nix::mount::MntFlags::MNT_DETACH);
+fn unmount_rootfs(paths: &ContainerPaths) {
+    let _ = nix::mount::umount2(&paths.merged(), nix::mount::MntFlags::MNT_DETACH);
 }
 
 /// The stdio to hand the runtime: with a terminal the runtime puts the pty on 0, 1 and 2;

@@ -237,18 +237,39 @@ impl HostProcess {
     pub fn alive(&self) -> bool {
         proc_start_time(self.pid) == Some(self.start_time)
     }
+
+    /// This process's live children (their parent PID read from `/proc/<pid>/stat`).
+    pub fn children(&self) -> Vec<HostProcess> {
+        if !self.alive() {
+            return Vec::new();
+        }
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| proc_stat_field(*pid, 1).and_then(|f| f.parse().ok()) == Some(self.pid))
+            .filter_map(HostProcess::of)
+            .collect()
+    }
 }
 
 /// Field 22 of `/proc/<pid>/stat`, or `None` if the process is gone or a zombie.
 fn proc_start_time(pid: i32) -> Option<u64> {
+    proc_stat_field(pid, 19)?.parse().ok()
+}
+
+/// Field `n` after the command name of `/proc/<pid>/stat` (0: the state, 1: the parent,
+/// 19: the start time), or `None` if the process is gone or a zombie.
+fn proc_stat_field(pid: i32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces; fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
         return None;
     }
-    fields.get(19)?.parse().ok()
+    fields.get(n).map(|f| f.to_string())
 }
 
 /// The container's changing state.
@@ -350,5 +371,21 @@ mod tests {
             ..me
         };
         assert!(!other.alive(), "a different start time is another process");
+    }
+
+    #[test]
+    fn children_are_found_by_their_parent() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let me = HostProcess::of(std::process::id() as i32).unwrap();
+        let found = me.children();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            found.iter().any(|p| p.pid == child.id() as i32),
+            "{found:?}"
+        );
     }
 }

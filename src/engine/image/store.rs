@@ -116,6 +116,19 @@ impl ImageStore {
         }
     }
 
+    /// The owners of every layer pin (unreadable entries left out).
+    pub fn pin_owners(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.pins_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect()
+    }
+
     fn pinned(&self) -> Result<std::collections::HashSet<Digest>> {
         let mut out = std::collections::HashSet::new();
         let entries = match std::fs::read_dir(self.pins_dir()) {
