@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::check::Outcome;
 use super::format::{split_command, Lesson};
@@ -82,7 +82,7 @@ impl Drop for Sandbox {
 }
 
 /// One step's result.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StepReport {
     pub id: String,
     pub title: String,
@@ -94,7 +94,7 @@ pub struct StepReport {
     pub feedback: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CheckReport {
     pub passed: bool,
     pub message: String,
@@ -110,7 +110,7 @@ impl From<&Outcome> for CheckReport {
 }
 
 /// A lesson's result, step by step.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LessonReport {
     pub lesson: String,
     pub title: String,
