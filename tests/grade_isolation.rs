@@ -151,8 +151,8 @@ fn writing_host_files_only_writes_in_the_submissions_own_world() {
     let [tmp, root, etc, var, var_tmp, usr] = &markers[..] else {
         unreachable!()
     };
-    // The device the host's root filesystem is on.
-    let disk = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata("/").expect("/"));
+    // A line for the host's kernel log, through a device node of its own (/dev/kmsg).
+    let kernel_log = common::unique_name("dokles-isolatie-kmsg");
     let script = format!(
         "#!/bin/sh\n\
          echo x > {tmp} && test -s {tmp} && exit 41\n\
@@ -163,11 +163,9 @@ fn writing_host_files_only_writes_in_the_submissions_own_world() {
          mount -o remount,rw /usr; echo x > {usr}\n\
          mount -o remount,bind,rw /etc; echo x > {etc}\n\
          mount -o remount,bind,rw /; echo x > {var}\n\
-         mknod /tmp/schijf b {major} {minor}\n\
-         head -c 4096 /tmp/schijf > /dev/null && exit 44\n\
+         mknod /tmp/kmsg c 1 11\n\
+         echo {kernel_log} > /tmp/kmsg && exit 44\n\
          echo klaar > uitvoer.txt\n",
-        major = nix::sys::stat::major(disk),
-        minor = nix::sys::stat::minor(disk),
         tmp = tmp.path(),
         root = root.path(),
         etc = etc.path(),
@@ -176,6 +174,15 @@ fn writing_host_files_only_writes_in_the_submissions_own_world() {
         usr = usr.path(),
     );
     let g = case.grade_json(&script);
+    // It may make a device node, but not open one it should not have: the host's kernel
+    // log stays untouched.
+    assert!(!g.problems().contains("mknod"), "{}", g.problems());
+    assert!(g.ended_with("> /tmp/kmsg", 2), "{}", g.problems());
+    let dmesg = Command::new("dmesg").output().expect("dmesg");
+    assert!(
+        !String::from_utf8_lossy(&dmesg.stdout).contains(&kernel_log),
+        "the submission wrote to the host's kernel log"
+    );
     // /tmp, /root and /var/tmp are the submission's own; /etc, /var and /usr are read-only
     // (and stay so: remounting them read-write is refused).
     assert!(g.ended_with("echo x > /tmp/", 41), "{}", g.problems());
