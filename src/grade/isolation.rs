@@ -145,9 +145,10 @@ pub fn run<J: Serialize, M: DeserializeOwned>(
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    // The request is small; the helper reads all of it before doing anything else.
+    // The request is small; the helper reads all of it before doing anything else. If it
+    // died first, its stdout says why (or ends), and the world is torn down as always.
     if let Some(mut stdin) = stdin {
-        stdin.write_all(&request).context("sending the job")?;
+        let _ = stdin.write_all(&request);
     }
     let relay = stderr.map(|e| std::thread::spawn(move || relay_stderr(e)));
     let (tx, rx) = mpsc::channel::<String>();
@@ -161,41 +162,7 @@ pub fn run<J: Serialize, M: DeserializeOwned>(
             }
         });
     }
-    let mut outcome: Result<()> = Err(anyhow!(
-        "het nakijken werd onderbroken: de beoordelaar stopte voordat hij klaar was \
-         (heeft de inzending hem gestopt?)"
-    ));
-    loop {
-        let received = match deadline {
-            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        let received = received.map(|line| {
-            serde_json::from_str::<Envelope<M>>(&line).map_err(|e| format!("{e}: {line}"))
-        });
-        match received {
-            Ok(Ok(Envelope::Message(m))) => on_message(m),
-            Ok(Ok(Envelope::Done)) => {
-                outcome = Ok(());
-                break;
-            }
-            Ok(Ok(Envelope::Failed(message))) => {
-                outcome = Err(anyhow!(message));
-                break;
-            }
-            Ok(Err(garbled)) => {
-                outcome = Err(anyhow!("onleesbaar antwoord van de beoordelaar: {garbled}"));
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                outcome = Err(anyhow!(
-                    "het nakijken liep vast en is na de tijdslimiet gestopt"
-                ));
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let outcome = receive(&rx, deadline, &mut on_message);
     // Kill the world (its init and judge live in the world's cgroup too). The helper, our
     // child, reaps the init once the kernel has reaped the rest of the PID namespace.
     group.kill_all(Some(child.id()));
@@ -210,6 +177,41 @@ pub fn run<J: Serialize, M: DeserializeOwned>(
         let _ = relay.join();
     }
     outcome
+}
+
+/// Hand the judge's messages to `on_message` until it is done, fails, goes silent for
+/// good (it died) or `deadline` passes.
+fn receive<M: DeserializeOwned>(
+    rx: &mpsc::Receiver<String>,
+    deadline: Option<Instant>,
+    on_message: &mut impl FnMut(M),
+) -> Result<()> {
+    loop {
+        let received = match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        let envelope = match received {
+            Ok(line) => serde_json::from_str::<Envelope<M>>(&line)
+                .map_err(|e| anyhow!("onleesbaar antwoord van de beoordelaar: {e}: {line}"))?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(anyhow!(
+                    "het nakijken liep vast en is na de tijdslimiet gestopt"
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(anyhow!(
+                    "het nakijken werd onderbroken: de beoordelaar stopte voordat hij klaar \
+                     was (heeft de inzending hem gestopt?)"
+                ))
+            }
+        };
+        match envelope {
+            Envelope::Message(m) => on_message(m),
+            Envelope::Done => return Ok(()),
+            Envelope::Failed(message) => return Err(anyhow!(message)),
+        }
+    }
 }
 
 /// The world's environment: nothing of the grader's own (its state root, agent sockets,
