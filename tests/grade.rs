@@ -454,45 +454,6 @@ fn a_repl_transcript_records_what_was_typed_inside_the_container_and_replays_fai
 }
 
 #[test]
-fn containers_get_their_cgroup_under_the_parent_grading_names() {
-    let d = common::Dokles::new();
-    let _cleanup = RemoveContainers(&d);
-    d.ok(&["pull", "busybox"]);
-    let parent = format!("/{}", common::unique_name("dokles-test-parent"));
-    let id = String::from_utf8_lossy(
-        &d.command(&["run", "-d", "busybox", "sleep", "1000"])
-            .env("DOKLES_CGROUP_PARENT", &parent)
-            .output()
-            .expect("docker run -d")
-            .stdout,
-    )
-    .trim()
-    .to_string();
-    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
-    let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).expect("cgroup");
-    d.ok(&["rm", "-f", &id]);
-    for controller in ["pids", "memory", "freezer", "devices", "cpu"] {
-        let _ = std::fs::remove_dir(
-            Path::new("/sys/fs/cgroup")
-                .join(controller)
-                .join(&parent[1..]),
-        );
-    }
-    let pids_line = cgroups
-        .lines()
-        .find(|l| {
-            l.split(':')
-                .nth(1)
-                .is_some_and(|c| c.split(',').any(|c| c == "pids"))
-        })
-        .expect("pids line");
-    assert!(
-        pids_line.ends_with(&format!("{parent}/{id}")),
-        "{pids_line} is not under {parent}"
-    );
-}
-
-#[test]
 fn ctrl_c_and_ctrl_d_typed_on_a_terminal_without_a_container_terminal_are_recorded() {
     // `run -i` (no -t): the terminal turns Ctrl+C into SIGINT and Ctrl+D into an end of
     // input, not into bytes; the recording still gets them as keys.

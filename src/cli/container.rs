@@ -282,7 +282,7 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
                 })
             })
             .collect::<Result<_, _>>()?,
-        cgroup_parent: cgroup_parent_from_env(),
+        cgroup_parent: String::new(),
     })
     .and_then(|o| {
         // The daemon's checks of the resources asked for.
@@ -299,19 +299,6 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
         Ok(o)
     })
 }
-
-/// The cgroup parent for new containers: `$DOKLES_CGROUP_PARENT` (set by grading, so a
-/// submission's containers stay under its own limits), else the default. Only absolute
-/// paths without `.`/`..` are taken.
-fn cgroup_parent_from_env() -> String {
-    match std::env::var(CGROUP_PARENT_ENV) {
-        Ok(p) if p.starts_with('/') && !p.split('/').any(|c| c == "." || c == "..") => p,
-        _ => String::new(),
-    }
-}
-
-/// The environment variable naming the cgroup parent of new containers.
-pub const CGROUP_PARENT_ENV: &str = "DOKLES_CGROUP_PARENT";
 
 /// go-units' `RAMInBytes`: `512m`, `1g`, `100k`, `1024b` (binary multiples).
 /// go-units' `RAMInBytes` (`-m 512m`, `1.5g`, `100KiB`), with its error texts.

@@ -123,7 +123,9 @@ pub fn nakijken(root: Option<&Path>, args: &[String]) -> CliResult {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             eprintln!(
                 "[{n}/{total}] {}: {}/{} punten",
-                s.submission, s.points, s.max_points
+                report::shown(&s.submission),
+                s.points,
+                s.max_points
             );
         };
         let reports = grade::grade_all(&lesson, &submissions, &opts, a.parallel, &progress);
@@ -142,7 +144,7 @@ pub fn nakijken(root: Option<&Path>, args: &[String]) -> CliResult {
         })?;
     }
     if a.json {
-        let text = serde_json::to_string_pretty(&report)
+        let text = report::to_json(&report)
             .map_err(|e| CliError::plain(format!("dokles nakijken: {e}")))?;
         println!("{text}");
     } else {

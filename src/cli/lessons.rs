@@ -7,8 +7,7 @@ use clap::Parser;
 use colored::Colorize;
 
 use super::{CliError, CliResult};
-use crate::grade::isolation::{Isolated, Limits};
-use crate::lesson::replay::{self, StepReport};
+use crate::lesson::replay::StepReport;
 use crate::lesson::{catalog, validate, Catalog, Lesson};
 use crate::state::StateRoot;
 
@@ -178,23 +177,16 @@ fn test_file(file: &Path) -> CliResult {
             code: 1,
         });
     }
-    // The same isolation as grading: a tmpfs of its own (fast to fill and to throw away)
-    // and a cgroup with a pids limit.
-    let world =
-        Isolated::new(Limits::default()).map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
-    let sandbox = world.sandbox();
+    // The same isolation as grading: a world of its own, on a tmpfs (fast to fill and to
+    // throw away), with a cgroup and a pids limit.
     println!("Les '{}' als geautomatiseerde student:", lesson.title);
     let total = lesson.steps.len();
     let mut n = 0;
-    let shell = world
-        .shell()
-        .map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
-    let report = replay::replay(&lesson, sandbox.root(), &shell, |s| {
+    let report = crate::grade::world::replay(&lesson, |s| {
         n += 1;
         print_step(n, total, s);
     })
     .map_err(|e| CliError::plain(format!("dokles: {e:#}")))?;
-    drop(world);
     let (got, of) = report.score();
     if report.all_passed() {
         println!("{} alle {total} stappen behaald.", "✔".green());
@@ -215,8 +207,9 @@ fn print_step(n: usize, total: usize, s: &StepReport) {
         "niet behaald".red()
     };
     println!("  stap {n}/{total} {} ({}): {verdict}", s.id, s.title);
+    // What containers printed may be in a message: shown, not obeyed by the terminal.
     for c in s.checks.iter().filter(|c| !c.passed) {
-        println!("      {}", c.message);
+        println!("      {}", crate::grade::report::shown(&c.message));
     }
     for f in &s.feedback {
         println!("      → {f}");

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{GradeReport, Status, SubmissionReport};
+use super::report::{escaped, is_unsafe, GradeReport, Status, SubmissionReport};
 
 pub fn render(report: &GradeReport) -> String {
     let host = hostname();
@@ -136,7 +136,9 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Text content: XML's special characters escaped, characters XML 1.0 forbids dropped.
+/// Text content: XML's special characters escaped; characters XML 1.0 cannot hold (most
+/// control characters, even as references) and those a terminal would obey written as
+/// visible escapes (`\u{1b}`), so the file stays valid and keeps everything.
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -144,20 +146,21 @@ fn text(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            '\t' | '\n' => out.push(c),
+            // A parser reads a literal carriage return as a line feed.
+            '\r' => out.push_str("&#13;"),
+            c if is_unsafe(c) || c == '\u{fffe}' || c == '\u{ffff}' => out.push_str(&escaped(c)),
             c => out.push(c),
         }
     }
     out
 }
 
-/// An attribute value (double-quoted); newlines kept as character references.
+/// An attribute value (double-quoted); line breaks and tabs kept as character references.
 fn attr(s: &str) -> String {
     text(s)
         .replace('"', "&quot;")
         .replace('\n', "&#10;")
-        .replace('\r', "&#13;")
         .replace('\t', "&#9;")
 }
 
@@ -166,8 +169,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xml_special_and_forbidden_characters_are_escaped_or_dropped() {
-        assert_eq!(text("a < b & c > d\u{1}"), "a &lt; b &amp; c &gt; d");
+    fn xml_special_and_forbidden_characters_are_escaped_not_dropped() {
+        assert_eq!(text("a < b & c > d\u{1}"), "a &lt; b &amp; c &gt; d\\u{1}");
+        assert_eq!(
+            text("\u{1b}[2J\u{1b}]52;c;aGk=\u{7}"),
+            "\\u{1b}[2J\\u{1b}]52;c;aGk=\\u{7}"
+        );
+        assert_eq!(text("één\r\n"), "één&#13;\n");
         assert_eq!(attr("zei \"hoi\"\nnu"), "zei &quot;hoi&quot;&#10;nu");
     }
 }

@@ -1,7 +1,14 @@
 //! Grading results and how people and machines read them: the report types (serialised
 //! as `--json`, field names stable and documented in docs/GRADING.md) and the Dutch summary
 //! on the terminal.
+//!
+//! Much of a report is the submission's own text — file names, command lines, what its
+//! containers printed or wrote — so it may hold escape sequences meant for the instructor's
+//! terminal (clear the screen, set the clipboard with OSC 52, retitle the window). Whatever
+//! is printed goes through [`shown`]: control characters become visible escapes (`\u{1b}`),
+//! losing nothing. JSON escapes them by itself.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -128,10 +135,129 @@ impl SubmissionReport {
     }
 }
 
+/// Whether `c` must not reach a terminal as it is: a control character (C0, DEL, C1 — ESC
+/// starts every terminal command) or a bidirectional control, which reorders what is shown.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `c` written as an escape: `\n`, `\r`, `\t`, or `\u{1b}`.
+pub fn escaped(c: char) -> String {
+    match c {
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\t' => "\\t".to_string(),
+        c => format!("\\u{{{:x}}}", c as u32),
+    }
+}
+
+/// `s` safe to print as one line: every [`is_unsafe`] character (line breaks included)
+/// written as an escape.
+pub fn shown(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) {
+            out.push_str(&escaped(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `value` as pretty JSON that is safe to print: serde_json escapes C0 control characters
+/// itself; this also escapes DEL, C1 (`\u009b` is an 8-bit CSI) and the bidirectional
+/// controls, as `\uXXXX` — the same string once parsed.
+pub fn to_json<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, TerminalSafe::default());
+    value.serialize(&mut ser)?;
+    // Only whole UTF-8 strings and ASCII are written.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// serde_json's pretty formatter, escaping every [`is_unsafe`] character in strings.
+#[derive(Default)]
+struct TerminalSafe(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_unsafe(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 /// The Dutch summary for the terminal.
 pub fn summary(report: &GradeReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Les {}: {}", report.lesson, report.title);
+    let _ = writeln!(
+        out,
+        "Les {}: {}",
+        shown(&report.lesson),
+        shown(&report.title)
+    );
     for s in &report.submissions {
         let _ = writeln!(out);
         let verdict = match s.status {
@@ -146,10 +272,12 @@ pub fn summary(report: &GradeReport) -> String {
         let _ = writeln!(
             out,
             "{}: {}/{} punten — {verdict}",
-            s.submission, s.points, s.max_points
+            shown(&s.submission),
+            s.points,
+            s.max_points
         );
         if let Some(m) = &s.message {
-            let _ = writeln!(out, "  ! {m}");
+            let _ = writeln!(out, "  ! {}", shown(m));
         }
         for (i, st) in s.steps.iter().enumerate() {
             let mark = if st.passed { "✔" } else { "✘" };
@@ -168,23 +296,25 @@ pub fn summary(report: &GradeReport) -> String {
                 out,
                 "  {mark} stap {} {} ({}){weight}: {state}{basis}",
                 i + 1,
-                st.id,
-                st.title
+                shown(&st.id),
+                shown(&st.title)
             );
             if !st.passed {
                 if !st.reached {
                     let _ = writeln!(out, "      niet bereikt: een eerdere stap is niet behaald");
                 }
                 for c in st.checks.iter().filter(|c| !c.passed) {
-                    let _ = writeln!(out, "      {}", c.message);
+                    let _ = writeln!(out, "      {}", shown(&c.message));
                 }
                 for f in &st.feedback {
-                    let _ = writeln!(out, "      → {}", f.trim_end());
+                    // The lesson's own text, on several lines.
+                    let lines: Vec<Cow<str>> = f.trim_end().lines().map(shown).collect();
+                    let _ = writeln!(out, "      → {}", lines.join("\n"));
                 }
             }
         }
         for p in &s.problems {
-            let _ = writeln!(out, "  · {p}");
+            let _ = writeln!(out, "  · {}", shown(p));
         }
     }
     let passed = report.submissions.iter().filter(|s| s.passed).count();
@@ -195,4 +325,38 @@ pub fn summary(report: &GradeReport) -> String {
         report.submissions.len()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_as_escapes_and_nothing_is_lost() {
+        assert_eq!(shown("gewoon: één ✔"), "gewoon: één ✔");
+        assert_eq!(
+            shown("\u{1b}[2J\u{1b}]52;c;aGk=\u{7}\u{9b}1m\r\n\u{202e}"),
+            "\\u{1b}[2J\\u{1b}]52;c;aGk=\\u{7}\\u{9b}1m\\r\\n\\u{202e}"
+        );
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_obey_and_parses_back_the_same() {
+        let value = serde_json::json!({ "m": "a\u{1b}[2J\u{9b}\u{7f}\u{2066}b" });
+        let text = to_json(&value).expect("json");
+        assert!(text.contains(r"a\u001b[2J\u009b\u007f\u2066b"), "{text}");
+        assert!(!text.chars().any(is_unsafe_outside_newlines));
+        let back: serde_json::Value = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, value);
+        assert_eq!(
+            text,
+            serde_json::to_string_pretty(&serde_json::json!({ "m": "ab" }))
+                .expect("json")
+                .replace("ab", r"a\u001b[2J\u009b\u007f\u2066b")
+        );
+    }
+
+    fn is_unsafe_outside_newlines(c: char) -> bool {
+        c != '\n' && is_unsafe(c)
+    }
 }

@@ -1,15 +1,16 @@
-//! Grading one submission: a fresh [`Isolated`] world, the lesson's setup, then the
-//! submission's lines in order, non-interactively (lines wanting a terminal or input run on
-//! a pty of their own, typed into from the `> ` lines). After each line the current step is
-//! judged as in the REPL (`Session::poll` + `evaluate`), advancing while it passes. Steps not
-//! passed are judged once more at the end. A submission that outlives its time limit is
-//! stopped and reported; several are graded at once with [`grade_all`].
+//! Grading one submission: in a fresh isolated world ([`super::isolation`]) the judge runs
+//! the lesson's setup, then the submission's lines in order, non-interactively (lines
+//! wanting a terminal or input run on a pty of their own, typed into from the `> ` lines).
+//! After each line the current step is judged as in the REPL (`Session::poll` +
+//! `evaluate`), advancing while it passes. Steps not passed are judged once more at the end.
+//! A submission that outlives its time limit is stopped and reported; several are graded at
+//! once with [`grade_all`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::isolation::{Isolated, Limits};
+use super::isolation::{Inside, Limits};
 use super::report::{Check, Status, StepResult, SubmissionReport, Timing};
 use super::submission::Submission;
 use crate::lesson::check::World;
@@ -80,36 +81,30 @@ pub fn grade_all(
 pub fn grade(lesson: &Lesson, sub: &Submission, opts: &Options) -> SubmissionReport {
     let started = chrono::Utc::now();
     let clock = Instant::now();
-    let timing = |clock: Instant| Timing {
+    let timing = Timing {
         started: started.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        seconds: (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        seconds: 0.0,
     };
-    let world = match Isolated::new(opts.limits) {
-        Ok(w) => w,
-        Err(e) => {
-            return SubmissionReport::error(
-                &sub.name,
-                format!("kon geen afgeschermde omgeving maken: {e:#}"),
-                timing(clock),
-            )
-        }
-    };
-    let mut report = match run(lesson, sub, opts, &world, clock + opts.timeout) {
+    let mut report = match super::world::grade(lesson, sub, opts.limits, opts.timeout) {
         Ok(r) => r,
-        Err(e) => SubmissionReport::error(&sub.name, format!("{e:#}"), timing(clock)),
+        Err(e) => SubmissionReport::error(&sub.name, format!("{e:#}"), timing.clone()),
     };
-    drop(world);
-    report.timing = timing(clock);
+    report.timing = Timing {
+        seconds: (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        ..timing
+    };
     report
 }
 
-fn run(
+/// Inside the world: run the lesson's setup and `sub`'s lines, judging the steps as they
+/// go (the judge's side of [`grade`]).
+pub fn judge(
     lesson: &Lesson,
     sub: &Submission,
-    opts: &Options,
-    world: &Isolated,
-    deadline: Instant,
+    timeout: Duration,
+    world: &Inside,
 ) -> Result<SubmissionReport> {
+    let deadline = Instant::now() + timeout;
     let sandbox = world.sandbox();
     let shell = world.shell()?;
     replay::setup(lesson, &shell, deadline)?;
@@ -207,7 +202,7 @@ fn run(
             Status::Timeout,
             Some(format!(
                 "tijdslimiet overschreden: de inzending was na {} seconden niet klaar en is gestopt",
-                opts.timeout.as_secs()
+                timeout.as_secs()
             )),
         )
     } else {
@@ -236,7 +231,7 @@ fn run_line(shell: &Shell, line: &str, input: &[String], timeout: Duration) -> R
 }
 
 /// A message without the sandbox's own (random) paths, so two gradings read the same.
-fn unplace(message: &str, world: &Isolated) -> String {
+fn unplace(message: &str, world: &Inside) -> String {
     let sandbox = world.sandbox();
     message
         .replace(&sandbox.work().display().to_string(), "de werkmap")

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use crate::lesson::keys;
 
 /// A submission to grade.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Submission {
     /// How the instructor named it (the path as given).
     pub name: String,
@@ -25,7 +25,7 @@ pub struct Submission {
 }
 
 /// One command line of a submission.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
     /// 1-based line number in the file where the command starts.
     pub number: usize,

@@ -24,6 +24,21 @@ pub struct Lesson {
     /// Commands run silently when the lesson starts or is reset (e.g. `docker pull python`).
     pub setup: Vec<String>,
     pub steps: Vec<Step>,
+    /// The file it was parsed from, to parse it again elsewhere (a grading world).
+    pub source: LessonSource,
+}
+
+/// A lesson file's name and text: what [`parse`] takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LessonSource {
+    pub file: String,
+    pub text: String,
+}
+
+impl LessonSource {
+    pub fn parse(&self) -> Result<Lesson, LessonError> {
+        parse(&self.file, &self.text)
+    }
 }
 
 /// One step of a lesson.
@@ -260,6 +275,10 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         images: raw.images,
         setup: raw.voorbereiding,
         steps,
+        source: LessonSource {
+            file: file.to_string(),
+            text: text.to_string(),
+        },
     })
 }
 

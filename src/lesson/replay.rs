@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::check::Outcome;
 use super::format::{split_command, Lesson};
@@ -93,7 +93,7 @@ impl Drop for Sandbox {
 }
 
 /// One step's result.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StepReport {
     pub id: String,
     pub title: String,
@@ -105,7 +105,7 @@ pub struct StepReport {
     pub feedback: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CheckReport {
     pub passed: bool,
     pub message: String,
@@ -121,7 +121,7 @@ impl From<&Outcome> for CheckReport {
 }
 
 /// A lesson's result, step by step.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LessonReport {
     pub lesson: String,
     pub title: String,

@@ -28,7 +28,7 @@ use super::error::RuntimeError;
 const CONTROLLERS: [&str; 6] = ["memory", "pids", "cpu", "cpuacct", "freezer", "devices"];
 
 /// Devices every container may use (runc's `AllowedDevices`), as `devices.allow` lines.
-const ALWAYS_ALLOWED_DEVICES: [&str; 11] = [
+pub const ALWAYS_ALLOWED_DEVICES: [&str; 11] = [
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",

@@ -48,12 +48,13 @@ mod seccomp;
 mod spec;
 mod sync;
 
-pub use cgroups::{Cgroup, CgroupStats};
+pub use cgroups::{Cgroup, CgroupStats, ALWAYS_ALLOWED_DEVICES};
 pub use container::{
     create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, PipeEnds,
     Stdio, StdioFd,
 };
 pub use error::{ExecError, ExecErrorKind, RuntimeError};
+pub use seccomp::SeccompFilter;
 pub use spec::{
     default_spec, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
     DEFAULT_SHM_SIZE,

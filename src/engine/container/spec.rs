@@ -210,8 +210,8 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
 }
 
 /// The container's cgroup: below its cgroup parent (default `/dokles`), taken from each
-/// hierarchy's root. Grading gives each submission a parent of its own, so the submission's
-/// limits (pids) hold for its containers too.
+/// hierarchy's root — in grading, the root of the submission's cgroup namespace, so the
+/// submission's limits (pids) hold for its containers too.
 pub fn cgroup_path(cfg: &super::ContainerConfig) -> PathBuf {
     let parent = cfg.cgroup_parent.trim_end_matches('/');
     let parent = if parent.is_empty() { "/dokles" } else { parent };

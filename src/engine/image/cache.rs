@@ -94,6 +94,11 @@ impl Cache {
         &self.entries
     }
 
+    /// The directories searched for archives, in order (they need not exist).
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
     /// The entry holding `tag`, if any.
     pub fn find(&self, tag: &TaggedRef) -> Option<&CacheEntry> {
         self.entries.iter().find(|e| {
