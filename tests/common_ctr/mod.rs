@@ -105,21 +105,36 @@ fn build_busybox_tar(root: &Path, tar: &Path) {
 /// One test's dokles: its own state root holding the busybox image. Dropping it removes
 /// every container and checks nothing of them is left.
 pub struct Dokles {
-    dir: TempDir,
+    _dir: TempDir,
+    root: PathBuf,
 }
 
 impl Dokles {
     /// A fresh root with [`IMAGE`] imported.
     pub fn new() -> Self {
         let dir = TempDir::with_prefix("dokles-ctr-").expect("state temp dir");
-        let d = Self { dir };
+        let root = dir.path().to_path_buf();
+        Self::with_image(dir, root)
+    }
+
+    /// A root that dokles creates itself, in a directory everyone may enter (as
+    /// `/var/lib` is for the default root), with [`IMAGE`] imported.
+    pub fn in_open_directory() -> Self {
+        let dir = TempDir::with_prefix("dokles-ctr-").expect("state temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let root = dir.path().join("state");
+        Self::with_image(dir, root)
+    }
+
+    fn with_image(dir: TempDir, root: PathBuf) -> Self {
+        let d = Self { _dir: dir, root };
         let tar = busybox_tar().to_str().expect("utf-8 temp path").to_string();
         d.ok(&["import", "-c", r#"CMD ["sh"]"#, &tar, IMAGE]);
         d
     }
 
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     fn command(&self, args: &[&str]) -> Command {

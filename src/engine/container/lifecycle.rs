@@ -199,7 +199,7 @@ pub fn create(
         image_config: runtime,
     };
     let paths = store.paths(&id);
-    std::fs::create_dir_all(&paths.dir)
+    crate::state::create_dir(&paths.dir, crate::state::mode::PRIVATE_DIR)
         .with_context(|| format!("cannot create {}", paths.dir.display()))?;
     write_etc_files(&paths, &hostname)?;
     let images = ImageStore::open(store.root());

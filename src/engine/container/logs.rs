@@ -2,7 +2,7 @@
 //! `{"log":"hello\n","stream":"stdout","time":"2026-11-23T14:00:00.123456789Z"}`, lines split
 //! at newlines and at 16 KiB as Docker does.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
@@ -41,10 +41,7 @@ fn slot(stream: &str) -> usize {
 
 impl LogWriter {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = crate::state::open_append(path, crate::state::mode::LOG_FILE)
             .with_context(|| format!("cannot open log {}", path.display()))?;
         Ok(Self {
             file,

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use super::record::{ContainerConfig, ContainerId, ContainerPaths, State, Status};
 use crate::engine::image::ImageError;
-use crate::state::{atomic_write_json, StateLock, StateRoot};
+use crate::state::{atomic_write_json, create_dir, mode, StateLock, StateRoot};
 
 /// Errors with Docker's wording; the CLI prefixes "Error response from daemon: ".
 #[derive(Debug, Error)]
@@ -183,8 +183,13 @@ impl ContainerStore {
     /// is not a container (and the next writer's cleanup may take it).
     pub fn insert(&self, _lock: &StateLock, config: &ContainerConfig) -> Result<ContainerPaths> {
         let paths = self.paths(&config.id);
-        for d in [paths.upper(), paths.work(), paths.merged()] {
-            fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        // The upper dir is the container's `/` (its mode shows through the overlay).
+        for (d, m) in [
+            (paths.upper(), mode::ROOTFS_DIR),
+            (paths.work(), mode::PRIVATE_DIR),
+            (paths.merged(), mode::ROOTFS_DIR),
+        ] {
+            create_dir(&d, m).with_context(|| format!("cannot create {}", d.display()))?;
         }
         atomic_write_json(&paths.state(), &State::created())?;
         atomic_write_json(&paths.config(), config)?;
