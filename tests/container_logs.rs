@@ -337,3 +337,52 @@ fn drivers_and_options_dokles_lacks_are_refused_at_create() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "", "nothing was created");
 }
+
+/// Makes a file immutable (`chattr +i`) until dropped.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn new(path: PathBuf) -> Self {
+        let status = Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .expect("chattr");
+        assert!(status.success(), "chattr +i {}", path.display());
+        Self(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_written_costs_lines_not_the_container() {
+    let d = Dokles::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stuck",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; exit 3",
+    ]);
+    common_ctr::wait_for("the first line", || d.ok(&["logs", "stuck"]) == "before");
+    // From now on every write to the log fails (as on a full disk).
+    let _frozen = Immutable::new(log_path(&d, "stuck"));
+    d.ok(&["exec", "stuck", "touch", "/tmp/go"]);
+    assert_eq!(d.ok(&["wait", "stuck"]), "3", "the exit is recorded");
+    assert_eq!(
+        d.inspect(
+            "stuck",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}"
+        ),
+        "exited 3 "
+    );
+    assert_eq!(d.ok(&["logs", "stuck"]), "before");
+}

@@ -588,15 +588,17 @@ fn pump(
                 Err(_) => 0,
             };
             let stream = if i == 0 { "stdout" } else { "stderr" };
+            // A log that cannot be written (a full disk) loses those lines, as Docker's
+            // driver does; the container and its attached clients go on.
             if n == 0 {
                 if let Some(log) = log.as_deref_mut() {
-                    log.finish(stream)?;
+                    let _ = log.finish(stream);
                 }
                 streams.outputs[i] = None;
                 continue;
             }
             if let Some(log) = log.as_deref_mut() {
-                log.write(stream, &buf[..n])?;
+                let _ = log.write(stream, &buf[..n]);
             }
             hub.broadcast(i == 1, &buf[..n]);
             if inherit {
