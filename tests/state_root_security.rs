@@ -419,3 +419,28 @@ fn what_dokles_creates_does_not_follow_the_callers_umask() {
         assert_eq!(mode(d.root().join("events.jsonl")), 0o600, "umask {umask}");
     }
 }
+
+#[test]
+fn a_directory_of_other_things_is_not_taken_for_a_state_root() {
+    // What `--root /` would meet: a `tmp` among things that are not dokles'.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs::create_dir(dir.path().join("tmp")).expect("tmp");
+    fs::write(dir.path().join("tmp/keep"), "precious").expect("file");
+    fs::write(dir.path().join("etc"), "not a state root").expect("file");
+    for args in [&["images"][..], &["run", "--rm", "busybox:test", "true"]] {
+        let out = dokles(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("holds other things than dokles' state"),
+            "{err}"
+        );
+    }
+    assert_eq!(entries(dir.path()), vec!["etc", "tmp"]);
+    assert_eq!(entries(&dir.path().join("tmp")), vec!["keep"]);
+    assert_eq!(
+        fs::metadata(dir.path()).expect("dir").mode() & 0o7777,
+        0o755
+    );
+}

@@ -15,7 +15,9 @@
 //! - the root itself is owned by us and writable by nobody else; it is made 0700 (an older
 //!   dokles left it 0755). Missing directories are created, the root with mode 0700 from the
 //!   start and its parents 0755; a directory someone else creates first is found by the
-//!   check that follows every creation.
+//!   check that follows every creation;
+//! - an existing directory is taken as a root only if it is empty or holds dokles' state, so
+//!   a slip (`--root /`, `--root /etc`) is refused instead of made private and filled.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -208,8 +210,29 @@ fn check_dir(dir: &Path, me: u32) -> Result<bool> {
     Ok(writable_by_others)
 }
 
+/// What dokles keeps directly in a root; a directory holding only these (or nothing) may be
+/// made one.
+const ROOT_ENTRIES: [&str; 6] = ["tmp", "containers", "image", "les", "events.jsonl", "lock"];
+
+/// Whether `dir` is empty or holds dokles' state: its journal or lock (written by every
+/// docker command and every writer), or nothing but dokles' own directories.
+fn holds_no_stranger(dir: &Path) -> Result<bool> {
+    let mut only_ours = true;
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let name = entry.file_name();
+        if (name == "events.jsonl" || name == "lock")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            return Ok(true);
+        }
+        only_ours &= ROOT_ENTRIES.iter().any(|ours| name == *ours);
+    }
+    Ok(only_ours)
+}
+
 /// The root itself: ours, never writable by others (what they could have put in it cannot
-/// be trusted), and made private.
+/// be trusted), dokles' own, and made private.
 fn check_root(dir: &Path, me: u32) -> Result<()> {
     let meta = fs::metadata(dir).with_context(|| format!("cannot inspect {}", dir.display()))?;
     if meta.uid() != me {
@@ -224,6 +247,12 @@ fn check_root(dir: &Path, me: u32) -> Result<()> {
             "refusing state root {}: other users may write to it (mode {:04o}), so what is in it cannot be trusted; check it and `chmod 700` it",
             dir.display(),
             meta.mode() & 0o7777
+        );
+    }
+    if !holds_no_stranger(dir)? {
+        bail!(
+            "refusing state root {}: it holds other things than dokles' state; choose an empty or new directory",
+            dir.display()
         );
     }
     if meta.mode() & 0o7777 != ROOT_MODE {
@@ -276,6 +305,22 @@ mod tests {
             .to_string();
         assert!(e.contains("other users may write to it"), "{e}");
         assert!(!t.path().join("root").exists());
+    }
+
+    #[test]
+    fn a_directory_of_other_things_is_not_taken_over() {
+        let t = tempfile::tempdir().unwrap();
+        fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        // Like `/`: a `tmp` among other things.
+        fs::create_dir(t.path().join("tmp")).unwrap();
+        fs::write(t.path().join("notes.txt"), "mine").unwrap();
+        let e = prepare_root(t.path()).unwrap_err().to_string();
+        assert!(e.contains("holds other things than dokles' state"), "{e}");
+        assert_eq!(mode(t.path()), 0o755);
+        // With dokles' journal in it, it is a root (an older one, say).
+        fs::write(t.path().join("events.jsonl"), "").unwrap();
+        prepare_root(t.path()).unwrap();
+        assert_eq!(mode(t.path()), 0o700);
     }
 
     #[test]
