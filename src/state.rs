@@ -8,10 +8,15 @@
 //!   directory under `tmp/` and renamed into place only when complete. A process killed
 //!   half-way leaves only staging directories, which the next locked writer removes
 //!   ([`StateRoot::lock`] does that when it takes the lock).
+//! - Nobody but the root's owner reaches into it: the root is 0700 and so are its subtrees
+//!   (`tmp`, `containers`, `image`, `les`); files get the modes in [`mode`], set explicitly,
+//!   never left to the caller's umask. Where the root may be is checked in [`trust`].
+
+mod trust;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -35,16 +40,54 @@ pub struct StateLock {
     _flock: Flock<File>,
 }
 
+/// The modes of what dokles keeps in the state root (Docker's where it has one).
+pub mod mode {
+    /// The root and every directory of dokles' own below it.
+    pub const PRIVATE_DIR: u32 = 0o700;
+    /// State, journal, lock, progress, transcripts, recorded keys.
+    pub const PRIVATE_FILE: u32 = 0o600;
+    /// A container's log (Docker's json-file: 0640).
+    pub const LOG_FILE: u32 = 0o640;
+    /// The root directory of a container's filesystem (an overlay upper dir, an unpacked
+    /// layer): it is the container's `/`, as in Docker's overlay2.
+    pub const ROOTFS_DIR: u32 = 0o755;
+    /// `hostname`, `hosts`, `resolv.conf`: bind-mounted into the container for any of its
+    /// users to read.
+    pub const CONTAINER_FILE: u32 = 0o644;
+}
+
+/// Directories directly in the root, each private; created when missing (except `les`,
+/// made by the first lesson) and repaired when an older dokles left them open.
+const SUBTREES: [(&str, bool); 4] = [
+    ("tmp", true),
+    ("containers", true),
+    ("image", true),
+    ("les", false),
+];
+
+/// Files directly in the root.
+const ROOT_FILES: [&str; 2] = ["events.jsonl", "lock"];
+
 impl StateRoot {
-    /// Open (creating if needed) the state root at `path`.
+    /// Open (creating if needed) the state root at `path`, after checking that no other
+    /// user controls where it is ([`trust`]); make it and its subtrees private.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
-        let path = path.into();
-        fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create state root {}", path.display()))?;
-        let path = fs::canonicalize(&path)
-            .with_context(|| format!("cannot resolve state root {}", path.display()))?;
-        let tmp = path.join("tmp");
-        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let path = trust::prepare_root(&path.into())?;
+        for (name, create) in SUBTREES {
+            let dir = path.join(name);
+            private_dir(&dir, create)
+                .with_context(|| format!("cannot make {} private", dir.display()))?;
+        }
+        for name in ROOT_FILES {
+            let file = path.join(name);
+            match fs::symlink_metadata(&file) {
+                Ok(m) if m.is_file() && m.permissions().mode() & 0o7777 != mode::PRIVATE_FILE => {
+                    fs::set_permissions(&file, fs::Permissions::from_mode(mode::PRIVATE_FILE))
+                        .with_context(|| format!("cannot make {} private", file.display()))?
+                }
+                _ => {}
+            }
+        }
         Ok(Self { path })
     }
 
@@ -95,10 +138,13 @@ impl StateRoot {
     /// A fresh, empty staging directory under `tmp/`. Only call while holding the lock; the
     /// directory is removed by the next [`StateRoot::lock`] if it is still there.
     pub fn staging_dir(&self, _lock: &StateLock) -> Result<tempfile::TempDir> {
-        tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("staging-")
             .tempdir_in(self.join("tmp"))
-            .context("cannot create staging directory")
+            .context("cannot create staging directory")?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode::PRIVATE_DIR))
+            .context("cannot set the mode of a staging directory")?;
+        Ok(dir)
     }
 
     fn clean_staging(&self) -> Result<()> {
@@ -132,16 +178,98 @@ impl StateRoot {
     }
 }
 
+/// Make `dir` a private directory: created if missing (when `create`), mode fixed if not.
+fn private_dir(dir: &Path, create: bool) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.permissions().mode() & 0o7777 != mode::PRIVATE_DIR {
+                fs::set_permissions(dir, fs::Permissions::from_mode(mode::PRIVATE_DIR))?;
+            }
+            Ok(())
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "something other than a directory is in its place",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+            create_dir(dir, mode::PRIVATE_DIR)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `mkdir -p` in the state root: every directory it creates gets exactly `mode`, whatever
+/// the umask; directories already there are left as they are.
+pub fn create_dir(path: &Path, mode: u32) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => return Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir(parent, mode)?;
+    }
+    match fs::DirBuilder::new().mode(mode).create(path) {
+        Ok(()) => fs::set_permissions(path, fs::Permissions::from_mode(mode)),
+        // Made by another process meanwhile.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Open `path` for appending, created if missing; its mode is made exactly `mode` (also for
+/// a file an older dokles created with another).
+pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    if file.metadata()?.permissions().mode() & 0o7777 != mode {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    Ok(file)
+}
+
+/// Write `data` to `path` (created or truncated) with exactly `mode`.
+pub fn write_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.write_all(data)
+}
+
+/// The umask every engine process (the docker CLI, a monitor) works with, as a Docker
+/// daemon does: what it creates then never depends on the umask of whoever ran it.
+pub const ENGINE_UMASK: u32 = 0o022;
+
+/// Set [`ENGINE_UMASK`] for this process (and what it starts).
+pub fn pin_engine_umask() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(ENGINE_UMASK));
+}
+
 /// Replace `path` with `data` atomically: readers see the old or the new content, never a mix.
 pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_dir(dir, mode::PRIVATE_DIR)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create temp file in {}", dir.display()))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode::PRIVATE_FILE))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
     // No fsync: the guarantee is atomicity against concurrent readers and killed writers
     // (rename replaces the file whole), not durability across power loss; syncing every
     // state change would cost more than a whole container start.

@@ -645,6 +645,128 @@ fn logs_agree() {
 }
 
 #[test]
+fn log_options_agree() {
+    let p = Pair::new();
+    // Rotation keeps the same lines in the same number of files; tails reach into them.
+    let rot = p.name("rot");
+    p.same(&[
+        "run",
+        "--name",
+        &rot,
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=3",
+        "IMG",
+        "sh",
+        "-c",
+        "for i in $(seq 1 100); do echo line $i; done",
+    ]);
+    p.same(&["logs", &rot]);
+    p.same(&["logs", "--tail", "30", &rot]);
+    let (real, ours) = p.inspect_both(&rot);
+    assert_eq!(
+        real["HostConfig"]["LogConfig"],
+        ours["HostConfig"]["LogConfig"]
+    );
+    p.same(&["inspect", "-f", "{{.HostConfig.LogConfig}}", &rot]);
+    let files = |o: &Out| {
+        let log = o.stdout.trim();
+        (1..5)
+            .filter(|n| std::path::Path::new(&format!("{log}.{n}")).exists())
+            .count()
+    };
+    let (real, ours) = p.both(&["inspect", "-f", "{{.LogPath}}", &rot]);
+    assert_eq!((files(&real), files(&ours)), (2, 2), "rotated files kept");
+
+    // Values the json-file driver refuses stop the start, with its messages.
+    for opts in [
+        &["max-size=abc"][..],
+        &["max-size=0"],
+        &["max-size=-1"],
+        &["max-size=1.2.3"],
+        &["max-size=99999999999999999999999"],
+        &["max-size=10k", "max-file=0"],
+        &["max-size=10k", "max-file=abc"],
+        &["max-file="],
+        &["compress=maybe"],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        for o in opts {
+            args.extend(["--log-opt", o]);
+        }
+        args.extend(["IMG", "echo", "hi"]);
+        p.same(&args);
+    }
+    // Accepted values, and what `max-file` alone does (nothing).
+    for opt in [
+        "max-size=10 k",
+        "max-size=1.5k",
+        "max-size=10KiB",
+        "max-file=3",
+        "compress=false",
+    ] {
+        p.same(&["run", "--rm", "--log-opt", opt, "IMG", "echo", "hi"]);
+    }
+    // The daemon's checks at create, and the client's for `none`.
+    for (driver, opt) in [
+        ("json-file", "foo=bar"),
+        ("json-file", "mode=x"),
+        ("json-file", "max-buffer-size=1m"),
+        ("bogus", "max-size=1k"),
+        ("none", "max-size=1k"),
+    ] {
+        for cmd in ["run", "create"] {
+            p.same(&[cmd, "--log-driver", driver, "--log-opt", opt, "IMG", "true"]);
+        }
+    }
+    p.same(&["run", "--rm", "--log-driver", "bogus", "IMG", "true"]);
+
+    // A container the driver refused: created, not started; its logs say why.
+    let bad = p.name("bad");
+    p.same(&[
+        "run",
+        "--name",
+        &bad,
+        "--log-opt",
+        "max-size=abc",
+        "IMG",
+        "echo",
+        "hi",
+    ]);
+    p.same(&["start", &bad]);
+    p.same(&["start", "-a", &bad]);
+    p.same(&["logs", &bad]);
+    p.same(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}",
+        &bad,
+    ]);
+
+    // The none driver: output reaches the attached client only.
+    let none = p.name("none");
+    p.same(&[
+        "run",
+        "--name",
+        &none,
+        "--log-driver",
+        "none",
+        "IMG",
+        "echo",
+        "hi",
+    ]);
+    p.same(&["logs", &none]);
+    p.same(&["logs", "-f", &none]);
+    p.same(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.LogConfig}} {{.LogPath}}",
+        &none,
+    ]);
+}
+
+#[test]
 fn error_texts_agree() {
     let p = Pair::new();
     let (x, busy) = (p.name("x1"), p.name("busy"));

@@ -140,3 +140,47 @@ fn a_command_from_another_terminal_is_narrated_at_once_and_counts_for_the_step()
     t.type_line("stop");
     t.wait_for("repl-rc=0");
 }
+
+/// The mode of `path`'s permission bits.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .mode()
+        & 0o7777
+}
+
+/// The files of `dir` whose names start with `prefix`.
+fn files_starting(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect()
+}
+
+#[test]
+fn what_a_lesson_keeps_is_for_its_student_alone() {
+    let r = Repl::start("1");
+    let t = &r.term;
+    t.wait_for("Opdracht:");
+    // Keys forwarded into a container are recorded (les/invoer-<pid>) for the transcript.
+    t.type_line("echo getypt-in-cat | docker run -i --rm busybox cat | tr a-z A-Z");
+    t.wait_for_line("GETYPT-IN-CAT");
+    let les = r.root.root().join("les");
+    let typed = files_starting(&les, "invoer-");
+    assert_eq!(typed.len(), 1, "{typed:?}");
+    assert_eq!(mode(&typed[0]), 0o600, "recorded keys");
+    t.type_line("stop");
+    t.wait_for("repl-rc=0");
+    assert_eq!(mode(&les), 0o700);
+    assert_eq!(mode(&les.join("bin")), 0o700, "the docker shim's directory");
+    assert_eq!(mode(&les.join("transcripten")), 0o700);
+    let transcripts = files_starting(&les.join("transcripten"), "");
+    assert_eq!(transcripts.len(), 1, "{transcripts:?}");
+    assert_eq!(mode(&transcripts[0]), 0o600, "the transcript");
+    assert_eq!(mode(&les.join("voortgang.json")), 0o600, "saved progress");
+}

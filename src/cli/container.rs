@@ -19,7 +19,7 @@ use super::units::{ago, bytes_size, human_duration, human_size};
 use super::{CliError, CliResult, Context};
 use crate::engine::container::attach::Hello;
 use crate::engine::container::lifecycle::{self, parse_signal, CreateOptions};
-use crate::engine::container::logs::read_from;
+use crate::engine::container::logs::{self, LogConfig, LogEntry, Logging, ReadOptions};
 use crate::engine::container::record::Ulimit;
 use crate::engine::container::seccomp;
 use crate::engine::container::{Container, ContainerError, ContainerStore, Status};
@@ -96,6 +96,10 @@ pub(super) struct CreateArgs {
     pids_limit: Option<i64>,
     #[arg(long = "ulimit")]
     ulimit: Vec<String>,
+    #[arg(long = "log-driver")]
+    log_driver: Option<String>,
+    #[arg(long = "log-opt")]
+    log_opt: Vec<String>,
     #[arg(long = "pull", default_value = "missing")]
     pull: String,
     #[arg(long = "detach-keys")]
@@ -196,6 +200,23 @@ fn read_env_file(cmd: &str, path: &str) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// `--log-driver` and `--log-opt key=value` (a bare `key` has the value ""; a later key
+/// wins), with the client's one check: the `none` driver takes no options.
+fn log_config(cmd: &str, driver: Option<&str>, opts: &[String]) -> Result<LogConfig, CliError> {
+    let driver = driver.unwrap_or("");
+    if driver == logs::NONE && !opts.is_empty() {
+        return Err(client_error(cmd, "invalid logging opts for driver none"));
+    }
+    let options = opts
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (o.to_string(), String::new()),
+        })
+        .collect();
+    Ok(LogConfig::new(driver, options))
+}
+
 /// `--security-opt`: the client's check that each option is `no-new-privileges` or has a
 /// value (`key=value`, or the old `key:value`).
 fn check_security_opts(cmd: &str, opts: &[String]) -> Result<(), CliError> {
@@ -225,6 +246,7 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
     for e in &a.env {
         env.extend(env_flag(cmd, e)?);
     }
+    let log_config = log_config(cmd, a.log_driver.as_deref(), &a.log_opt)?;
     check_security_opts(cmd, &a.security_opt)?;
     let labels: BTreeMap<String, String> = a
         .label
@@ -283,6 +305,7 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
             })
             .collect::<Result<_, _>>()?,
         cgroup_parent: String::new(),
+        log_config,
     })
     .and_then(|o| {
         // The daemon's checks of the resources asked for.
@@ -1554,52 +1577,42 @@ pub fn logs(ctx: &Context, path: &str, args: &[String]) -> CliResult {
     };
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
-    // As the daemon: anything but a count of lines (`all`, `-1`, `abc`) means all of them.
-    let tail: Option<usize> = a.tail.parse().ok();
-    let path = c.paths.log(&c.config.id);
-    let (mut entries, mut offset) = read_from(&path, 0)?;
-    entries.retain(|e| {
-        let t = e.time();
-        since.is_none_or(|s| t.is_some_and(|t| t >= s))
-            && until.is_none_or(|u| t.is_some_and(|t| t <= u))
-    });
-    if let Some(n) = tail {
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    let print = |entries: &[crate::engine::container::logs::LogEntry]| {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
-        for e in entries {
-            // --details adds the entry's attributes (dokles logs none) and a space.
-            let prefix = match (a.timestamps, a.details) {
-                (true, true) => format!("{}  ", e.time),
-                (true, false) => format!("{} ", e.time),
-                (false, true) => " ".to_string(),
-                (false, false) => String::new(),
-            };
-            let line = format!("{prefix}{}", e.log);
-            let _ = if e.stream == "stderr" {
-                err.write_all(line.as_bytes())
-            } else {
-                out.write_all(line.as_bytes())
-            };
+    // As the daemon: the driver must keep something to read, with options it accepts.
+    let max_files = match c.config.log_config.logging() {
+        Ok(Logging::Discard) => {
+            return Err(CliError::daemon(
+                "configured logging driver does not support reading",
+            ))
         }
-        let _ = out.flush();
+        Ok(Logging::JsonFile(rotation)) => rotation.map_or(1, |r| r.max_files),
+        Err(e) => return Err(CliError::daemon(e)),
     };
-    print(&entries);
+    let opts = ReadOptions {
+        // As the daemon: anything but a count of lines (`all`, `-1`, `abc`) means all.
+        tail: a.tail.parse().ok(),
+        since,
+        until,
+    };
+    let mut out = LogPrinter::new(a.timestamps, a.details);
+    let log = c.paths.log(&c.config.id);
+    let mut follower = match logs::read(&log, max_files, &opts, &mut |e| out.print(e)) {
+        Err(_) if out.broken => return Ok(()),
+        other => other?,
+    };
+    out.flush();
     if a.follow {
-        loop {
+        while !follower.done() && !out.broken {
             let running = store
                 .load(&c.config.id)
                 .map(|c| c.state.is_running())
                 .unwrap_or(false);
-            let (more, next) = read_from(&path, offset)?;
-            offset = next;
-            print(&more);
+            // After a last look at the state, everything the container wrote is in the log.
+            match follower.poll(&mut |e| out.print(e)) {
+                Err(_) if out.broken => return Ok(()),
+                other => other?,
+            }
+            out.flush();
             if !running {
-                let (last, _) = read_from(&path, offset)?;
-                print(&last);
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -1614,6 +1627,58 @@ fn as_named(name: &str) -> impl Fn(ContainerError) -> ContainerError + '_ {
     move |e| match e {
         ContainerError::NoSuchContainer(_) => ContainerError::NoSuchContainer(name.to_string()),
         e => e,
+    }
+}
+
+/// Log entries onto our stdout and stderr, buffered; whenever the stream changes, the other
+/// one is flushed first, so that on one terminal the order stays the container's.
+struct LogPrinter {
+    out: std::io::BufWriter<std::io::Stdout>,
+    err: std::io::BufWriter<std::io::Stderr>,
+    timestamps: bool,
+    details: bool,
+    last_was_err: bool,
+    /// Our output went away (a closed pipe): reading can stop.
+    broken: bool,
+}
+
+impl LogPrinter {
+    fn new(timestamps: bool, details: bool) -> Self {
+        Self {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            err: std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()),
+            timestamps,
+            details,
+            last_was_err: false,
+            broken: false,
+        }
+    }
+
+    fn print(&mut self, e: &LogEntry) -> std::io::Result<()> {
+        let to_err = e.stream == "stderr";
+        if to_err != self.last_was_err {
+            self.flush();
+            self.last_was_err = to_err;
+        }
+        let w: &mut dyn Write = if to_err { &mut self.err } else { &mut self.out };
+        // --details adds the entry's attributes (dokles logs none) and a space.
+        let written = match (self.timestamps, self.details) {
+            (true, true) => write!(w, "{}  ", e.time),
+            (true, false) => write!(w, "{} ", e.time),
+            (false, true) => w.write_all(b" "),
+            (false, false) => Ok(()),
+        }
+        .and_then(|()| w.write_all(e.log.as_bytes()));
+        if written.is_err() {
+            self.broken = true;
+        }
+        written
+    }
+
+    fn flush(&mut self) {
+        if self.out.flush().is_err() || self.err.flush().is_err() {
+            self.broken = true;
+        }
     }
 }
 

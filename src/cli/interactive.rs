@@ -27,10 +27,7 @@ fn record_typed(bytes: &[u8]) {
     static FILE: OnceLock<Option<Mutex<File>>> = OnceLock::new();
     let file = FILE.get_or_init(|| {
         let path = std::env::var_os(TYPED_INPUT_ENV)?;
-        File::options()
-            .create(true)
-            .append(true)
-            .open(path)
+        crate::state::open_append(path.as_ref(), crate::state::mode::PRIVATE_FILE)
             .ok()
             .map(Mutex::new)
     });

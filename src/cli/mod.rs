@@ -172,6 +172,7 @@ fn monitor(args: &[String]) -> u8 {
         }
         _ => return 2,
     };
+    crate::state::pin_engine_umask();
     let Ok(root) = StateRoot::open(root) else {
         return 125;
     };
@@ -233,6 +234,8 @@ fn dokles(args: &[String]) -> CliResult {
 /// Every invocation on a usable state root ends with one `command` entry in its journal
 /// (see [`journal_command`]).
 pub fn docker(root: Option<PathBuf>, args: &[String]) -> CliResult {
+    // The engine's half of this process creates files as a daemon would.
+    crate::state::pin_engine_umask();
     let root = StateRoot::open(StateRoot::resolve(root.as_deref()))
         .map_err(|e| CliError::plain(format!("{e:#}")))?;
     journal_command::begin(&root, args);

@@ -48,7 +48,8 @@ impl Progress {
         all.lessons.insert(lesson.to_string(), p.clone());
         let file = path(root);
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            crate::state::create_dir(dir, crate::state::mode::PRIVATE_DIR)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
         atomic_write_json(&file, &all)
     }

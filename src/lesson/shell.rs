@@ -33,7 +33,8 @@ impl Shell {
     /// run in `cwd`.
     pub fn new(root: &StateRoot, cwd: &Path, exe: &Path) -> Result<Self> {
         let bin = root.join("les/bin");
-        std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+        crate::state::create_dir(&bin, crate::state::mode::PRIVATE_DIR)
+            .with_context(|| format!("creating {}", bin.display()))?;
         let shim = bin.join("docker");
         if std::fs::read_link(&shim).ok().as_deref() != Some(exe) {
             let staged = bin.join(format!(".docker.{}", std::process::id()));

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::lesson::{keys, Lesson};
-use crate::state::StateRoot;
+use crate::state::{create_dir, mode, open_append, StateRoot};
 
 pub struct Transcript {
     path: PathBuf,
@@ -21,13 +21,11 @@ pub struct Transcript {
 impl Transcript {
     pub fn start(root: &StateRoot, lesson: &Lesson) -> Result<Self> {
         let dir = root.join("les/transcripten");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        create_dir(&dir, mode::PRIVATE_DIR)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let now = chrono::Utc::now();
         let path = dir.join(format!("{}-{}.txt", lesson.id, now.format("%Y%m%d-%H%M%S")));
-        let mut file = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let mut file = open_append(&path, mode::PRIVATE_FILE)
             .with_context(|| format!("creating {}", path.display()))?;
         writeln!(
             file,
@@ -57,7 +55,8 @@ impl Transcript {
         if bytes.is_empty() {
             return;
         }
-        let _ = std::fs::write(typed, b"");
+        // Emptied for the next line (it exists: it was just read).
+        let _ = File::options().write(true).truncate(true).open(typed);
         for line in keys::lines_from_keys(&bytes) {
             let _ = writeln!(self.file, "> {line}");
         }

@@ -105,7 +105,8 @@ fn build_busybox_tar(root: &Path, tar: &Path) {
 /// One test's dokles: its own state root holding the busybox image. Dropping it removes
 /// every container and checks nothing of them is left.
 pub struct Dokles {
-    dir: TempDir,
+    _dir: TempDir,
+    root: PathBuf,
     /// The dokles binary every command runs, and variables set in its environment.
     exe: PathBuf,
     env: Vec<(String, String)>,
@@ -115,19 +116,31 @@ impl Dokles {
     /// A fresh root with [`IMAGE`] imported.
     pub fn new() -> Self {
         let dir = TempDir::with_prefix("dokles-ctr-").expect("state temp dir");
-        Self::in_dir(dir, Path::new(env!("CARGO_BIN_EXE_dokles")))
+        let root = dir.path().to_path_buf();
+        Self::with_image(dir, root, Path::new(env!("CARGO_BIN_EXE_dokles")))
     }
 
     /// A fresh root in a directory below `parent` (a tmpfs makes large images unpack
     /// fast), with [`IMAGE`] imported, whose commands run the dokles binary `exe`.
     pub fn with_binary_in(parent: &Path, exe: &Path) -> Self {
         let dir = TempDir::with_prefix_in("dokles-ctr-", parent).expect("state temp dir");
-        Self::in_dir(dir, exe)
+        let root = dir.path().to_path_buf();
+        Self::with_image(dir, root, exe)
     }
 
-    fn in_dir(dir: TempDir, exe: &Path) -> Self {
+    /// A root that dokles creates itself, in a directory everyone may enter (as
+    /// `/var/lib` is for the default root), with [`IMAGE`] imported.
+    pub fn in_open_directory() -> Self {
+        let dir = TempDir::with_prefix("dokles-ctr-").expect("state temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let root = dir.path().join("state");
+        Self::with_image(dir, root, Path::new(env!("CARGO_BIN_EXE_dokles")))
+    }
+
+    fn with_image(dir: TempDir, root: PathBuf, exe: &Path) -> Self {
         let d = Self {
-            dir,
+            _dir: dir,
+            root,
             exe: exe.to_path_buf(),
             env: Vec::new(),
         };
@@ -142,7 +155,7 @@ impl Dokles {
     }
 
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     /// `docker <args>` on this root, not yet run (stdin on /dev/null).

@@ -58,10 +58,13 @@ pub fn inspect(images: &ImageStore, c: &Container) -> Value {
         "HostsPath".into(),
         json!(c.paths.hosts().display().to_string()),
     );
-    o.insert(
-        "LogPath".into(),
-        json!(c.paths.log(&cfg.id).display().to_string()),
-    );
+    // No file for a driver that keeps none.
+    let log_path = if cfg.log_config.driver == super::logs::NONE {
+        String::new()
+    } else {
+        c.paths.log(&cfg.id).display().to_string()
+    };
+    o.insert("LogPath".into(), json!(log_path));
     o.insert("Name".into(), json!(format!("/{}", cfg.name)));
     o.insert("RestartCount".into(), json!(0));
     o.insert("Driver".into(), json!("overlay2"));
@@ -164,7 +167,7 @@ fn host_config(cfg: &ContainerConfig) -> Value {
     let mut h: Map<String, Value> = [
         ("Binds", json!(null)),
         ("ContainerIDFile", json!("")),
-        ("LogConfig", json!({"Type": "json-file", "Config": {}})),
+        ("LogConfig", json!(cfg.log_config)),
         ("NetworkMode", json!("default")),
         ("PortBindings", json!({})),
         (

@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::attach::{Hello, Session};
+use super::logs::LogConfig;
 use super::monitor::{Report, REPORT_FD};
 use super::names::{random_name, valid_name};
 use super::record::{ContainerConfig, ContainerId};
@@ -56,6 +57,8 @@ pub struct CreateOptions {
     pub ulimits: Vec<super::record::Ulimit>,
     /// The cgroup to make the container's cgroup in (absolute; empty: `/dokles`).
     pub cgroup_parent: String,
+    /// `--log-driver` and `--log-opt`.
+    pub log_config: LogConfig,
 }
 
 fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
@@ -123,6 +126,7 @@ pub fn create(
         }
     }
     check_security_opts(&opts.security_opt).map_err(invalid)?;
+    opts.log_config.check_for_create().map_err(invalid)?;
     let cap_add = normalize_capabilities(&opts.cap_add, "CapAdd").map_err(invalid)?;
     let cap_drop = normalize_capabilities(&opts.cap_drop, "CapDrop").map_err(invalid)?;
 
@@ -197,6 +201,7 @@ pub fn create(
         pids_limit: opts.pids_limit,
         ulimits: opts.ulimits.clone(),
         cgroup_parent: opts.cgroup_parent.clone(),
+        log_config: opts.log_config.clone(),
         image_config: runtime,
     };
     // Built in staging and renamed into place whole: a kill before that leaves only staging
@@ -330,6 +335,7 @@ pub fn start(
     if c.state.is_running() {
         return Ok(None);
     }
+    check_logging(store, &c)?;
     // Signals to pass on are blocked before the monitor starts, so none is lost.
     let signals = if attach {
         Some(block_proxied_signals()?)
@@ -361,6 +367,7 @@ pub fn start_attached(
     if c.state.is_running() {
         return Ok(None);
     }
+    check_logging(store, &c)?;
     let (_child, mut reports) = spawn_monitor(store, id, Some("--attach-socket"))?;
     match next_report(&mut reports)? {
         Some(Report::Listening) => {}
@@ -387,6 +394,34 @@ pub fn attach(
         name: c.config.name,
     });
     Ok(session)
+}
+
+/// The logging driver's checks of its options as the container starts (Docker's
+/// `StartLogger`): a container whose log options the driver refuses does not start; its
+/// state keeps the reason and exit code 128, as Docker records it.
+fn check_logging(
+    store: &ContainerStore,
+    c: &super::store::Container,
+) -> Result<(), ContainerError> {
+    let Err(reason) = c.config.log_config.logging() else {
+        return Ok(());
+    };
+    let message = format!("failed to initialize logging driver: {reason}");
+    const EXIT_CODE: i32 = 128;
+    {
+        let lock = store.root().lock()?;
+        let mut state = store.load(&c.config.id)?.state;
+        state.error = message.clone();
+        state.exit_code = EXIT_CODE;
+        store.save_state(&lock, &c.config.id, &state)?;
+    }
+    Journal::open(store.root()).emit(Event::ContainerStartFailed {
+        id: c.config.id.to_string(),
+        name: c.config.name.clone(),
+        message: message.clone(),
+        exit_code: EXIT_CODE,
+    });
+    Err(ContainerError::Start { message, code: 125 })
 }
 
 fn spawn_monitor(

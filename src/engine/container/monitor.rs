@@ -29,7 +29,7 @@ use nix::sched::{unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 
 use super::attach::{readiness, Hub, Input};
-use super::logs::LogWriter;
+use super::logs::{LogWriter, Logging};
 use super::record::{ContainerPaths, HostProcess, State, Status};
 use super::spec::build_spec;
 use super::store::{Container, ContainerError, ContainerStore};
@@ -193,14 +193,26 @@ fn run(
     }
     reporter.send(&Report::Started);
 
-    let mut log = LogWriter::open(&c.paths.log(&c.config.id))?;
+    let mut log = match c.config.log_config.logging() {
+        Ok(Logging::Discard) => None,
+        Ok(Logging::JsonFile(rotation)) => {
+            Some(LogWriter::open(&c.paths.log(&c.config.id), rotation)?)
+        }
+        // Checked before the monitor was started.
+        Err(e) => anyhow::bail!("failed to initialize logging driver: {e}"),
+    };
     shed_startup_pages();
     let streams = match (process.take_console(), pipes) {
         (Some(master), _) => Streams::terminal(master, c.config.open_stdin)?,
         (None, Some(p)) => Streams::pipes(p)?,
         (None, None) => anyhow::bail!("the runtime gave no terminal for a tty container"),
     };
-    pump(streams, &mut log, &mut hub, attach == AttachMode::Inherit)?;
+    pump(
+        streams,
+        log.as_mut(),
+        &mut hub,
+        attach == AttachMode::Inherit,
+    )?;
     // Read the OOM count while the cgroup still exists (waiting removes it).
     let oom = process.cgroup().is_some_and(|cg| cg.oom_killed());
     let status = process.wait().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -543,7 +555,12 @@ impl Streams {
 /// Relay until the container's output is closed: its stdout and stderr (or terminal) into
 /// the log, to the attached clients and, with `inherit`, to our own stdout/stderr; the
 /// clients' input to the container.
-fn pump(mut streams: Streams, log: &mut LogWriter, hub: &mut Hub, inherit: bool) -> Result<()> {
+fn pump(
+    mut streams: Streams,
+    mut log: Option<&mut LogWriter>,
+    hub: &mut Hub,
+    inherit: bool,
+) -> Result<()> {
     use nix::poll::PollFlags;
     let mut buf = vec![0u8; 32 * 1024];
     let mut host_out = std::io::stdout();
@@ -595,12 +612,18 @@ fn pump(mut streams: Streams, log: &mut LogWriter, hub: &mut Hub, inherit: bool)
                 Err(_) => 0,
             };
             let stream = if i == 0 { "stdout" } else { "stderr" };
+            // A log that cannot be written (a full disk) loses those lines, as Docker's
+            // driver does; the container and its attached clients go on.
             if n == 0 {
-                log.finish(stream)?;
+                if let Some(log) = log.as_deref_mut() {
+                    let _ = log.finish(stream);
+                }
                 streams.outputs[i] = None;
                 continue;
             }
-            log.write(stream, &buf[..n])?;
+            if let Some(log) = log.as_deref_mut() {
+                let _ = log.write(stream, &buf[..n]);
+            }
             hub.broadcast(i == 1, &buf[..n]);
             if inherit {
                 // The attached client may be gone; the log still gets everything.

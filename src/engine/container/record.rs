@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::logs::LogConfig;
 use crate::engine::image::Digest;
 
 /// A 64-hex container ID.
@@ -104,6 +105,9 @@ pub struct ContainerConfig {
     /// hierarchy's root; empty for the default, `/dokles`.
     #[serde(default)]
     pub cgroup_parent: String,
+    /// `--log-driver`/`--log-opt`; records from before them read as Docker's default.
+    #[serde(default)]
+    pub log_config: LogConfig,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
 }

@@ -512,12 +512,18 @@ pub fn resolv_conf() -> Result<String> {
 }
 
 /// Write the per-container /etc files.
+/// Readable by every user of the container, whatever the umask.
 pub fn write_etc_files(c: &super::record::ContainerPaths, hostname: &str) -> Result<()> {
-    std::fs::write(c.hostname(), format!("{hostname}\n"))
-        .with_context(|| format!("cannot write {}", c.hostname().display()))?;
-    std::fs::write(c.hosts(), hosts_file())
+    use crate::state::{mode::CONTAINER_FILE, write_file};
+    write_file(
+        &c.hostname(),
+        format!("{hostname}\n").as_bytes(),
+        CONTAINER_FILE,
+    )
+    .with_context(|| format!("cannot write {}", c.hostname().display()))?;
+    write_file(&c.hosts(), hosts_file().as_bytes(), CONTAINER_FILE)
         .with_context(|| format!("cannot write {}", c.hosts().display()))?;
-    std::fs::write(c.resolv_conf(), resolv_conf()?)
+    write_file(&c.resolv_conf(), resolv_conf()?.as_bytes(), CONTAINER_FILE)
         .with_context(|| format!("cannot write {}", c.resolv_conf().display()))
 }
 

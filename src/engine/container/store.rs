@@ -21,7 +21,7 @@ use thiserror::Error;
 use super::damaged::{read_record, Damaged, Problem};
 use super::record::{ContainerConfig, ContainerId, ContainerPaths, State, Status};
 use crate::engine::image::{ImageError, ImageStore};
-use crate::state::{atomic_write_json, StateLock, StateRoot};
+use crate::state::{atomic_write_json, create_dir, mode, StateLock, StateRoot};
 
 /// Errors with Docker's wording; the CLI prefixes "Error response from daemon: ".
 #[derive(Debug, Error)]
@@ -313,16 +313,20 @@ impl ContainerStore {
     /// Start creating container `config`: its directories, state and config, in staging.
     pub fn stage(&self, lock: &StateLock, config: &ContainerConfig) -> Result<Staged> {
         let dir = self.root.staging_dir(lock)?;
-        // As `create_dir` would have made it (a temporary directory is 0700).
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode::PRIVATE_DIR))
             .context("cannot set the container directory's mode")?;
         let staged = Staged {
             dir,
             id: config.id.clone(),
         };
         let paths = staged.paths();
-        for d in [paths.upper(), paths.work(), paths.merged()] {
-            fs::create_dir(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        // The upper dir is the container's `/` (its mode shows through the overlay).
+        for (d, m) in [
+            (paths.upper(), mode::ROOTFS_DIR),
+            (paths.work(), mode::PRIVATE_DIR),
+            (paths.merged(), mode::ROOTFS_DIR),
+        ] {
+            create_dir(&d, m).with_context(|| format!("cannot create {}", d.display()))?;
         }
         atomic_write_json(&paths.state(), &State::created())?;
         atomic_write_json(&paths.config(), config)?;
@@ -331,7 +335,7 @@ impl ContainerStore {
 
     /// Make a staged container exist: one rename into `containers/`.
     pub fn insert(&self, _lock: &StateLock, staged: Staged) -> Result<ContainerPaths> {
-        fs::create_dir_all(&self.dir)
+        create_dir(&self.dir, mode::PRIVATE_DIR)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let paths = self.paths(&staged.id);
         // Kept: once renamed it is no longer ours to delete (a failed rename leaves it to

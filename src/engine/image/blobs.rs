@@ -41,7 +41,7 @@ impl BlobStore {
 
     /// Move a staged file whose digest the caller computed into the store.
     pub fn adopt(&self, staged: &Path, d: &Digest) -> Result<()> {
-        fs::create_dir_all(&self.dir)
+        crate::state::create_dir(&self.dir, crate::state::mode::PRIVATE_DIR)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         if self.contains(d) {
             return Ok(());

@@ -79,7 +79,8 @@ impl LayerStore {
             return Ok(());
         }
         let dir = self.layer_dir(&meta.chain_id);
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::state::create_dir(&dir, crate::state::mode::PRIVATE_DIR)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         crate::state::atomic_write_json(&dir.join("layer.json"), meta)
     }
 

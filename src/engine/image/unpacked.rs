@@ -5,7 +5,7 @@
 //! uses that directory. Like containerd's split between its content store and snapshots: an
 //! image that is only loaded, saved or inspected never costs a file per file it holds.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::BufReader;
 
 use anyhow::{Context, Result};
@@ -41,7 +41,9 @@ impl ImageStore {
         })?;
         let staging = self.root().staging_dir(lock)?;
         let diff = staging.path().join("diff");
-        fs::create_dir(&diff).with_context(|| format!("cannot create {}", diff.display()))?;
+        // The container's `/` unless the layer's tar says otherwise (its `./` entry).
+        crate::state::create_dir(&diff, crate::state::mode::ROOTFS_DIR)
+            .with_context(|| format!("cannot create {}", diff.display()))?;
         unpack_layer(
             BufReader::with_capacity(1 << 20, tar),
             &diff,
