@@ -2048,7 +2048,8 @@ pub fn stats(ctx: &Context, path: &str, args: &[String]) -> CliResult {
                     };
                     (
                         cpu,
-                        n.memory_usage,
+                        // docker/cli's figure: the usage less inactive page cache.
+                        n.memory_in_use(),
                         n.memory_limit.min(host_memory()),
                         n.pids,
                     )

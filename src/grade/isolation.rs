@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 use crate::lesson::replay::Sandbox;
 use crate::lesson::shell::Shell;
-use crate::runtime::Cgroup;
+use crate::runtime::{Cgroup, CgroupGroup};
 
 /// The cgroup all grading groups live under (from each hierarchy's root).
 const CGROUP_BASE: &str = "/dokles-nakijken";
@@ -47,10 +47,9 @@ pub struct Isolated {
     dir: tempfile::TempDir,
 }
 
-/// The submission's cgroup; killed and removed on drop.
+/// The submission's cgroup group; killed and removed on drop.
 struct Group {
-    cgroup: Cgroup,
-    path: PathBuf,
+    cgroup: CgroupGroup,
 }
 
 impl Drop for Group {
@@ -101,10 +100,10 @@ impl Isolated {
         .with_context(|| format!("mounting a tmpfs on {}", mount.display()))?;
         let tmpfs = Tmpfs { path: mount };
         let path = PathBuf::from(format!("{CGROUP_BASE}/{unique}"));
-        let cgroup = Cgroup::create_group(&path, limits.pids)
+        let cgroup = CgroupGroup::create(&path, limits.pids)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("creating the submission's cgroup")?;
-        let group = Group { cgroup, path };
+        let group = Group { cgroup };
         let sandbox = Sandbox::in_dir(&tmpfs.path)?;
         Ok(Self {
             sandbox,
@@ -126,11 +125,11 @@ impl Isolated {
             .with_bin_dir(&self.dir.path().join("bin"))?
             .with_env(
                 crate::cli::CGROUP_PARENT_ENV,
-                &self.group.path.to_string_lossy(),
+                &self.group.cgroup.path().to_string_lossy(),
             )
             // Another docker client on PATH must not reach a real Docker engine.
             .with_env("DOCKER_HOST", "unix:///dev/null");
-        shell.in_cgroup(self.group.cgroup.dirs())
+        shell.in_cgroup(self.group.cgroup.members().dirs())
     }
 
     /// Stop what a finished line left running: every process directly in the submission's
@@ -140,7 +139,7 @@ impl Isolated {
     pub fn stop_leftovers(&self) {
         use nix::sys::signal::{kill, Signal};
         use nix::unistd::{getsid, Pid};
-        let cg = &self.group.cgroup;
+        let cg = self.group.cgroup.members();
         let leftovers = |cg: &Cgroup| -> Vec<Pid> {
             cg.pids()
                 .unwrap_or_default()
@@ -162,7 +161,7 @@ impl Isolated {
                 let _ = cg.thaw();
             }
             // Orphans are reaped by init, which can take a second or more.
-            cg.settle(std::time::Duration::from_secs(5));
+            self.group.cgroup.settle(std::time::Duration::from_secs(5));
         }
     }
 

@@ -26,7 +26,7 @@
 //! no other lock (no stdout, no environment) and ends in `execve` or `_exit`.
 
 mod capabilities;
-mod cgroups;
+pub mod cgroups;
 mod console;
 mod container;
 mod devices;
@@ -42,7 +42,7 @@ mod seccomp;
 mod spec;
 mod sync;
 
-pub use cgroups::{Cgroup, CgroupStats};
+pub use cgroups::{Cgroup, CgroupGroup, CgroupManager, CgroupStats};
 pub use container::{
     create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, PipeEnds,
     Stdio, StdioFd,
