@@ -222,8 +222,9 @@ impl CgroupGroup {
         group.create_group(pids_max)?;
         let members = match group.version() {
             Version::V1 => Cgroup::locate(path),
-            Version::V2 => Cgroup::locate(&path.join(MEMBERS))
-                .and_then(|m| m.create(None, None).map(|()| m)),
+            Version::V2 => {
+                Cgroup::locate(&path.join(MEMBERS)).and_then(|m| m.create(None, None).map(|()| m))
+            }
         };
         match members {
             Ok(members) => Ok(CgroupGroup {
@@ -328,16 +329,19 @@ fn read(path: &Path) -> Result<String, RuntimeError> {
 }
 
 fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
-    fs::write(path, value).map_err(|e| {
-        RuntimeError::host(format!("cannot write {value} to {}", path.display()), e)
-    })
+    fs::write(path, value)
+        .map_err(|e| RuntimeError::host(format!("cannot write {value} to {}", path.display()), e))
 }
 
 fn read_number(path: &Path) -> Result<u64, RuntimeError> {
     let text = read(path)?;
     parse_number(&text).ok_or_else(|| {
         RuntimeError::host(
-            format!("unexpected contents in {}: {:?}", path.display(), text.trim()),
+            format!(
+                "unexpected contents in {}: {:?}",
+                path.display(),
+                text.trim()
+            ),
             io::Error::from(io::ErrorKind::InvalidData),
         )
     })

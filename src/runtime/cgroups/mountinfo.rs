@@ -52,7 +52,9 @@ pub fn v1_mount<'a>(mountinfo: &'a str, controller: &str) -> Option<(&'a str, &'
 /// (root, mount point) of the unified hierarchy: the mount at `/sys/fs/cgroup` if it is
 /// one, else the first.
 pub fn unified_mount(mountinfo: &str) -> Option<(&str, &str)> {
-    let unified: Vec<Mount<'_>> = mounts(mountinfo).filter(|m| m.fstype == "cgroup2").collect();
+    let unified: Vec<Mount<'_>> = mounts(mountinfo)
+        .filter(|m| m.fstype == "cgroup2")
+        .collect();
     let chosen = unified
         .iter()
         .find(|m| m.mount_point == "/sys/fs/cgroup")
@@ -112,7 +114,10 @@ mod tests {
     #[test]
     fn hierarchies_are_found_with_a_process_cgroup() {
         let own = "4:cpu,cpuacct:/\n3:memory:/sandbox/abc\n0::/user.slice\n";
-        assert_eq!(v1_mount(HYBRID, "cpuacct"), Some(("/", "/sys/fs/cgroup/cpu,cpuacct")));
+        assert_eq!(
+            v1_mount(HYBRID, "cpuacct"),
+            Some(("/", "/sys/fs/cgroup/cpu,cpuacct"))
+        );
         assert_eq!(v1_mount(HYBRID, "pids"), None);
         assert_eq!(v1_path(own, "memory"), Some("/sandbox/abc"));
         assert_eq!(unified_path(own), Some("/user.slice"));

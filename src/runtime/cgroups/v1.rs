@@ -113,8 +113,7 @@ impl Cgroup {
                 if !level.join("cpuset.cpus").exists() {
                     continue; // above the hierarchy's mount point
                 }
-                let Some(parent) = level.parent().filter(|p| p.join("cpuset.cpus").exists())
-                else {
+                let Some(parent) = level.parent().filter(|p| p.join("cpuset.cpus").exists()) else {
                     continue; // the hierarchy's root
                 };
                 for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -148,7 +147,12 @@ impl Cgroup {
         read_number(&self.file(controller, name)?)
     }
 
-    fn write(&self, controller: &str, name: &str, value: impl ToString) -> Result<(), RuntimeError> {
+    fn write(
+        &self,
+        controller: &str,
+        name: &str,
+        value: impl ToString,
+    ) -> Result<(), RuntimeError> {
         write(&self.file(controller, name)?, &value.to_string())
     }
 

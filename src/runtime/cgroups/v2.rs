@@ -499,7 +499,10 @@ mod tests {
     #[test]
     fn cpus_become_a_quota_per_period() {
         // --cpus 0.5: 50 ms in every 100 ms.
-        assert_eq!(cpu_max(Some(50_000), Some(100_000)).as_deref(), Some("50000 100000"));
+        assert_eq!(
+            cpu_max(Some(50_000), Some(100_000)).as_deref(),
+            Some("50000 100000")
+        );
         assert_eq!(cpu_max(None, Some(100_000)).as_deref(), Some("max 100000"));
         assert_eq!(cpu_max(Some(-1), None).as_deref(), Some("max"));
         assert_eq!(cpu_max(None, None), None);
@@ -510,13 +513,24 @@ mod tests {
         let mib = 1 << 20;
         // -m 64m: Docker asks for 128m memory+swap, so 64m of swap.
         assert_eq!(
-            swap_max(Some(128 * mib), Some(64 * mib)).expect("ok").as_deref(),
+            swap_max(Some(128 * mib), Some(64 * mib))
+                .expect("ok")
+                .as_deref(),
             Some("67108864")
         );
-        assert_eq!(swap_max(Some(-1), Some(64 * mib)).expect("ok").as_deref(), Some("max"));
-        assert_eq!(swap_max(None, Some(-1)).expect("ok").as_deref(), Some("max"));
+        assert_eq!(
+            swap_max(Some(-1), Some(64 * mib)).expect("ok").as_deref(),
+            Some("max")
+        );
+        assert_eq!(
+            swap_max(None, Some(-1)).expect("ok").as_deref(),
+            Some("max")
+        );
         assert_eq!(swap_max(None, Some(64 * mib)).expect("ok"), None);
         assert!(swap_max(Some(mib), None).is_err(), "swap without memory");
-        assert!(swap_max(Some(mib), Some(2 * mib)).is_err(), "total below memory");
+        assert!(
+            swap_max(Some(mib), Some(2 * mib)).is_err(),
+            "total below memory"
+        );
     }
 }

@@ -65,7 +65,9 @@ pub fn load(program: &[Insn]) -> io::Result<OwnedFd> {
     match bpf(BPF_PROG_LOAD, &mut attr) {
         // SAFETY: a successful BPF_PROG_LOAD returns a new descriptor nobody else owns.
         Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
-        Err(e) if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EINVAL) => {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EINVAL) =>
+        {
             // The verifier refused it: load once more to hear why.
             let mut log = vec![0u8; 64 * 1024];
             attr.log_level = 1;

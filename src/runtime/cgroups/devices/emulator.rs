@@ -124,7 +124,13 @@ mod tests {
     const C: DeviceKind = DeviceKind::Char;
     const B: DeviceKind = DeviceKind::Block;
 
-    fn rule(allow: bool, kind: DeviceKind, major: Option<u32>, minor: Option<u32>, access: &str) -> DeviceRule {
+    fn rule(
+        allow: bool,
+        kind: DeviceKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: &str,
+    ) -> DeviceRule {
         DeviceRule {
             allow,
             kind,
@@ -139,7 +145,17 @@ mod tests {
         let emulator = Emulator::from_rules(&container_rules(None).expect("rules"));
         assert!(!emulator.default_allow());
         let rw = Access::READ.union(Access::WRITE);
-        for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (136, 4), (10, 200)] {
+        for (major, minor) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 2),
+            (136, 4),
+            (10, 200),
+        ] {
             assert!(emulator.allows(C, major, minor, rw), "c {major}:{minor}");
         }
         // Creating any node is allowed (as in Docker); opening a disk or /dev/mem is not.
@@ -177,7 +193,11 @@ mod tests {
         emulator.apply(&rule(false, C, Some(4), Some(1), "r"));
         assert!(emulator.allows(C, 4, 1, Access::READ));
         emulator.apply(&rule(false, C, Some(4), None, "r"));
-        assert_eq!(emulator.exceptions().len(), 1, "an exception without accesses goes");
+        assert_eq!(
+            emulator.exceptions().len(),
+            1,
+            "an exception without accesses goes"
+        );
         assert!(!emulator.allows(C, 4, 1, Access::READ));
     }
 
@@ -192,6 +212,9 @@ mod tests {
         assert!(!emulator.allows(B, 8, 1, Access::READ.union(Access::WRITE)));
         assert!(!emulator.allows(B, 8, 1, Access::MKNOD));
         assert!(emulator.allows(C, 8, 1, Access::WRITE), "another type");
-        assert_eq!(emulator.exceptions()[0].access, Access::parse("wm").expect("wm"));
+        assert_eq!(
+            emulator.exceptions()[0].access,
+            Access::parse("wm").expect("wm")
+        );
     }
 }

@@ -93,7 +93,11 @@ impl Access {
 
 impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (bit, c) in [(Access::READ, 'r'), (Access::WRITE, 'w'), (Access::MKNOD, 'm')] {
+        for (bit, c) in [
+            (Access::READ, 'r'),
+            (Access::WRITE, 'w'),
+            (Access::MKNOD, 'm'),
+        ] {
             if self.intersects(bit) {
                 write!(f, "{c}")?;
             }

@@ -80,7 +80,13 @@ pub fn compile(emulator: &Emulator) -> Vec<Insn> {
     for exception in emulator.exceptions() {
         program.extend(block(exception, emulator.default_allow()));
     }
-    program.push(insn(ALU32_MOV_K, 0, 0, 0, i32::from(emulator.default_allow())));
+    program.push(insn(
+        ALU32_MOV_K,
+        0,
+        0,
+        0,
+        i32::from(emulator.default_allow()),
+    ));
     program.push(insn(JMP_EXIT, 0, 0, 0, 0));
     program
 }
@@ -194,7 +200,23 @@ mod tests {
     fn assert_program_decides_as_the_emulator(rules: &[DeviceRule]) {
         let emulator = Emulator::from_rules(rules);
         let program = compile(&emulator);
-        let mut numbers = vec![0u32, 1, 2, 3, 5, 7, 8, 9, 10, 136, 200, 254, 4095, 1 << 20, u32::MAX];
+        let mut numbers = vec![
+            0u32,
+            1,
+            2,
+            3,
+            5,
+            7,
+            8,
+            9,
+            10,
+            136,
+            200,
+            254,
+            4095,
+            1 << 20,
+            u32::MAX,
+        ];
         for rule in rules {
             for n in [rule.major, rule.minor].into_iter().flatten() {
                 numbers.extend([n.wrapping_sub(1), n, n.wrapping_add(1)]);
@@ -205,7 +227,12 @@ mod tests {
                 for &major in &numbers {
                     for &minor in &numbers {
                         let want = emulator.allows(kind, major, minor, Access::from_bits(access));
-                        let got = interpreter::run(&program, (u32::from(access) << 16) | typ, major, minor);
+                        let got = interpreter::run(
+                            &program,
+                            (u32::from(access) << 16) | typ,
+                            major,
+                            minor,
+                        );
                         assert_eq!(
                             got,
                             u32::from(want),
@@ -217,7 +244,13 @@ mod tests {
         }
     }
 
-    fn rule(allow: bool, kind: DeviceKind, major: Option<u32>, minor: Option<u32>, access: &str) -> DeviceRule {
+    fn rule(
+        allow: bool,
+        kind: DeviceKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: &str,
+    ) -> DeviceRule {
         DeviceRule {
             allow,
             kind,
@@ -262,7 +295,10 @@ mod tests {
     #[test]
     fn instructions_encode_as_the_kernel_reads_them() {
         // r4 = *(u32 *)(r1 + 4): code 0x61, dst 4 and src 1 in one byte, offset 4.
-        assert_eq!(insn(LDX_MEM_W, 4, 1, 4, 0).encode(), [0x61, 0x14, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            insn(LDX_MEM_W, 4, 1, 4, 0).encode(),
+            [0x61, 0x14, 4, 0, 0, 0, 0, 0]
+        );
         assert_eq!(
             insn(JMP32_JNE_K, 5, 0, -2, -1).encode(),
             [0x56, 0x05, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]
