@@ -50,10 +50,14 @@ pub struct CreateOptions {
     /// `--init`: `None` when not given.
     pub init: Option<bool>,
     pub memory: i64,
+    /// Memory plus swap (`--memory-swap`); 0 = not given, -1 = unlimited.
+    pub memory_swap: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
     pub nano_cpus: i64,
     pub pids_limit: i64,
     pub ulimits: Vec<super::record::Ulimit>,
-    /// The cgroup to make the container's cgroup in (absolute; empty: `/dokles`).
+    /// The cgroup to make the container's cgroup in (empty: `/dokles`).
     pub cgroup_parent: String,
 }
 
@@ -192,6 +196,9 @@ pub fn create(
         init: opts.init.unwrap_or(false),
         init_given: opts.init.is_some(),
         memory: opts.memory,
+        memory_swap: opts.memory_swap,
+        cpu_shares: opts.cpu_shares,
+        cpuset_cpus: opts.cpuset_cpus.clone(),
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
         ulimits: opts.ulimits.clone(),

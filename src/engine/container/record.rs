@@ -93,6 +93,16 @@ pub struct ContainerConfig {
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`); 0 = none.
     #[serde(default)]
     pub memory: i64,
+    /// `--memory-swap`: memory plus swap, bytes; 0 = not given (twice `memory`), -1 = no
+    /// swap limit.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// `--cpu-shares`: the relative CPU weight; 0 = not given.
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// `--cpuset-cpus`: the CPUs the container may run on (`0-2,4`); empty = all.
+    #[serde(default)]
+    pub cpuset_cpus: String,
     #[serde(default)]
     pub nano_cpus: i64,
     #[serde(default)]
@@ -100,8 +110,9 @@ pub struct ContainerConfig {
     /// `--ulimit name=soft[:hard]`, as given (validated at create).
     #[serde(default)]
     pub ulimits: Vec<Ulimit>,
-    /// The cgroup the container's cgroup is made in (Docker's `--cgroup-parent`), from each
-    /// hierarchy's root; empty for the default, `/dokles`.
+    /// The cgroup the container's cgroup is made in (Docker's `--cgroup-parent`): absolute
+    /// from the hierarchy's root, relative from the monitor's cgroup; empty for the
+    /// default, `/dokles`.
     #[serde(default)]
     pub cgroup_parent: String,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.

@@ -57,6 +57,25 @@ pub fn version() -> Result<Version, RuntimeError> {
         .map_err(RuntimeError::InvalidSpec)
 }
 
+/// The CPUs containers may be given (`0-3`), as Docker's daemon reads them: the cpuset
+/// of the hierarchy's root, else the CPUs online.
+pub fn available_cpus() -> String {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let root_file = match version() {
+        Ok(Version::V1) => mountinfo::v1_mount(&mountinfo, "cpuset")
+            .map(|(_, mount_point)| Path::new(mount_point).join("cpuset.effective_cpus")),
+        Ok(Version::V2) => mountinfo::unified_mount(&mountinfo)
+            .map(|(_, mount_point)| Path::new(mount_point).join("cpuset.cpus.effective")),
+        Err(_) => None,
+    };
+    root_file
+        .into_iter()
+        .chain([PathBuf::from("/sys/devices/system/cpu/online")])
+        .find_map(|f| fs::read_to_string(f).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// A container's resource usage, the figures `docker stats` computes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CgroupStats {
@@ -275,6 +294,15 @@ pub fn join(dirs: &[PathBuf]) -> io::Result<()> {
         fs::write(dir.join("cgroup.procs"), "0")?;
     }
     Ok(())
+}
+
+/// A failure to write the limits, as the error runc reports for it.
+fn config_error(e: RuntimeError) -> RuntimeError {
+    match e {
+        RuntimeError::InvalidSpec(message) => RuntimeError::CgroupConfig(message),
+        RuntimeError::CgroupConfig(_) => e,
+        other => RuntimeError::CgroupConfig(other.to_string()),
+    }
 }
 
 /// How long removal waits for the container's last processes to leave the cgroup.

@@ -15,8 +15,8 @@ use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
 use super::devices::DeviceRule;
 use super::{
-    keyed, mountinfo, read, read_number, remove_dir, tree, write, CgroupManager, CgroupStats,
-    FreezerFile, Version, FREEZE_TIMEOUT, REMOVE_TIMEOUT,
+    config_error, keyed, mountinfo, read, read_number, remove_dir, tree, write, CgroupManager,
+    CgroupStats, FreezerFile, Version, FREEZE_TIMEOUT, REMOVE_TIMEOUT,
 };
 use crate::runtime::error::RuntimeError;
 
@@ -255,7 +255,7 @@ impl CgroupManager for Cgroup {
     ) -> Result<(), RuntimeError> {
         let created = self.create_dirs().and_then(|()| {
             if let Some(resources) = resources {
-                self.apply(resources)?;
+                self.apply(resources).map_err(config_error)?;
             }
             match rules {
                 Some(rules) => self.restrict_devices(rules),

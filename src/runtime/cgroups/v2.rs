@@ -21,8 +21,8 @@ use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::devices::{bpf, program, DeviceRule, Emulator};
 use super::{
-    keyed, mountinfo, read, read_number, remove_dir, tree, write, CgroupManager, CgroupStats,
-    FreezerFile, Version, FREEZE_TIMEOUT, REMOVE_TIMEOUT,
+    config_error, keyed, mountinfo, read, read_number, remove_dir, tree, write, CgroupManager,
+    CgroupStats, FreezerFile, Version, FREEZE_TIMEOUT, REMOVE_TIMEOUT,
 };
 use crate::runtime::error::RuntimeError;
 
@@ -241,7 +241,7 @@ impl CgroupManager for Cgroup {
     ) -> Result<(), RuntimeError> {
         self.create_dir()?;
         let configured = resources
-            .map_or(Ok(()), |r| self.apply(r))
+            .map_or(Ok(()), |r| self.apply(r).map_err(config_error))
             .and_then(|()| rules.map_or(Ok(()), |r| self.restrict_devices(r)));
         if configured.is_err() {
             let _ = self.remove();
