@@ -21,7 +21,7 @@ use super::record::{ContainerConfig, ContainerId};
 use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
-use crate::events::{Event, Journal};
+use crate::events::{Event, FreezerWrite, Journal};
 
 /// What `docker create`/`run` asked for.
 #[derive(Debug, Clone, Default)]
@@ -632,9 +632,14 @@ pub fn pause(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerEr
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     cg.freeze().map_err(|e| anyhow::anyhow!("{e}"))?;
     set_status(store, id, super::record::Status::Paused)?;
+    let f = cg.freezer_file();
     Journal::open(store.root()).emit(Event::ContainerPaused {
         id: id.to_string(),
         name: c.config.name,
+        freezer: Some(FreezerWrite {
+            file: f.path.display().to_string(),
+            value: f.frozen.to_string(),
+        }),
     });
     Ok(())
 }
@@ -647,22 +652,30 @@ pub fn unpause(store: &ContainerStore, id: &ContainerId) -> Result<(), Container
             "Container {id} is not paused"
         )));
     }
-    thaw(&c)?;
+    let freezer = thaw(&c)?.map(|f| FreezerWrite {
+        file: f.path.display().to_string(),
+        value: f.thawed.to_string(),
+    });
     set_status(store, id, super::record::Status::Running)?;
     Journal::open(store.root()).emit(Event::ContainerUnpaused {
         id: id.to_string(),
         name: c.config.name,
+        freezer,
     });
     Ok(())
 }
 
-fn thaw(c: &super::store::Container) -> Result<(), ContainerError> {
-    if let Some(p) = c.state.process {
-        let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        cg.thaw().map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(())
+/// Thaw the container's cgroup; the freezer file written, if it runs.
+fn thaw(
+    c: &super::store::Container,
+) -> Result<Option<crate::runtime::cgroups::FreezerFile>, ContainerError> {
+    let Some(p) = c.state.process else {
+        return Ok(None);
+    };
+    let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    cg.thaw().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(cg.freezer_file()))
 }
 
 fn set_status(
