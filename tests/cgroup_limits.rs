@@ -342,3 +342,27 @@ fn a_container_may_mknod_the_hosts_disk_but_not_read_it() {
         assert_eq!(out.code, 1);
     }
 }
+
+#[test]
+fn a_container_sees_its_cgroup_as_under_docker() {
+    let d = Dokles::new();
+    d.ok(&["run", "-d", "--name", "ns", IMAGE, "sleep", "1000"]);
+    let id = d.inspect("ns", "{{.Id}}");
+    let mode = d.inspect("ns", "{{.HostConfig.CgroupnsMode}}");
+    let own = d.ok(&["exec", "ns", "cat", "/proc/self/cgroup"]);
+    let files = d.ok(&["exec", "ns", "ls", "/sys/fs/cgroup"]);
+    if version_is_2() {
+        // Docker's default on v2: a cgroup namespace of its own, rooted at its cgroup.
+        assert_eq!(mode, "private");
+        assert_eq!(own, "0::/");
+        assert!(files.lines().any(|f| f == "memory.max"), "{files}");
+    } else {
+        assert_eq!(mode, "host");
+        let memory = own
+            .lines()
+            .find(|l| l.contains(":memory:"))
+            .expect("memory");
+        assert!(memory.ends_with(&format!(":/dokles/{id}")), "{own}");
+        assert!(files.lines().any(|f| f == "memory"), "{files}");
+    }
+}

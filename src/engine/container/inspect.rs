@@ -176,7 +176,14 @@ fn host_config(cfg: &ContainerConfig) -> Value {
         ("VolumesFrom", json!(null)),
         ("CapAdd", list_or_null(&cfg.cap_add)),
         ("CapDrop", list_or_null(&cfg.cap_drop)),
-        ("CgroupnsMode", json!("host")),
+        (
+            "CgroupnsMode",
+            json!(if cfg.cgroupns_mode.is_empty() {
+                "host"
+            } else {
+                cfg.cgroupns_mode.as_str()
+            }),
+        ),
         ("Dns", json!([])),
         ("DnsOptions", json!([])),
         ("DnsSearch", json!([])),

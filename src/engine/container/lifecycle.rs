@@ -203,6 +203,10 @@ pub fn create(
         pids_limit: opts.pids_limit,
         ulimits: opts.ulimits.clone(),
         cgroup_parent: opts.cgroup_parent.clone(),
+        cgroupns_mode: match crate::runtime::cgroups::version() {
+            Ok(crate::runtime::cgroups::Version::V2) => "private".into(),
+            _ => "host".into(),
+        },
         image_config: runtime,
     };
     let paths = store.paths(&id);

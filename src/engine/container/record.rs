@@ -115,6 +115,11 @@ pub struct ContainerConfig {
     /// default, `/dokles`.
     #[serde(default)]
     pub cgroup_parent: String,
+    /// Docker's `CgroupnsMode`, its daemon's default for the host when created: `private`
+    /// (a cgroup namespace of its own) on cgroup v2 hosts, `host` on v1. Records from
+    /// before this field read as empty: `host`.
+    #[serde(default)]
+    pub cgroupns_mode: String,
     /// The image's own runtime config (ExposedPorts, Volumes, StopSignal, …) for `inspect`.
     pub image_config: serde_json::Value,
 }

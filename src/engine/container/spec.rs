@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccomp, Mount, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType, Spec, User,
+    Capability, LinuxCpu, LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids,
+    LinuxResources, LinuxSeccomp, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    User,
 };
 
 use super::record::ContainerConfig;
@@ -100,6 +101,13 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
+        if cfg.cgroupns_mode == "private" {
+            let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+            let mut cgroup = LinuxNamespace::default();
+            cgroup.set_typ(LinuxNamespaceType::Cgroup);
+            namespaces.push(cgroup);
+            linux.set_namespaces(Some(namespaces));
+        }
         linux.set_cgroups_path(Some(cgroup_path(cfg)));
         linux.set_resources(resources(cfg)?);
         if cfg.privileged {
