@@ -366,3 +366,106 @@ fn a_container_sees_its_cgroup_as_under_docker() {
         assert!(files.lines().any(|f| f == "memory"), "{files}");
     }
 }
+
+/// Grading sets `DOKLES_CGROUP_PARENT`: a submission's `--cgroup-parent` cannot climb out of
+/// it (and so out of its pids limit).
+#[test]
+fn a_cgroup_parent_cannot_leave_the_one_grading_imposes() {
+    let d = Dokles::new();
+    let imposed = format!("/dokles-test-imposed-{}", std::process::id());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dokles"))
+        .arg("--root")
+        .arg(d.root())
+        .args([
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            "climber",
+            "--cgroup-parent",
+        ])
+        .arg("/../../escaped")
+        .args([IMAGE, "sleep", "1000"])
+        .env("DOKLES_CGROUP_PARENT", &imposed)
+        .output()
+        .expect("run dokles");
+    assert!(out.status.success(), "{out:?}");
+    let id = d.inspect("climber", "{{.Id}}");
+    let dirs = cgroup_of(&d, "climber").dirs().to_vec();
+    d.ok(&["rm", "-f", "climber"]);
+    for parent in [format!("{imposed}/escaped"), imposed.clone()] {
+        let _ = Cgroup::locate(Path::new(&parent)).map(|p| p.remove());
+    }
+    for dir in dirs {
+        assert!(
+            dir.ends_with(format!("{}/escaped/{id}", &imposed[1..])),
+            "{}",
+            dir.display()
+        );
+    }
+}
+
+/// Device control is no option: when the container's rules cannot be installed — v1: the
+/// parent cgroup denies every device, so a child may allow none; v2: the parent holds an
+/// exclusive device program, so no other may be attached below it — the container is not
+/// started.
+#[test]
+fn a_container_whose_device_rules_cannot_be_installed_does_not_start() {
+    let d = Dokles::new();
+    let parent = format!("/dokles-test-nodevices-{}", std::process::id());
+    let group = Cgroup::locate(Path::new(&parent)).expect("the parent cgroup");
+    group.create(None, None).expect("create the parent cgroup");
+    if version_is_2() {
+        attach_exclusive_allow_all(&group.dirs()[0]);
+    } else {
+        let devices = group
+            .dirs()
+            .iter()
+            .find(|d| d.join("devices.deny").exists())
+            .expect("the devices cgroup");
+        std::fs::write(devices.join("devices.deny"), "a").expect("deny every device");
+    }
+    let out = d.run(&[
+        "run",
+        "--name",
+        "unguarded",
+        "--cgroup-parent",
+        &parent,
+        IMAGE,
+        "echo",
+        "ran",
+    ]);
+    let state = d.inspect("unguarded", "{{.State.Status}} {{.State.Pid}}");
+    let _ = group.remove();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_eq!(out.stdout, "", "the command must not run");
+    let expected = if version_is_2() {
+        "cannot attach the device control program"
+    } else {
+        "devices.allow"
+    };
+    assert!(out.stderr.contains(expected), "{}", out.stderr);
+    assert_eq!(state, "created 0");
+}
+
+/// Attach an allow-all device program to `dir` without `BPF_F_ALLOW_MULTI` or
+/// `BPF_F_ALLOW_OVERRIDE`: the kernel then lets no cgroup below it have a program.
+fn attach_exclusive_allow_all(dir: &Path) {
+    use dokles::runtime::cgroups::devices::{bpf, program, Emulator};
+    use std::os::fd::AsRawFd;
+    let fd = bpf::load(&program::compile(&Emulator::default())).expect("load");
+    let cgroup = std::fs::File::open(dir).expect("open the cgroup");
+    // union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, flags.
+    let attr: [u32; 5] = [cgroup.as_raw_fd() as u32, fd.as_raw_fd() as u32, 6, 0, 0];
+    // SAFETY: bpf(BPF_PROG_ATTACH = 8) reads `attr` (a live, initialised array of the
+    // attach command's layout) for the size given.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            8,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    assert_eq!(ret, 0, "attach: {}", std::io::Error::last_os_error());
+}
