@@ -469,3 +469,49 @@ fn attach_exclusive_allow_all(dir: &Path) {
     };
     assert_eq!(ret, 0, "attach: {}", std::io::Error::last_os_error());
 }
+
+/// cgroup v2's no-internal-process rule: a parent that holds a process of its own cannot
+/// give a container's cgroup controllers, and `run` says so; v1 has no such rule.
+#[test]
+fn a_cgroup_parent_holding_a_process_is_refused_on_v2_only() {
+    use std::os::unix::process::CommandExt;
+    let d = Dokles::new();
+    let parent = format!("/dokles-test-occupied-{}", std::process::id());
+    let group = Cgroup::locate(Path::new(&parent)).expect("the parent cgroup");
+    group.create(None, None).expect("create the parent cgroup");
+    let procs: Vec<_> = group
+        .dirs()
+        .iter()
+        .map(|d| d.join("cgroup.procs"))
+        .collect();
+    let mut command = std::process::Command::new("sleep");
+    command.arg("60");
+    // SAFETY: the hook runs in the forked child before exec and only writes files (glibc's
+    // malloc is fork-safe; no other lock is taken).
+    unsafe {
+        command.pre_exec(move || procs.iter().try_for_each(|p| std::fs::write(p, "0")));
+    }
+    let mut occupant = command.spawn().expect("a process in the parent");
+    let out = d.run(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &parent,
+        IMAGE,
+        "echo",
+        "ran",
+    ]);
+    let _ = occupant.kill();
+    let _ = occupant.wait();
+    let _ = group.remove();
+    if version_is_2() {
+        assert_eq!(out.code, 125, "{out:?}");
+        assert!(
+            out.stderr.contains("holds processes of its own"),
+            "{}",
+            out.stderr
+        );
+    } else {
+        assert_eq!((out.code, out.stdout.as_str()), (0, "ran\n"), "{out:?}");
+    }
+}

@@ -379,36 +379,49 @@ fn make_dir(dir: &Path) -> Result<(), RuntimeError> {
 }
 
 /// Let the cgroups below `dir` use the controllers dokles needs that `dir` has and does
-/// not pass on yet.
+/// not pass on yet. Should the kernel refuse some of them together, each is tried alone:
+/// cpuset and io are extras (their limits fail later, with their name, when asked for);
+/// cpu, memory and pids are what every container's limits and `stats` use.
 fn enable_controllers(dir: &Path) -> Result<(), RuntimeError> {
+    const REQUIRED: [&str; 3] = ["cpu", "memory", "pids"];
     let available = read(&dir.join("cgroup.controllers"))?;
     let enabled = read(&dir.join("cgroup.subtree_control"))?;
-    let missing: Vec<String> = CONTROLLERS
-        .iter()
-        .filter(|c| available.split_whitespace().any(|a| a == **c))
-        .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
-        .map(|c| format!("+{c}"))
+    let missing: Vec<&str> = CONTROLLERS
+        .into_iter()
+        .filter(|c| available.split_whitespace().any(|a| a == *c))
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
     let file = dir.join("cgroup.subtree_control");
-    fs::write(&file, missing.join(" ")).map_err(|e| {
-        let why = if e.raw_os_error() == Some(libc::EBUSY) {
-            " (the cgroup holds processes of its own, and cgroup v2 gives controllers to \
-             child cgroups only of cgroups without processes: choose another cgroup parent)"
-        } else {
-            ""
-        };
-        RuntimeError::host(
-            format!(
-                "cannot enable the {} controllers in {}{why}",
-                missing.join(" "),
-                dir.display()
-            ),
-            e,
-        )
-    })
+    let plus = |names: &[&str]| names.iter().map(|c| format!("+{c}")).collect::<Vec<_>>();
+    if fs::write(&file, plus(&missing).join(" ")).is_ok() {
+        return Ok(());
+    }
+    for controller in missing {
+        match fs::write(&file, format!("+{controller}")) {
+            Ok(()) => {}
+            Err(_) if !REQUIRED.contains(&controller) => {}
+            Err(e) => {
+                let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                    " (the cgroup holds processes of its own, and cgroup v2 gives controllers \
+                     to child cgroups only of cgroups without processes: choose another \
+                     cgroup parent)"
+                } else {
+                    ""
+                };
+                return Err(RuntimeError::host(
+                    format!(
+                        "cannot enable the {controller} controller in {}{why}",
+                        dir.display()
+                    ),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A v1-style number as a v2 value: negative is `max`.
