@@ -103,7 +103,7 @@ impl Cgroup {
         levels.reverse();
         for level in levels {
             make_dir(level)?;
-            enable_controllers(level)?;
+            enable_controllers(level, &self.mount_point)?;
         }
         make_dir(self.dir())
     }
@@ -251,7 +251,7 @@ impl CgroupManager for Cgroup {
 
     fn create_group(&self, pids_max: u64) -> Result<(), RuntimeError> {
         self.create_dir()?;
-        let configured = enable_controllers(self.dir())
+        let configured = enable_controllers(self.dir(), &self.mount_point)
             .and_then(|()| self.write("pids.max", &pids_max.to_string()));
         if configured.is_err() {
             let _ = self.remove();
@@ -379,10 +379,12 @@ fn make_dir(dir: &Path) -> Result<(), RuntimeError> {
 }
 
 /// Let the cgroups below `dir` use the controllers dokles needs that `dir` has and does
-/// not pass on yet. Should the kernel refuse some of them together, each is tried alone:
-/// cpuset and io are extras (their limits fail later, with their name, when asked for);
-/// cpu, memory and pids are what every container's limits and `stats` use.
-fn enable_controllers(dir: &Path) -> Result<(), RuntimeError> {
+/// not pass on yet. A cgroup holding processes of its own (the hierarchy's root aside) may
+/// not: that is refused before anything is written. Should the kernel refuse some of them
+/// together, each is tried alone: cpuset and io are extras (their limits fail later, with
+/// their name, when asked for); cpu, memory and pids are what every container's limits and
+/// `stats` use.
+fn enable_controllers(dir: &Path, mount_point: &Path) -> Result<(), RuntimeError> {
     const REQUIRED: [&str; 3] = ["cpu", "memory", "pids"];
     let available = read(&dir.join("cgroup.controllers"))?;
     let enabled = read(&dir.join("cgroup.subtree_control"))?;
@@ -394,6 +396,18 @@ fn enable_controllers(dir: &Path) -> Result<(), RuntimeError> {
     if missing.is_empty() {
         return Ok(());
     }
+    if dir != mount_point && !read(&dir.join("cgroup.procs"))?.trim().is_empty() {
+        return Err(RuntimeError::host(
+            format!(
+                "cannot enable the {} controllers in {}: it holds processes of its own, and \
+                 cgroup v2 gives controllers to child cgroups only of cgroups without \
+                 processes (choose another cgroup parent)",
+                missing.join(" "),
+                dir.display()
+            ),
+            io::Error::from_raw_os_error(libc::EBUSY),
+        ));
+    }
     let file = dir.join("cgroup.subtree_control");
     let plus = |names: &[&str]| names.iter().map(|c| format!("+{c}")).collect::<Vec<_>>();
     if fs::write(&file, plus(&missing).join(" ")).is_ok() {
@@ -404,16 +418,9 @@ fn enable_controllers(dir: &Path) -> Result<(), RuntimeError> {
             Ok(()) => {}
             Err(_) if !REQUIRED.contains(&controller) => {}
             Err(e) => {
-                let why = if e.raw_os_error() == Some(libc::EBUSY) {
-                    " (the cgroup holds processes of its own, and cgroup v2 gives controllers \
-                     to child cgroups only of cgroups without processes: choose another \
-                     cgroup parent)"
-                } else {
-                    ""
-                };
                 return Err(RuntimeError::host(
                     format!(
-                        "cannot enable the {controller} controller in {}{why}",
+                        "cannot enable the {controller} controller in {}",
                         dir.display()
                     ),
                     e,
