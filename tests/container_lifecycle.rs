@@ -10,7 +10,9 @@ mod common_ctr;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common_ctr::{alive, monitor_pid, wait_for, Dokles, DEFAULT_CAP_EFF, IMAGE};
+use common_ctr::{
+    alive, container_cgroup_dirs, monitor_pid, wait_for, Dokles, DEFAULT_CAP_EFF, IMAGE,
+};
 
 // ---------------------------------------------------------------------------------------
 // run: exit codes and output
@@ -351,7 +353,7 @@ fn cleanup_leaves_no_process_mount_or_cgroup() {
     let created = d.ok(&["create", IMAGE]);
     let ids = vec![running.clone(), exited, created];
     assert!(
-        std::path::Path::new(&format!("/sys/fs/cgroup/memory/dokles/{running}")).is_dir(),
+        container_cgroup_dirs(&running).iter().all(|d| d.is_dir()),
         "a running container has its cgroup"
     );
     assert!(

@@ -550,8 +550,25 @@ fn inspect_fields_agree() {
 #[test]
 fn host_config_agrees() {
     let p = Pair::new();
-    let (plain, limited) = (p.name("hc-plain"), p.name("hc-limits"));
+    let (plain, limited, cgroups) = (p.name("hc-plain"), p.name("hc-limits"), p.name("hc-cg"));
     p.same(&["create", "--name", &plain, "IMG"]);
+    // The cgroup flags as given (the parent is not cleaned in the record).
+    p.same(&[
+        "create",
+        "--name",
+        &cgroups,
+        "-m",
+        "20m",
+        "--memory-swap",
+        "30m",
+        "-c",
+        "512",
+        "--cpuset-cpus",
+        "1",
+        "--cgroup-parent",
+        "/dokles-test/../dokles-test-parent/",
+        "IMG",
+    ]);
     p.same(&[
         "create",
         "--name",
@@ -569,7 +586,7 @@ fn host_config_agrees() {
         "ALL",
         "IMG",
     ]);
-    for name in [&plain, &limited] {
+    for name in [&plain, &limited, &cgroups] {
         let (real, ours) = p.inspect_both(name);
         let keys = |v: &Value| -> Vec<String> {
             v["HostConfig"]
@@ -589,6 +606,7 @@ fn host_config_agrees() {
             "{{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{.HostConfig.Runtime}} {{.HostConfig.OomKillDisable}} {{.HostConfig.MemorySwappiness}}",
             "{{.HostConfig.Annotations}} {{.HostConfig.Tmpfs}} {{.HostConfig.Mounts}} {{.HostConfig.KernelMemory}} {{.HostConfig.DNS}}",
             "{{.HostConfig.Dns}} {{.HostConfig.Binds}} {{.HostConfig.RestartPolicy}}",
+            "{{.HostConfig.CpuShares}} {{.HostConfig.CPUShares}} {{.HostConfig.CpusetCpus}} {{.HostConfig.CgroupParent}} {{.HostConfig.MemorySwap}}",
             "{{json .HostConfig}}",
         ] {
             p.same(&["inspect", "-f", template, name]);
@@ -861,6 +879,21 @@ fn error_texts_agree() {
     p.same(&["run", "-m", "100", "IMG"]);
     p.same(&["run", "--cpus", "999", "IMG"]);
     p.same(&["create", "--cpus", "-1", "IMG"]);
+    // The cgroup flags' own checks, client and daemon.
+    p.same(&["run", "--memory-swap", "x", "IMG"]);
+    p.same(&["create", "-m", "20m", "--memory-swap", "-2", "IMG"]);
+    p.same(&["run", "--memory-swap", "10m", "IMG"]);
+    p.same(&["create", "-m", "20m", "--memory-swap", "10m", "IMG"]);
+    p.same(&["run", "-c", "x", "IMG"]);
+    p.same(&["create", "--cpu-shares", "1.5", "IMG"]);
+    p.same(&["run", "--cpuset-cpus", "0-4095", "IMG"]);
+    p.same(&["create", "--cpuset-cpus", "abc", "IMG"]);
+    p.same(&["run", "--cpuset-cpus", "1-0", "IMG"]);
+    p.same(&["create", "--cpuset-cpus", "0-99999", "IMG"]);
+    // Shares the kernel would clamp fail at start, after the container was made.
+    p.same(&["run", "--rm", "--cpu-shares", "1", "IMG", "true"]);
+    p.same(&["run", "--rm", "-c", "300000", "IMG", "true"]);
+    p.same(&["run", "--rm", "-c", "-5", "IMG", "true"]);
     p.same(&["run", "--name", "-x", "IMG"]);
     p.same(&["commit", &x, "Bad:Name"]);
     p.same(&["commit", "dokles-no-such-container", "bad name"]);

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 
+use dokles::runtime::cgroups::Version;
 use dokles::runtime::{
     create, default_spec, exec_in, spawn, ContainerProcess, ExecErrorKind, ExecTarget, ExitStatus,
     RuntimeError, Stdio, StdioFd,
@@ -28,6 +29,11 @@ use oci_spec::runtime::{
 use tempfile::TempDir;
 
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The host's cgroup version (the tests run on v1/hybrid hosts and in the VM tier on v2).
+fn cgroup_version() -> Version {
+    dokles::runtime::cgroups::version().expect("the host's cgroup version")
+}
 const HOSTNAME: &str = "c0ffee123456";
 
 /// A throw-away rootfs holding busybox and its applet links in `/bin`.
@@ -514,8 +520,12 @@ fn the_default_mounts_match_dockers() {
     let sys = find("/sys");
     assert_eq!(sys.2, "sysfs");
     assert!(sys.1.starts_with("ro,"), "{sys:?}");
-    let memory = find("/sys/fs/cgroup/memory");
-    assert!(memory.1.starts_with("ro,"), "{memory:?}");
+    // A read-only view of the container's own cgroup: per v1 hierarchy, or the v2 one.
+    let cgroup = match cgroup_version() {
+        Version::V1 => find("/sys/fs/cgroup/memory"),
+        Version::V2 => find("/sys/fs/cgroup"),
+    };
+    assert!(cgroup.1.starts_with("ro,"), "{cgroup:?}");
 }
 
 /// A spec with its own cgroup (relative: nested in this test process's cgroup) and limits.
@@ -550,15 +560,26 @@ fn limited_spec(rootfs: &Rootfs, script: &str) -> Spec {
 fn cgroup_limits_apply_and_show_inside_the_container() {
     let rootfs = Rootfs::new();
     // The container stays up until its stdin closes, so the host can look at its cgroup.
-    let spec = limited_spec(
-        &rootfs,
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
-             /sys/fs/cgroup/pids/pids.max \
-             /sys/fs/cgroup/cpu/cpu.shares \
-             /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
-         grep -c $$ /sys/fs/cgroup/memory/cgroup.procs; \
-         cat > /dev/null",
-    );
+    let (script, expected) = match cgroup_version() {
+        Version::V1 => (
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+                 /sys/fs/cgroup/pids/pids.max \
+                 /sys/fs/cgroup/cpu/cpu.shares \
+                 /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
+             grep -c $$ /sys/fs/cgroup/memory/cgroup.procs; \
+             cat > /dev/null",
+            "33554432\n6\n512\n50000\n1\n",
+        ),
+        // Shares 512 are weight 20; the quota goes with its period.
+        Version::V2 => (
+            "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight \
+                 /sys/fs/cgroup/cpu.max; \
+             grep -c $$ /sys/fs/cgroup/cgroup.procs; \
+             cat > /dev/null",
+            "33554432\n6\n20\n50000 100000\n1\n",
+        ),
+    };
+    let spec = limited_spec(&rootfs, script);
     let (in_r, in_w) = pipe();
     let (out_r, out_w) = pipe();
     let stdio = Stdio {
@@ -583,10 +604,7 @@ fn cgroup_limits_apply_and_show_inside_the_container() {
     drop(in_w);
     let stdout = read_all(out_r);
     assert_eq!(running.wait(), ExitStatus::Exited(0));
-    assert_eq!(
-        stdout.join().expect("stdout"),
-        "33554432\n6\n512\n50000\n1\n"
-    );
+    assert_eq!(stdout.join().expect("stdout"), expected);
     for dir in dirs {
         assert!(!dir.exists(), "cgroup {} left behind", dir.display());
     }
@@ -649,13 +667,21 @@ fn exec_runs_a_second_process_inside_a_running_container() {
     let init = container.process.as_ref().expect("running");
 
     let mut process = spec.process().clone().expect("process");
+    // In the container's cgroup: memory's and devices' on v1, the one on v2.
+    let (procs, joined) = match cgroup_version() {
+        Version::V1 => (
+            "/sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/devices/cgroup.procs",
+            "2",
+        ),
+        Version::V2 => ("/sys/fs/cgroup/cgroup.procs", "1"),
+    };
     process.set_args(Some(vec![
         "sh".into(),
         "-c".into(),
-        "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; grep CapEff /proc/self/status; \
-         cat /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/devices/cgroup.procs \
-         | grep -c \"^$$\\$\""
-            .into(),
+        format!(
+            "echo $$; hostname; cat /etc/motd /proc/1/cmdline; echo; \
+             grep CapEff /proc/self/status; cat {procs} | grep -c \"^$$\\$\""
+        ),
     ]));
     let (out_r, out_w) = pipe();
     let stdio = Stdio {
@@ -692,7 +718,7 @@ fn exec_runs_a_second_process_inside_a_running_container() {
             "inside",
             "sleep\u{0}100\u{0}",
             "CapEff:\t00000000a80425fb",
-            "2"
+            joined
         ]
     );
 }

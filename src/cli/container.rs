@@ -90,8 +90,16 @@ pub(super) struct CreateArgs {
     security_opt: Vec<String>,
     #[arg(short = 'm', long = "memory")]
     memory: Option<String>,
+    #[arg(long = "memory-swap")]
+    memory_swap: Option<String>,
+    #[arg(short = 'c', long = "cpu-shares", value_parser = parse_int)]
+    cpu_shares: Option<i64>,
     #[arg(long = "cpus")]
     cpus: Option<String>,
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    #[arg(long = "cgroup-parent")]
+    cgroup_parent: Option<String>,
     #[arg(long = "pids-limit", value_parser = parse_int)]
     pids_limit: Option<i64>,
     #[arg(long = "ulimit")]
@@ -283,6 +291,18 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
             })?,
             None => 0,
         },
+        // go-units' RAMInBytes, and -1 for no swap limit (Docker's MemSwapBytes).
+        memory_swap: match a.memory_swap.as_deref() {
+            Some("-1") => -1,
+            Some(m) => ram_in_bytes(m).map_err(|why| {
+                flag_value_error(cmd, format!(
+                    "invalid argument \"{m}\" for \"--memory-swap\" flag: {why}"
+                ))
+            })?,
+            None => 0,
+        },
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         nano_cpus: match &a.cpus {
             Some(c) => match c.parse::<f64>() {
                 Ok(v) if v.is_finite() => (v * 1e9) as i64,
@@ -304,13 +324,25 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
                 })
             })
             .collect::<Result<_, _>>()?,
-        cgroup_parent: String::new(),
+        cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         log_config,
     })
     .and_then(|o| {
-        // The daemon's checks of the resources asked for.
+        // The daemon's checks of the resources asked for, in its order.
         if o.memory > 0 && o.memory < 6 * 1024 * 1024 {
             return Err(daemon_run_error(cmd, "Minimum memory limit allowed is 6MB"));
+        }
+        if o.memory > 0 && o.memory_swap > 0 && o.memory_swap < o.memory {
+            return Err(daemon_run_error(
+                cmd,
+                "Minimum memoryswap limit should be larger than memory limit, see usage",
+            ));
+        }
+        if o.memory == 0 && o.memory_swap > 0 {
+            return Err(daemon_run_error(
+                cmd,
+                "You should always set the Memory limit when using Memoryswap limit, see usage",
+            ));
         }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
         if o.nano_cpus < 0 || o.nano_cpus > cpus * 1_000_000_000 {
@@ -319,8 +351,65 @@ fn create_options(a: &CreateArgs, cmd: &str) -> Result<CreateOptions, CliError> 
                 &format!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"),
             ));
         }
+        check_cpuset(&o.cpuset_cpus).map_err(|e| daemon_run_error(cmd, &e))?;
         Ok(o)
     })
+}
+
+/// `--cpuset-cpus` checked as Docker's daemon checks it: a list of CPUs and ranges
+/// (`0-2,4`), every one of them available.
+fn check_cpuset(requested: &str) -> Result<(), String> {
+    let available = crate::runtime::cgroups::available_cpus();
+    let wanted = parse_cpu_list(requested, 8192)
+        .map_err(|e| format!("Invalid value {requested} for cpuset cpus: {e}"))?;
+    let have = parse_cpu_list(&available, 0).unwrap_or_default();
+    if wanted.iter().all(|c| have.contains(c)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Requested CPUs are not available - requested {requested}, available: {available}"
+        ))
+    }
+}
+
+/// moby's `parseUintList`: `7`, `1-6`, `0,3-4,7`, duplicates allowed; numbers above
+/// `maximum` (when not 0) refused, so a huge range cannot exhaust memory.
+fn parse_cpu_list(list: &str, maximum: u64) -> Result<std::collections::BTreeSet<u64>, String> {
+    let mut cpus = std::collections::BTreeSet::new();
+    if list.is_empty() {
+        return Ok(cpus);
+    }
+    let invalid = || format!("invalid format: {list}");
+    // Go's strconv.Atoi: an optional sign, then decimal digits.
+    let number = |s: &str| -> Result<u64, String> {
+        let digits = s.strip_prefix('+').unwrap_or(s);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        digits.parse().map_err(|_| invalid())
+    };
+    let in_range = |n: u64| {
+        if maximum != 0 && n > maximum {
+            Err(format!("value of out range, maximum is {maximum}"))
+        } else {
+            Ok(n)
+        }
+    };
+    for part in list.split(',') {
+        match part.split_once('-') {
+            None => {
+                cpus.insert(in_range(number(part)?)?);
+            }
+            Some((first, last)) => {
+                let (first, last) = (number(first)?, number(last)?);
+                if last < first {
+                    return Err(invalid());
+                }
+                cpus.extend(first..=in_range(last)?);
+            }
+        }
+    }
+    Ok(cpus)
 }
 
 /// go-units' `RAMInBytes`: `512m`, `1g`, `100k`, `1024b` (binary multiples).
@@ -2138,7 +2227,8 @@ pub fn stats(ctx: &Context, path: &str, args: &[String]) -> CliResult {
                     };
                     (
                         cpu,
-                        n.memory_usage,
+                        // docker/cli's figure: the usage less inactive page cache.
+                        n.memory_in_use(),
                         n.memory_limit.min(host_memory()),
                         n.pids,
                     )

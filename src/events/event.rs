@@ -151,13 +151,19 @@ pub enum Event {
         old_name: String,
         new_name: String,
     },
+    /// `docker pause`: `freezer` says what was written where (absent in older journals).
     ContainerPaused {
         id: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        freezer: Option<FreezerWrite>,
     },
+    /// `docker unpause`, with the freezer write that thawed it.
     ContainerUnpaused {
         id: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        freezer: Option<FreezerWrite>,
     },
     /// `docker exec`: a further process runs in the container.
     ExecStarted {
@@ -188,6 +194,14 @@ pub enum Event {
 }
 
 /// One layer of a pulled image.
+/// A write to a cgroup's freezer: `FROZEN` to v1's `freezer.state`, `1` to v2's
+/// `cgroup.freeze`, and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezerWrite {
+    pub file: String,
+    pub value: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PulledLayer {
     pub chain_id: String,

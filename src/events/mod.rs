@@ -10,6 +10,6 @@ mod event;
 mod journal;
 mod narrate;
 
-pub use event::{Event, Namespace, Overlay, PulledLayer};
+pub use event::{Event, FreezerWrite, Namespace, Overlay, PulledLayer};
 pub use journal::{Entry, Journal, FILE_NAME};
 pub use narrate::narrate;

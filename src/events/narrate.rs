@@ -3,7 +3,7 @@
 //! namespaces, overlay directories, cgroups, layers), taken from the event, never invented.
 //! `command` entries narrate nothing: lessons use them to check what was typed.
 
-use super::event::{Event, Namespace, Overlay, PulledLayer};
+use super::event::{Event, FreezerWrite, Namespace, Overlay, PulledLayer};
 use super::journal::Entry;
 
 /// The sentences for `entry`; with `motorkap`, followed by the low-level lines.
@@ -204,15 +204,15 @@ pub fn narrate(entry: &Entry, motorkap: bool) -> Vec<String> {
         Event::ContainerRenamed {
             old_name, new_name, ..
         } => plain.push(format!("Container {old_name} heet nu {new_name}.")),
-        Event::ContainerPaused { name, .. } => {
+        Event::ContainerPaused { name, freezer, .. } => {
             plain.push(format!(
                 "Container {name} is gepauzeerd: al zijn processen staan stil."
             ));
-            deep.push("cgroup freezer: FROZEN".into());
+            deep.push(freezer_line(freezer.as_ref(), "FROZEN"));
         }
-        Event::ContainerUnpaused { name, .. } => {
+        Event::ContainerUnpaused { name, freezer, .. } => {
             plain.push(format!("Container {name} draait weer."));
-            deep.push("cgroup freezer: THAWED".into());
+            deep.push(freezer_line(freezer.as_ref(), "THAWED"));
         }
         Event::ExecStarted {
             name,
@@ -281,6 +281,14 @@ fn overlay_line(o: &Overlay) -> String {
 }
 
 /// Why a process ended with `code`, when the code says more than itself.
+/// What a pause or unpause wrote to the cgroup (an older journal says only the v1 state).
+fn freezer_line(write: Option<&FreezerWrite>, v1_state: &str) -> String {
+    match write {
+        Some(w) => format!("cgroup freezer: {} geschreven naar {}", w.value, w.file),
+        None => format!("cgroup freezer: {v1_state}"),
+    }
+}
+
 fn exit_reason(code: i32, oom_killed: bool) -> String {
     if oom_killed {
         return " (de kernel stopte hem omdat zijn geheugenlimiet op was)".into();
@@ -693,17 +701,28 @@ mod tests {
         let paused = Event::ContainerPaused {
             id: ID.into(),
             name: "web".into(),
+            freezer: Some(FreezerWrite {
+                file: "/sys/fs/cgroup/dokles/3f2a/cgroup.freeze".into(),
+                value: "1".into(),
+            }),
         };
         assert_eq!(
             say(paused.clone(), true),
             [
                 "Container web is gepauzeerd: al zijn processen staan stil.",
-                "cgroup freezer: FROZEN"
+                "cgroup freezer: 1 geschreven naar /sys/fs/cgroup/dokles/3f2a/cgroup.freeze"
             ]
         );
+        let older = Event::ContainerPaused {
+            id: ID.into(),
+            name: "web".into(),
+            freezer: None,
+        };
+        assert_eq!(say(older, true)[1], "cgroup freezer: FROZEN");
         let unpaused = Event::ContainerUnpaused {
             id: ID.into(),
             name: "web".into(),
+            freezer: None,
         };
         assert_eq!(say(unpaused, false), ["Container web draait weer."]);
     }

@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use self::group::{Group, Hierarchy};
 use crate::lesson::replay::Sandbox;
 use crate::lesson::shell::Shell;
+use crate::runtime::Cgroup;
 
 /// The hidden subcommand that starts a world (`dokles __nakijken-wereld`).
 pub const HELPER: &str = "__nakijken-wereld";
@@ -67,6 +68,8 @@ impl Default for Limits {
 struct Setup {
     disk_bytes: u64,
     hierarchies: Vec<Hierarchy>,
+    /// The cgroup every line joins, from the cgroup namespace's root.
+    lines: PathBuf,
     /// Host paths shown read-only at the same path (the binary, its image cache).
     expose: Vec<PathBuf>,
     exe: PathBuf,
@@ -117,6 +120,7 @@ pub fn run<J: Serialize, M: DeserializeOwned>(
         setup: Setup {
             disk_bytes: limits.disk_bytes,
             hierarchies: group.hierarchies().to_vec(),
+            lines: group.lines().to_path_buf(),
             expose,
             exe: exe.clone(),
         },
@@ -328,9 +332,12 @@ fn helper(
     use nix::sched::{unshare, CloneFlags};
     let Request { setup, job } = request;
     // The cgroup namespace is rooted where its creator stands: in the submission's cgroups.
-    for h in &setup.hierarchies {
-        join(&h.submission)?;
-    }
+    let submission: Vec<PathBuf> = setup
+        .hierarchies
+        .iter()
+        .map(|h| h.submission.clone())
+        .collect();
+    join(&submission)?;
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWCGROUP
@@ -340,13 +347,16 @@ fn helper(
             | CloneFlags::CLONE_NEWPID,
     )
     .context("creating the world's namespaces")?;
-    // Helper, init and judge stand above the namespace's root in the v1 hierarchies: a
-    // freeze of the submission's cgroups does not stop them. (Not in v2's: a process
-    // outside a cgroup namespace's root may not move anyone into it, so the judge could
-    // not place a line's shell there.)
-    for h in setup.hierarchies.iter().filter(|h| h.fstype == "cgroup") {
-        join(&h.world)?;
-    }
+    // Then helper, init and judge go where they stay (see `group`): above the namespace's
+    // root in the v1 hierarchies, so that a freeze of the submission's cgroups does not
+    // stop them; on a v2 host into a leaf of their own below it.
+    let own: Vec<PathBuf> = setup
+        .hierarchies
+        .iter()
+        .filter(|h| h.judge != h.submission)
+        .map(|h| h.judge.clone())
+        .collect();
+    join(&own)?;
     // SAFETY: the helper is single-threaded (nothing has started a thread), so the child
     // may run any code.
     match unsafe { nix::unistd::fork() }.context("starting the world's init")? {
@@ -431,37 +441,31 @@ fn wait_for(child: nix::unistd::Pid) -> u8 {
     }
 }
 
-fn join(cgroup: &Path) -> Result<()> {
-    std::fs::write(cgroup.join("cgroup.procs"), "0")
-        .with_context(|| format!("joining cgroup {}", cgroup.display()))
+fn join(dirs: &[PathBuf]) -> Result<()> {
+    crate::runtime::cgroups::join(dirs).with_context(|| format!("joining the cgroups {dirs:?}"))
 }
 
 /// The judge's handle on the world: the submission's sandbox, the shell its lines run in,
-/// and its cgroup (the root of the world's cgroup namespace).
+/// and its cgroups, as the world sees them.
 pub struct Inside {
     sandbox: Sandbox,
-    /// Each hierarchy as mounted in the world: the submission's cgroup.
-    cgroups: Vec<PathBuf>,
-    pids: PathBuf,
-    freezer: PathBuf,
+    /// The submission's cgroup, the root of the world's cgroup namespace.
+    root: Cgroup,
+    /// The cgroup its lines run in: the root itself on v1 (and hybrid) hosts, a leaf on v2.
+    lines: Cgroup,
 }
 
 impl Inside {
     fn new(setup: &Setup) -> Result<Self> {
-        let mounted = |h: &Hierarchy| Path::new("/sys/fs/cgroup").join(&h.name);
-        let find = |controller: &str| {
-            setup
-                .hierarchies
-                .iter()
-                .find(|h| h.has(controller))
-                .map(mounted)
-                .with_context(|| format!("no {controller} hierarchy"))
+        let locate = |path: &Path| {
+            Cgroup::locate_everywhere(path)
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("the submission's cgroup {}", path.display()))
         };
         Ok(Self {
             sandbox: Sandbox::in_dir(Path::new(view::SANDBOX))?,
-            cgroups: setup.hierarchies.iter().map(mounted).collect(),
-            pids: find("pids")?,
-            freezer: find("freezer")?,
+            root: locate(Path::new("/"))?,
+            lines: locate(&setup.lines)?,
         })
     }
 
@@ -482,22 +486,23 @@ impl Inside {
             .with_bin_dir(Path::new(view::BIN_DIR))?
             // Another docker client on PATH must not reach a Docker engine.
             .with_env("DOCKER_HOST", "unix:///dev/null");
-        shell.in_cgroup(&self.cgroups)
+        shell.in_cgroup(self.lines.dirs())
     }
 
-    /// Stop what a finished line left running: every process directly in the submission's
-    /// cgroup that is not the leader of a session of its own (container monitors detach
-    /// into one; a fork bomb's processes do not). The cgroup is frozen meanwhile, so
-    /// nothing forks past the killing. Containers (in cgroups below) are left alone; what
-    /// escapes this (a `setsid` process) dies with the world.
+    /// Stop what a finished line left running: every process directly in the lines' cgroup
+    /// that is not the leader of a session of its own (container monitors detach into one;
+    /// a fork bomb's processes do not). The cgroup is frozen meanwhile, so nothing forks
+    /// past the killing. Containers (in cgroups below the submission's) are left alone;
+    /// what escapes this (a `setsid` process, one that moved to another cgroup) dies with
+    /// the world.
     pub fn stop_leftovers(&self) {
         use nix::sys::signal::{kill, Signal};
         use nix::unistd::{getsid, Pid};
         let leftovers = || -> Vec<Pid> {
-            std::fs::read_to_string(self.pids.join("cgroup.procs"))
+            self.lines
+                .pids()
                 .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
+                .into_iter()
                 .map(Pid::from_raw)
                 .filter(|&pid| getsid(Some(pid)).is_ok_and(|sid| sid != pid))
                 .collect()
@@ -507,74 +512,15 @@ impl Inside {
             if leftovers().is_empty() {
                 return;
             }
-            let frozen = self.set_frozen(true);
+            let frozen = self.lines.freeze().is_ok();
             for pid in leftovers() {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             if frozen {
-                self.set_frozen(false);
+                let _ = self.lines.thaw();
             }
-            self.settle(Duration::from_secs(5));
+            // Killed tasks count against `pids.max` until init has reaped them.
+            self.root.settle(Duration::from_secs(5));
         }
     }
-
-    /// Freeze or thaw the submission's cgroup tree; whether it took.
-    fn set_frozen(&self, frozen: bool) -> bool {
-        let state = self.freezer.join("freezer.state");
-        let want = if frozen { "FROZEN" } else { "THAWED" };
-        if std::fs::write(&state, want).is_err() {
-            return false;
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == want) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let _ = std::fs::write(&state, "THAWED");
-        false
-    }
-
-    /// Wait (at most `timeout`) until killed tasks are reaped: they count against
-    /// `pids.max` until then, so a new process could not start.
-    fn settle(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let charged = std::fs::read_to_string(self.pids.join("pids.current"))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .unwrap_or(0);
-            let alive: u64 = cgroup_tree(&self.pids)
-                .iter()
-                .map(|d| {
-                    std::fs::read_to_string(d.join("tasks"))
-                        .map(|t| t.lines().count() as u64)
-                        .unwrap_or(0)
-                })
-                .sum();
-            if charged <= alive || Instant::now() >= deadline {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-/// `dir` and every cgroup directory below it.
-fn cgroup_tree(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < out.len() {
-        if let Ok(entries) = std::fs::read_dir(&out[i]) {
-            out.extend(
-                entries
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path()),
-            );
-        }
-        i += 1;
-    }
-    out
 }

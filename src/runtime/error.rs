@@ -56,6 +56,10 @@ pub enum RuntimeError {
         source: Box<RuntimeError>,
     },
 
+    /// The container's limits could not be written to its cgroup (worded as runc's).
+    #[error("error during container init: error setting cgroup config for procHooks process: {0}")]
+    CgroupConfig(String),
+
     /// The setup process died without saying why (killed, or crashed).
     #[error("container setup process exited unexpectedly ({0})")]
     SetupDied(String),

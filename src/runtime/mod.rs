@@ -31,7 +31,7 @@
 //! no other lock (no stdout, no environment) and ends in `execve` or `_exit`.
 
 mod capabilities;
-mod cgroups;
+pub mod cgroups;
 mod console;
 mod container;
 mod devices;
@@ -48,7 +48,8 @@ mod seccomp;
 mod spec;
 mod sync;
 
-pub use cgroups::{Cgroup, CgroupStats, ALWAYS_ALLOWED_DEVICES};
+pub use cgroups::devices::ALWAYS_ALLOWED_DEVICES;
+pub use cgroups::{Cgroup, CgroupManager, CgroupStats};
 pub use container::{
     create, exec_in, spawn, ContainerProcess, CreatedContainer, ExecTarget, ExitStatus, PipeEnds,
     Stdio, StdioFd,

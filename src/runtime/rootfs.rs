@@ -220,9 +220,11 @@ struct Hierarchy {
     source: PathBuf,
 }
 
-/// `/sys/fs/cgroup` without a cgroup namespace, as runc does it: on cgroup v1 (or hybrid) a
-/// tmpfs holding, per hierarchy, a read-only bind of this process's own cgroup; on pure v2 a
-/// read-only bind of its own cgroup directory.
+/// `/sys/fs/cgroup` as runc mounts it: on cgroup v1 (or hybrid) a tmpfs holding, per
+/// hierarchy, a read-only bind of this process's own cgroup; on pure v2 a read-only bind of
+/// its own cgroup directory — or, when the process is in a cgroup namespace of its own (its
+/// cgroup lies outside what the host's mount shows it), the unified hierarchy mounted anew,
+/// which shows exactly that namespace's cgroup.
 fn cgroup_mount(
     root: &RootDir,
     destination: &Path,
@@ -237,13 +239,31 @@ fn cgroup_mount(
     let ro_flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | options.remount_flags();
 
     if v1.is_empty() {
-        let Some(own) = v2_cgroup(&mountinfo, &cgroups) else {
-            return Err(ChildFailure::Setup {
-                step: what(),
-                message: "no cgroup hierarchy found".into(),
-            });
-        };
-        mount(Some(&own), &fd_path(target), NONE, bind_flags, NONE).step(what)?;
+        match v2_cgroup(&mountinfo, &cgroups) {
+            Some(own) => {
+                mount(Some(&own), &fd_path(target), NONE, bind_flags, NONE).step(what)?;
+            }
+            None if mountinfo
+                .lines()
+                .any(|l| MountInfo::parse(l).is_some_and(|m| m.fstype == "cgroup2")) =>
+            {
+                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                mount(
+                    Some("cgroup2"),
+                    &fd_path(target),
+                    Some("cgroup2"),
+                    flags,
+                    NONE,
+                )
+                .step(what)?;
+            }
+            None => {
+                return Err(ChildFailure::Setup {
+                    step: what(),
+                    message: "no cgroup hierarchy found".into(),
+                })
+            }
+        }
         let top = root
             .open_path(destination, Symlinks::FollowInRoot)
             .step(what)?;

@@ -266,10 +266,9 @@ impl Dokles {
                 .map(|l| format!("mount: {l}")),
         );
         for id in ids {
-            for controller in ["memory", "pids", "cpu,cpuacct"] {
-                let cg = format!("/sys/fs/cgroup/{controller}/dokles/{id}");
-                if Path::new(&cg).exists() {
-                    found.push(format!("cgroup {cg}"));
+            for dir in container_cgroup_dirs(id) {
+                if dir.exists() {
+                    found.push(format!("cgroup {}", dir.display()));
                 }
             }
         }
@@ -320,6 +319,15 @@ impl Drop for Dokles {
             }
         }
     }
+}
+
+/// The directories of container `id`'s cgroup (default parent): one per v1 hierarchy, or
+/// the one of cgroup v2.
+pub fn container_cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    dokles::runtime::Cgroup::locate(Path::new(&format!("/dokles/{id}")))
+        .expect("the host's cgroups")
+        .dirs()
+        .to_vec()
 }
 
 /// PIDs of all processes.

@@ -149,10 +149,10 @@ fn host_config(cfg: &ContainerConfig) -> Value {
         security_opt.push("label=disable".into());
     }
     // `-m` without `--memory-swap`: the daemon allows as much swap as memory.
-    let memory_swap = if cfg.memory > 0 {
+    let memory_swap = if cfg.memory > 0 && cfg.memory_swap == 0 {
         cfg.memory.saturating_mul(2)
     } else {
-        0
+        cfg.memory_swap
     };
     let ulimits: Vec<Value> = cfg
         .ulimits
@@ -179,7 +179,14 @@ fn host_config(cfg: &ContainerConfig) -> Value {
         ("VolumesFrom", json!(null)),
         ("CapAdd", list_or_null(&cfg.cap_add)),
         ("CapDrop", list_or_null(&cfg.cap_drop)),
-        ("CgroupnsMode", json!("host")),
+        (
+            "CgroupnsMode",
+            json!(if cfg.cgroupns_mode.is_empty() {
+                "host"
+            } else {
+                cfg.cgroupns_mode.as_str()
+            }),
+        ),
         ("Dns", json!([])),
         ("DnsOptions", json!([])),
         ("DnsSearch", json!([])),
@@ -200,7 +207,7 @@ fn host_config(cfg: &ContainerConfig) -> Value {
         ("Runtime", json!("runc")),
         ("ConsoleSize", json!([0, 0])),
         ("Isolation", json!("")),
-        ("CpuShares", json!(0)),
+        ("CpuShares", json!(cfg.cpu_shares)),
         ("Memory", json!(cfg.memory)),
         ("NanoCpus", json!(cfg.nano_cpus)),
         ("CgroupParent", json!(cfg.cgroup_parent)),
@@ -214,7 +221,7 @@ fn host_config(cfg: &ContainerConfig) -> Value {
         ("CpuQuota", json!(0)),
         ("CpuRealtimePeriod", json!(0)),
         ("CpuRealtimeRuntime", json!(0)),
-        ("CpusetCpus", json!("")),
+        ("CpusetCpus", json!(cfg.cpuset_cpus)),
         ("CpusetMems", json!("")),
         ("Devices", json!([])),
         ("DeviceCgroupRules", json!(null)),

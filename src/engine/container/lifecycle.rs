@@ -22,7 +22,7 @@ use super::record::{ContainerConfig, ContainerId};
 use super::spec::{normalize_capabilities, write_etc_files};
 use super::store::{remove_stale_cgroup, ContainerError, ContainerStore};
 use crate::engine::image::{Image, ImageStore};
-use crate::events::{Event, Journal};
+use crate::events::{Event, FreezerWrite, Journal};
 use crate::runtime::exe_seal::SealedExe;
 
 /// What `docker create`/`run` asked for.
@@ -52,10 +52,14 @@ pub struct CreateOptions {
     /// `--init`: `None` when not given.
     pub init: Option<bool>,
     pub memory: i64,
+    /// Memory plus swap (`--memory-swap`); 0 = not given, -1 = unlimited.
+    pub memory_swap: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
     pub nano_cpus: i64,
     pub pids_limit: i64,
     pub ulimits: Vec<super::record::Ulimit>,
-    /// The cgroup to make the container's cgroup in (absolute; empty: `/dokles`).
+    /// The cgroup to make the container's cgroup in (empty: `/dokles`).
     pub cgroup_parent: String,
     /// `--log-driver` and `--log-opt`.
     pub log_config: LogConfig,
@@ -197,10 +201,17 @@ pub fn create(
         init: opts.init.unwrap_or(false),
         init_given: opts.init.is_some(),
         memory: opts.memory,
+        memory_swap: opts.memory_swap,
+        cpu_shares: opts.cpu_shares,
+        cpuset_cpus: opts.cpuset_cpus.clone(),
         nano_cpus: opts.nano_cpus,
         pids_limit: opts.pids_limit,
         ulimits: opts.ulimits.clone(),
         cgroup_parent: opts.cgroup_parent.clone(),
+        cgroupns_mode: match crate::runtime::cgroups::version() {
+            Ok(crate::runtime::cgroups::Version::V2) => "private".into(),
+            _ => "host".into(),
+        },
         log_config: opts.log_config.clone(),
         image_config: runtime,
     };
@@ -698,9 +709,14 @@ pub fn pause(store: &ContainerStore, id: &ContainerId) -> Result<(), ContainerEr
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     cg.freeze().map_err(|e| anyhow::anyhow!("{e}"))?;
     set_status(store, id, super::record::Status::Paused)?;
+    let f = cg.freezer_file();
     Journal::open(store.root()).emit(Event::ContainerPaused {
         id: id.to_string(),
         name: c.config.name,
+        freezer: Some(FreezerWrite {
+            file: f.path.display().to_string(),
+            value: f.frozen.to_string(),
+        }),
     });
     Ok(())
 }
@@ -713,22 +729,30 @@ pub fn unpause(store: &ContainerStore, id: &ContainerId) -> Result<(), Container
             "Container {id} is not paused"
         )));
     }
-    thaw(&c)?;
+    let freezer = thaw(&c)?.map(|f| FreezerWrite {
+        file: f.path.display().to_string(),
+        value: f.thawed.to_string(),
+    });
     set_status(store, id, super::record::Status::Running)?;
     Journal::open(store.root()).emit(Event::ContainerUnpaused {
         id: id.to_string(),
         name: c.config.name,
+        freezer,
     });
     Ok(())
 }
 
-fn thaw(c: &super::store::Container) -> Result<(), ContainerError> {
-    if let Some(p) = c.state.process {
-        let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        cg.thaw().map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(())
+/// Thaw the container's cgroup; the freezer file written, if it runs.
+fn thaw(
+    c: &super::store::Container,
+) -> Result<Option<crate::runtime::cgroups::FreezerFile>, ContainerError> {
+    let Some(p) = c.state.process else {
+        return Ok(None);
+    };
+    let cg = crate::runtime::Cgroup::of_process(Pid::from_raw(p.pid))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    cg.thaw().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(cg.freezer_file()))
 }
 
 fn set_status(

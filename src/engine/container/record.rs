@@ -94,6 +94,16 @@ pub struct ContainerConfig {
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`); 0 = none.
     #[serde(default)]
     pub memory: i64,
+    /// `--memory-swap`: memory plus swap, bytes; 0 = not given (twice `memory`), -1 = no
+    /// swap limit.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// `--cpu-shares`: the relative CPU weight; 0 = not given.
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// `--cpuset-cpus`: the CPUs the container may run on (`0-2,4`); empty = all.
+    #[serde(default)]
+    pub cpuset_cpus: String,
     #[serde(default)]
     pub nano_cpus: i64,
     #[serde(default)]
@@ -101,10 +111,16 @@ pub struct ContainerConfig {
     /// `--ulimit name=soft[:hard]`, as given (validated at create).
     #[serde(default)]
     pub ulimits: Vec<Ulimit>,
-    /// The cgroup the container's cgroup is made in (Docker's `--cgroup-parent`), from each
-    /// hierarchy's root; empty for the default, `/dokles`.
+    /// The cgroup the container's cgroup is made in (Docker's `--cgroup-parent`): absolute
+    /// from the hierarchy's root, relative from the monitor's cgroup; empty for the
+    /// default, `/dokles`.
     #[serde(default)]
     pub cgroup_parent: String,
+    /// Docker's `CgroupnsMode`, its daemon's default for the host when created: `private`
+    /// (a cgroup namespace of its own) on cgroup v2 hosts, `host` on v1. Records from
+    /// before this field read as empty: `host`.
+    #[serde(default)]
+    pub cgroupns_mode: String,
     /// `--log-driver`/`--log-opt`; records from before them read as Docker's default.
     #[serde(default)]
     pub log_config: LogConfig,

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    Capability, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxSeccomp, Mount, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType, Spec, User,
+    Capability, LinuxCpu, LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids,
+    LinuxResources, LinuxSeccomp, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    User,
 };
 
 use super::record::ContainerConfig;
@@ -100,8 +101,15 @@ pub fn build_spec_rooted(c: &Container, files: &Path) -> Result<Spec> {
     }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
+        if cfg.cgroupns_mode == "private" {
+            let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+            let mut cgroup = LinuxNamespace::default();
+            cgroup.set_typ(LinuxNamespaceType::Cgroup);
+            namespaces.push(cgroup);
+            linux.set_namespaces(Some(namespaces));
+        }
         linux.set_cgroups_path(Some(cgroup_path(cfg)));
-        linux.set_resources(resources(cfg));
+        linux.set_resources(resources(cfg)?);
         if cfg.privileged {
             linux.set_masked_paths(None);
             linux.set_readonly_paths(None);
@@ -146,32 +154,51 @@ fn init_binary() -> Result<PathBuf> {
         .context("--init needs an init binary on the host: install Debian's tini package (tini-static) or docker-init")
 }
 
-/// `--memory`, `--cpus` and `--pids-limit` as OCI resources (Docker's CFS period of 100 ms).
-fn resources(cfg: &super::record::ContainerConfig) -> Option<LinuxResources> {
-    if cfg.memory <= 0 && cfg.nano_cpus <= 0 && cfg.pids_limit <= 0 {
-        return None;
+/// `--memory`, `--memory-swap`, `--cpu-shares`, `--cpus`, `--cpuset-cpus` and
+/// `--pids-limit` as OCI resources, as Docker's daemon writes them (its CFS period of
+/// 100 ms; memory+swap twice the memory unless given; a swap of -1 left unset, which is
+/// no limit).
+fn resources(cfg: &super::record::ContainerConfig) -> Result<Option<LinuxResources>> {
+    if cfg.cpu_shares < 0 {
+        bail!("shares: invalid argument");
     }
     let mut r = LinuxResources::default();
+    let mut any = false;
     if cfg.memory > 0 {
         let mut m = LinuxMemory::default();
         m.set_limit(Some(cfg.memory));
-        // Docker's default: swap as large as memory again (memory+swap = 2x).
-        m.set_swap(Some(cfg.memory * 2));
+        let swap = match cfg.memory_swap {
+            0 => Some(cfg.memory.saturating_mul(2)),
+            swap if swap > 0 => Some(swap),
+            _ => None,
+        };
+        m.set_swap(swap);
         r.set_memory(Some(m));
+        any = true;
+    }
+    let mut c = LinuxCpu::default();
+    if cfg.cpu_shares > 0 {
+        c.set_shares(Some(cfg.cpu_shares as u64));
+    }
+    if !cfg.cpuset_cpus.is_empty() {
+        c.set_cpus(Some(cfg.cpuset_cpus.clone()));
     }
     if cfg.nano_cpus > 0 {
         let period: u64 = 100_000;
-        let mut c = LinuxCpu::default();
         c.set_period(Some(period));
         c.set_quota(Some(cfg.nano_cpus * period as i64 / 1_000_000_000));
+    }
+    if c != LinuxCpu::default() {
         r.set_cpu(Some(c));
+        any = true;
     }
     if cfg.pids_limit > 0 {
         let mut p = LinuxPids::default();
         p.set_limit(cfg.pids_limit);
         r.set_pids(Some(p));
+        any = true;
     }
-    Some(r)
+    Ok(any.then_some(r))
 }
 
 /// The container's seccomp filter (see `seccomp`): its security options and `--privileged`
@@ -209,13 +236,45 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// The container's cgroup: below its cgroup parent (default `/dokles`), taken from each
-/// hierarchy's root — in grading, the root of the submission's cgroup namespace, so the
-/// submission's limits (pids) hold for its containers too.
+/// The container's cgroup: below its cgroup parent (default `/dokles`), joined and cleaned
+/// as Go's `filepath.Join` does (Docker's daemon: `/x/../y/` puts it in `/y`). An absolute
+/// parent is taken from the hierarchy's root, a relative one from the monitor's cgroup —
+/// in grading, inside the submission's cgroup namespace: its root is the submission's
+/// cgroup, so the submission's limits (pids, devices) hold for its containers too, whatever
+/// parent it asks for.
 pub fn cgroup_path(cfg: &super::ContainerConfig) -> PathBuf {
-    let parent = cfg.cgroup_parent.trim_end_matches('/');
-    let parent = if parent.is_empty() { "/dokles" } else { parent };
-    PathBuf::from(format!("{parent}/{}", cfg.id))
+    let parent = if cfg.cgroup_parent.is_empty() {
+        "/dokles"
+    } else {
+        &cfg.cgroup_parent
+    };
+    PathBuf::from(clean_path(&format!("{parent}/{}", cfg.id)))
+}
+
+/// Go's `path.Clean`: one slash between names, no `.`, a `..` takes the name before it
+/// away (none above the root of an absolute path).
+pub fn clean_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut names: Vec<&str> = Vec::new();
+    for name in path.split('/') {
+        match name {
+            "" | "." => {}
+            ".." => match names.last() {
+                Some(&last) if last != ".." => {
+                    names.pop();
+                }
+                _ if absolute => {}
+                _ => names.push(".."),
+            },
+            name => names.push(name),
+        }
+    }
+    let joined = names.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
 }
 
 fn container_env(env: &[String], hostname: &str, home: &str, tty: bool) -> Vec<String> {
@@ -530,6 +589,16 @@ pub fn write_etc_files(c: &super::record::ContainerPaths, hostname: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_paths_are_cleaned_as_go_cleans_them() {
+        assert_eq!(clean_path("/x/../y//abc"), "/y/abc");
+        assert_eq!(clean_path("/../../etc/abc"), "/etc/abc");
+        assert_eq!(clean_path("foo/./abc"), "foo/abc");
+        assert_eq!(clean_path("../foo/abc"), "../foo/abc");
+        assert_eq!(clean_path("a/../.."), "..");
+        assert_eq!(clean_path("a/.."), ".");
+    }
 
     #[test]
     fn users_resolve_from_the_containers_passwd() {

@@ -13,8 +13,9 @@
 //!                      own (ptmx) and /dev/shm from /inzending/shm
 //! /proc                the world's PID namespace; Docker's read-only and masked paths
 //! /sys                 a fresh sysfs (the world's network namespace), read-only
-//! /sys/fs/cgroup       every hierarchy mounted again inside the cgroup namespace: each shows
-//!                      only the submission's own cgroup tree
+//! /sys/fs/cgroup       every hierarchy mounted again inside the cgroup namespace, as on the
+//!                      host (v2: the unified one is /sys/fs/cgroup): each shows only the
+//!                      submission's own cgroup tree
 //! /.nakijken/bin       the `docker` shim, out of reach of `rm -rf "$DOKLES_ROOT"`
 //! ```
 //!
@@ -320,7 +321,9 @@ fn dev(root: &Path) -> Result<()> {
 }
 
 /// /sys: a fresh read-only sysfs, and /sys/fs/cgroup with every hierarchy mounted again
-/// from inside the cgroup namespace.
+/// from inside the cgroup namespace, where the host has it: on a v2 host the unified
+/// hierarchy is /sys/fs/cgroup itself; otherwise a read-only tmpfs holds each hierarchy
+/// (and the host's symlinks, `cpu -> cpu,cpuacct`).
 fn sys(root: &Path, hierarchies: &[Hierarchy], links: &[(String, PathBuf)]) -> Result<()> {
     let sys = root.join("sys");
     mkdir(&sys)?;
@@ -334,6 +337,23 @@ fn sys(root: &Path, hierarchies: &[Hierarchy], links: &[(String, PathBuf)]) -> R
     )
     .context("mounting /sys")?;
     let cgroup = sys.join("fs/cgroup");
+    let mount_hierarchy = |h: &Hierarchy, target: &Path| {
+        let options = (!h.options.is_empty()).then_some(h.options.as_str());
+        mount(
+            Some(h.fstype.as_str()),
+            target,
+            Some(h.fstype.as_str()),
+            hidden,
+            options,
+        )
+        .with_context(|| format!("mounting the {} cgroup hierarchy", h.mount_point.display()))
+    };
+    if let Some(unified) = hierarchies
+        .iter()
+        .find(|h| h.mount_point == Path::new(CGROUP_ROOT))
+    {
+        return mount_hierarchy(unified, &cgroup);
+    }
     mount(
         Some("tmpfs"),
         &cgroup,
@@ -343,17 +363,19 @@ fn sys(root: &Path, hierarchies: &[Hierarchy], links: &[(String, PathBuf)]) -> R
     )
     .context("mounting /sys/fs/cgroup")?;
     for h in hierarchies {
-        let target = cgroup.join(&h.name);
+        // A hierarchy the host mounts elsewhere only is not shown (its cgroup namespace
+        // is rooted in the submission's cgroup all the same).
+        let Some(name) = h
+            .mount_point
+            .strip_prefix(CGROUP_ROOT)
+            .ok()
+            .filter(|n| n.components().count() == 1)
+        else {
+            continue;
+        };
+        let target = cgroup.join(name);
         mkdir(&target)?;
-        let options = (!h.options.is_empty()).then_some(h.options.as_str());
-        mount(
-            Some(h.fstype.as_str()),
-            &target,
-            Some(h.fstype.as_str()),
-            hidden,
-            options,
-        )
-        .with_context(|| format!("mounting the {} cgroup hierarchy", h.name))?;
+        mount_hierarchy(h, &target)?;
     }
     for (name, to) in links {
         let _ = std::os::unix::fs::symlink(to, cgroup.join(name));
@@ -368,6 +390,9 @@ fn sys(root: &Path, hierarchies: &[Hierarchy], links: &[(String, PathBuf)]) -> R
     .context("making /sys/fs/cgroup read-only")?;
     Ok(())
 }
+
+/// Where hosts mount their cgroup hierarchies.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Show the host's `path` at the same path in the world, read-only.
 fn expose(root: &Path, path: &Path, source: &Source) -> Result<()> {
