@@ -330,7 +330,8 @@ fn processes_with(marker: &str) -> Vec<String> {
     found
 }
 
-/// SIGKILL `pid`, thawing its freezer cgroup first (a frozen process does not die).
+/// SIGKILL `pid`, thawing its freezer cgroup first (on cgroup v1 a frozen process does not
+/// die; on v2 it does).
 fn kill_frozen_or_not(pid: &str) {
     let _ = Command::new("kill").args(["-9", pid]).status();
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
@@ -345,50 +346,14 @@ fn kill_frozen_or_not(pid: &str) {
     }
 }
 
-#[test]
-fn a_process_that_leaves_its_cgroup_does_not_outlive_grading() {
-    let marker = common::unique_name("overlever");
-    let case = Case::new();
-    // Each escape starts a long sleep under a shell named after the marker, most in a
-    // session of their own, after moving to the root of a cgroup hierarchy it can see; the
-    // line waits a moment so the escape is done before the line ends.
-    let sleeper = |n: u32| format!("sh -c \"sleep 100000; exit 0\" {marker}-{n}");
-    let quiet = "> /dev/null 2>&1 < /dev/null";
-    let script = format!(
-        "#!/bin/sh\n\
-         sh -c 'echo $$ > /sys/fs/cgroup/pids/cgroup.procs; echo $$ > /sys/fs/cgroup/freezer/cgroup.procs; exec setsid {s1}' {quiet} & sleep 0.5; exit 41\n\
-         sh -c 'echo $$ > /sys/fs/cgroup/unified/cgroup.procs; echo $$ > /sys/fs/cgroup/pids/cgroup.procs; exec setsid {s2}' {quiet} & sleep 0.5; exit 42\n\
-         mkdir -p /tmp/cg && mount -t cgroup -o pids cgroup /tmp/cg && sh -c 'echo $$ > /tmp/cg/cgroup.procs; ( ( setsid {s3} & ) & )' {quiet}; sleep 0.5; exit 43\n\
-         ( nohup sh -c 'trap \"\" TERM HUP INT; sleep 100000; exit 0' {marker}-4 {quiet} & ) ; sleep 0.5; exit 44\n\
-         mkdir /sys/fs/cgroup/freezer/ijs && ( sh -c 'echo $$ > /sys/fs/cgroup/freezer/ijs/cgroup.procs; exec setsid {s5}' {quiet} & ) ; sleep 0.5; echo FROZEN > /sys/fs/cgroup/freezer/ijs/freezer.state; exit 45\n\
-         ls /sys/fs/cgroup/pids /sys/fs/cgroup/freezer /sys/fs/cgroup/unified | grep -q dokles-nakijken && exit 47\n\
-         docker run -d --name blijver busybox {s6} > /dev/null && test -d \"/sys/fs/cgroup/pids/dokles/$(docker inspect -f '{{{{.Id}}}}' blijver)\" && exit 46\n\
-         echo klaar > uitvoer.txt\n",
-        s1 = sleeper(1),
-        s6 = sleeper(6),
-        s2 = sleeper(2),
-        s3 = sleeper(3),
-        s5 = sleeper(5),
-    );
-    let started = Instant::now();
-    let g = case.grade_json(&script);
-    // Every escape ran; the container's cgroup is below the submission's own, and no
-    // cgroup of the host is in sight.
-    for code in 41..=46 {
-        assert!(g.ended_with("", code), "line {code}:\n{}", g.problems());
-    }
-    assert!(
-        g.ended_with("ls /sys/fs/cgroup/pids", 1),
-        "{}",
-        g.problems()
-    );
-    assert!(started.elapsed() < Duration::from_secs(60));
-    // Nothing of it runs on: not in its cgroup, not anywhere.
+/// Wait until no host process has `marker` in its command line; fail (killing them) if
+/// some outlive the wait.
+fn assert_none_left(marker: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = processes_with(&marker);
+        let left = processes_with(marker);
         if left.is_empty() {
-            break;
+            return;
         }
         if Instant::now() > deadline {
             for p in &left {
@@ -400,6 +365,118 @@ fn a_process_that_leaves_its_cgroup_does_not_outlive_grading() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn cgroup_v2() -> bool {
+    dokles::runtime::cgroups::version().expect("cgroup version")
+        == dokles::runtime::cgroups::Version::V2
+}
+
+#[test]
+fn a_process_that_leaves_its_cgroup_does_not_outlive_grading() {
+    let marker = common::unique_name("overlever");
+    let climb = common::unique_name("ontsnapt");
+    let case = Case::new();
+    // Each escape starts a long sleep under a shell named after the marker, most in a
+    // session of their own, after moving to the root of a cgroup hierarchy it can see or to
+    // the judge's cgroup; the line waits a moment so the escape is done before it ends.
+    // Containers come first: on cgroup v2 a process in the submission's root cgroup would
+    // keep its containers from getting controllers (it would only hurt itself).
+    let sleeper = |n: u32| format!("sh -c \"sleep 100000; exit 0\" {marker}-{n}");
+    let quiet = "> /dev/null 2>&1 < /dev/null";
+    let container_cgroup = if cgroup_v2() {
+        "/sys/fs/cgroup/dokles"
+    } else {
+        "/sys/fs/cgroup/pids/dokles"
+    };
+    let common = format!(
+        "docker run -d --name blijver busybox {s6} > /dev/null && test -d \"{container_cgroup}/$(docker inspect -f '{{{{.Id}}}}' blijver)\" && exit 46\n\
+         docker run -d --name klimmer --cgroup-parent /../../{climb} busybox {s7} > /dev/null && cg=/proc/$(docker inspect -f '{{{{.State.Pid}}}}' klimmer)/cgroup && grep -q ':/{climb}/' $cg && ! grep -q '/[.][.]' $cg && exit 48\n\
+         ( nohup sh -c 'trap \"\" TERM HUP INT; sleep 100000; exit 0' {marker}-4 {quiet} & ) ; sleep 0.5; exit 44\n\
+         mkdir -p /tmp/cg1 && mount -t cgroup -o none,name={climb} cgroup /tmp/cg1 && exit 49\n",
+        s6 = sleeper(6),
+        s7 = sleeper(7),
+    );
+    let escapes = if cgroup_v2() {
+        format!(
+            "sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs; exec setsid {s1}' {quiet} & sleep 0.5; exit 41\n\
+             sh -c 'echo $$ > /sys/fs/cgroup/beoordelaar/cgroup.procs; exec setsid {s2}' {quiet} & sleep 0.5; exit 42\n\
+             mkdir -p /tmp/cg && mount -t cgroup2 cgroup2 /tmp/cg && sh -c 'echo $$ > /tmp/cg/cgroup.procs; ( ( setsid {s3} & ) & )' {quiet}; sleep 0.5; exit 43\n\
+             mkdir /sys/fs/cgroup/ijs && ( sh -c 'echo $$ > /sys/fs/cgroup/ijs/cgroup.procs; exec setsid {s5}' {quiet} & ) ; sleep 0.5; echo 1 > /sys/fs/cgroup/ijs/cgroup.freeze; exit 45\n\
+             ls /sys/fs/cgroup | grep -q dokles-nakijken && exit 47\n",
+            s1 = sleeper(1),
+            s2 = sleeper(2),
+            s3 = sleeper(3),
+            s5 = sleeper(5),
+        )
+    } else {
+        format!(
+            "sh -c 'echo $$ > /sys/fs/cgroup/pids/cgroup.procs; echo $$ > /sys/fs/cgroup/freezer/cgroup.procs; exec setsid {s1}' {quiet} & sleep 0.5; exit 41\n\
+             sh -c 'echo $$ > /sys/fs/cgroup/unified/cgroup.procs; echo $$ > /sys/fs/cgroup/pids/cgroup.procs; exec setsid {s2}' {quiet} & sleep 0.5; exit 42\n\
+             mkdir -p /tmp/cg && mount -t cgroup -o pids cgroup /tmp/cg && sh -c 'echo $$ > /tmp/cg/cgroup.procs; ( ( setsid {s3} & ) & )' {quiet}; sleep 0.5; exit 43\n\
+             mkdir /sys/fs/cgroup/freezer/ijs && ( sh -c 'echo $$ > /sys/fs/cgroup/freezer/ijs/cgroup.procs; exec setsid {s5}' {quiet} & ) ; sleep 0.5; echo FROZEN > /sys/fs/cgroup/freezer/ijs/freezer.state; exit 45\n\
+             ls /sys/fs/cgroup/pids /sys/fs/cgroup/freezer /sys/fs/cgroup/unified | grep -q dokles-nakijken && exit 47\n",
+            s1 = sleeper(1),
+            s2 = sleeper(2),
+            s3 = sleeper(3),
+            s5 = sleeper(5),
+        )
+    };
+    let script = format!("#!/bin/sh\n{common}{escapes}echo klaar > uitvoer.txt\n");
+    let started = Instant::now();
+    let g = case.grade_json(&script);
+    // Every escape ran; the containers' cgroups are below the submission's own — also the
+    // one whose --cgroup-parent climbs — and no cgroup of the host is in sight, nor can a
+    // hierarchy of its own (with a release agent) be made.
+    for code in (41..=46).chain([48]) {
+        assert!(g.ended_with("", code), "line {code}:\n{}", g.problems());
+    }
+    assert!(g.ended_with("ls /sys/fs/cgroup", 1), "{}", g.problems());
+    assert!(!g.ended_with("", 49), "{}", g.problems());
+    assert!(started.elapsed() < Duration::from_secs(120));
+    // The climbing parent was made inside the world, never at a hierarchy's root.
+    let climbed = dokles::runtime::Cgroup::locate_everywhere(&Path::new("/").join(&climb))
+        .expect("cgroup paths");
+    for dir in climbed.dirs() {
+        assert!(!dir.exists(), "{} was made on the host", dir.display());
+    }
+    // Nothing of it runs on: not in its cgroup, not anywhere.
+    assert_none_left(&marker);
+}
+
+#[test]
+fn stats_top_and_pause_work_on_the_submissions_containers() {
+    let marker = common::unique_name("gepauzeerd");
+    let case = Case::new();
+    let id = "$(docker inspect -f '{{.Id}}' web)";
+    let (frozen, thawed) = if cgroup_v2() {
+        (
+            format!("grep -qx 'frozen 1' /sys/fs/cgroup/dokles/{id}/cgroup.events"),
+            format!("grep -qx 'frozen 0' /sys/fs/cgroup/dokles/{id}/cgroup.events"),
+        )
+    } else {
+        (
+            format!("grep -qx FROZEN /sys/fs/cgroup/freezer/dokles/{id}/freezer.state"),
+            format!("grep -qx THAWED /sys/fs/cgroup/freezer/dokles/{id}/freezer.state"),
+        )
+    };
+    // Each line proves it worked with its exit code; the container is left paused (a
+    // frozen cgroup), which must not keep it alive after grading.
+    let script = format!(
+        "#!/bin/sh\n\
+         docker run -d --name web busybox sh -c 'sleep 100000; exit 0' {marker} > /dev/null && exit 51\n\
+         docker stats --no-stream --format '{{{{.Name}}}} {{{{.PIDs}}}} {{{{.MemUsage}}}}' web | grep -q '^web 2 .*iB / ' && exit 52\n\
+         docker top web | grep -q 'sleep 100000' && exit 53\n\
+         docker pause web && test \"$(docker inspect -f '{{{{.State.Status}}}}' web)\" = paused && {frozen} && exit 54\n\
+         docker unpause web && {thawed} && docker exec web true && exit 55\n\
+         docker pause web && exit 56\n\
+         echo klaar > uitvoer.txt\n"
+    );
+    let g = case.grade_json(&script);
+    for code in 51..=56 {
+        assert!(g.ended_with("", code), "line {code}:\n{}", g.problems());
+    }
+    assert_none_left(&marker);
 }
 
 #[test]
