@@ -198,8 +198,12 @@ impl Shell {
             session.wait_quiet(Duration::from_millis(300), deadline);
             if item.contains(DETACH_START) {
                 // Detach keys are for a client that took the terminal: typed while the
-                // line discipline still cooks input, Ctrl+Q is flow control and is lost.
-                session.wait_raw(deadline.min(Instant::now() + RAW_WAIT));
+                // line discipline still cooks input, Ctrl+Q is flow control and is lost,
+                // and the client would wait for them until the line's time is up anyway.
+                // So they wait as long as the line may run: a first container of a large
+                // image takes its client 27 s to go raw on a loaded machine in a
+                // software-emulated VM (the VM tier), where a fixed 20 s was too short.
+                session.wait_raw(deadline);
             }
             let mut bytes = item.as_bytes().to_vec();
             if !item.chars().all(|c| (c as u32) < 0x20) {
@@ -284,10 +288,6 @@ fn kill_group(pid: u32) {
 
 /// Docker's default detach sequence starts with Ctrl+P.
 const DETACH_START: char = '\u{10}';
-
-/// How long typing detach keys waits for the client to take the terminal (a client that
-/// never does, such as `docker run -i` without `-t`, gets them typed after this).
-const RAW_WAIT: Duration = Duration::from_secs(20);
 
 /// How much of a pty session's output is kept (its tail).
 const MAX_PTY_OUTPUT: usize = 1 << 20;
